@@ -1,0 +1,39 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include <msgpack.hpp>
+
+#include "hearth/events/error.hpp"
+
+namespace hearth::events {
+
+/// Encodes an event payload (an aggregate with a msgpack mapping).
+template <class T>
+std::string encode_payload(const T& value) {
+  msgpack::sbuffer buffer;
+  msgpack::pack(buffer, value);
+  return std::string(buffer.data(), buffer.size());
+}
+
+/// Decodes an event payload; a payload of the wrong shape is
+/// `malformed_payload`, never an exception.
+template <class T>
+result<T> decode_payload(std::string_view bytes) {
+  try {
+    auto handle = msgpack::unpack(bytes.data(), bytes.size());
+    T value{};
+    handle.get().convert(value);
+    return value;
+  } catch (const std::exception& ex) {
+    return error{errc::malformed_payload,
+                 std::string("payload does not decode: ") + ex.what()};
+  }
+}
+
+/// Renders any msgpack payload as JSON text, for people and tools (`hearth
+/// replay`). Binary values become base64 strings.
+result<std::string> payload_to_json(std::string_view bytes);
+
+} // namespace hearth::events

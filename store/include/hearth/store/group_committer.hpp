@@ -1,0 +1,70 @@
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+#include "hearth/store/journal.hpp"
+
+namespace hearth::store {
+
+/// Limits of a group committer.
+struct group_commit_options {
+  /// Requests written by one durable write at most.
+  // Default: 4096
+  std::size_t max_batch_requests = 4096;
+};
+
+/// Counters of a group committer, for benchmarks and metrics.
+struct group_commit_stats {
+  std::uint64_t writes = 0;
+  std::uint64_t requests = 0;
+  std::uint64_t events = 0;
+};
+
+/// Makes many writers share one durable write. `append` queues a request and
+/// returns at once; a dedicated thread takes everything queued, writes it with
+/// one `journal::append_many` (one fsync), then calls each request's callback
+/// on that thread. So a caller never blocks, and under load a write carries
+/// whatever arrived while the previous one was being synced.
+class group_committer {
+public:
+  using callback = std::function<void(result<append_ack>)>;
+
+  explicit group_committer(journal& target, group_commit_options options = {});
+
+  /// Writes what is still queued, then stops the thread.
+  ~group_committer();
+
+  group_committer(const group_committer&) = delete;
+  group_committer& operator=(const group_committer&) = delete;
+
+  /// Queues `request`; `done` runs on the committer's thread once the request
+  /// is durable or has failed. `done` may call `append` again.
+  void append(append_request request, callback done);
+
+  group_commit_stats stats() const;
+
+private:
+  struct pending {
+    append_request request;
+    callback done;
+  };
+
+  void run();
+
+  journal& target_;
+  group_commit_options options_;
+  mutable std::mutex mutex_;
+  std::condition_variable wakeup_;
+  std::deque<pending> queue_;
+  bool stopping_ = false;
+  group_commit_stats stats_;
+  std::thread worker_;
+};
+
+} // namespace hearth::store

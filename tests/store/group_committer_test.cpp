@@ -1,0 +1,119 @@
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+
+#include "backends.hpp"
+#include "hearth/store/group_committer.hpp"
+
+using namespace hearth;
+using namespace hearth::testing;
+
+namespace {
+
+/// Counts callbacks and lets the test wait for a number of them.
+struct completions {
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::vector<store::result<store::append_ack>> results;
+
+  store::group_committer::callback record() {
+    return [this](store::result<store::append_ack> result) {
+      std::lock_guard<std::mutex> lock(mutex);
+      results.push_back(std::move(result));
+      changed.notify_all();
+    };
+  }
+  void wait_for(std::size_t count) {
+    std::unique_lock<std::mutex> lock(mutex);
+    changed.wait(lock, [&] { return results.size() >= count; });
+  }
+};
+
+store::append_request single(std::string stream, std::uint64_t expected, std::string payload) {
+  store::append_request request;
+  request.stream = std::move(stream);
+  request.expected_sequence = expected;
+  request.events.push_back(make_event(std::move(payload)));
+  return request;
+}
+
+} // namespace
+
+TEST_CASE("group commit: many queued appends share few durable writes") {
+  rocksdb_backend backend;
+  completions done;
+  constexpr int streams = 500;
+  {
+    store::group_committer committer(backend.journal());
+    for (int i = 0; i < streams; ++i)
+      committer.append(single("sandbox/s-" + std::to_string(i), 0, "x"), done.record());
+    done.wait_for(streams);
+    const auto stats = committer.stats();
+    CHECK(stats.requests == streams);
+    CHECK(stats.events == streams);
+    // The first write goes out alone; the rest queue up behind it.
+    CHECK(stats.writes < streams / 2);
+  }
+  for (auto& result : done.results)
+    CHECK(result);
+  auto listed = backend.journal().list_streams();
+  REQUIRE(listed);
+  CHECK(listed->size() == streams);
+}
+
+TEST_CASE("group commit: a conflict fails only its own request") {
+  rocksdb_backend backend;
+  write_events(backend, "pool/p", 2);
+  completions done;
+  {
+    store::group_committer committer(backend.journal());
+    committer.append(single("pool/p", 1, "stale"), done.record());
+    committer.append(single("pool/p", 2, "fresh"), done.record());
+    done.wait_for(2);
+  }
+  REQUIRE_FALSE(done.results[0]);
+  CHECK(done.results[0].error().code == store::errc::conflict);
+  REQUIRE(done.results[1]);
+  CHECK(done.results[1]->first_sequence == 3);
+}
+
+TEST_CASE("group commit: a callback may queue the stream's next append") {
+  rocksdb_backend backend;
+  std::mutex mutex;
+  std::condition_variable finished;
+  std::uint64_t acknowledged = 0;
+  constexpr std::uint64_t total = 200;
+  {
+    store::group_committer committer(backend.journal());
+    std::function<void(store::result<store::append_ack>)> next;
+    next = [&](store::result<store::append_ack> result) {
+      REQUIRE(result);
+      std::lock_guard<std::mutex> lock(mutex);
+      acknowledged = result->last_sequence;
+      if (acknowledged < total)
+        committer.append(single("pool/chain", acknowledged, "n"), next);
+      else
+        finished.notify_all();
+    };
+    committer.append(single("pool/chain", 0, "n"), next);
+    std::unique_lock<std::mutex> lock(mutex);
+    finished.wait(lock, [&] { return acknowledged == total; });
+  }
+  CHECK(*backend.journal().highest_sequence("pool/chain") == total);
+}
+
+TEST_CASE("group commit: the destructor writes what is still queued") {
+  rocksdb_backend backend;
+  completions done;
+  {
+    store::group_committer committer(backend.journal());
+    for (int i = 0; i < 50; ++i)
+      committer.append(single("pool/p" + std::to_string(i), 0, "x"), done.record());
+  }
+  CHECK(done.results.size() == 50);
+  auto listed = backend.journal().list_streams();
+  REQUIRE(listed);
+  CHECK(listed->size() == 50);
+}
