@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cstdarg>
 #include <cstdio>
 #include <filesystem>
@@ -6,6 +7,7 @@
 
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
@@ -54,6 +56,18 @@ public:
   }
 };
 
+/// The stream part (`stream \0`) of a `stream \0 be64(sequence)` key. Each
+/// stream's keys arrive in increasing order, so the memtable keeps an insert
+/// hint per stream and skips most of the skiplist search.
+class stream_prefix final : public rocksdb::SliceTransform {
+public:
+  const char* Name() const override { return "hearth.stream_prefix"; }
+  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
+    return rocksdb::Slice(key.data(), key.size() - 8);
+  }
+  bool InDomain(const rocksdb::Slice& key) const override { return key.size() >= 9; }
+};
+
 bool has_stream_prefix(const rocksdb::Slice& key, std::string_view stream) {
   return key.size() == stream.size() + 9 && key[stream.size()] == '\0'
          && std::string_view(key.data(), stream.size()) == stream;
@@ -99,6 +113,10 @@ private:
   std::unordered_map<std::string, stream_state> streams_;
   rocksdb::WriteBatch batch_;
   std::string record_buffer_;
+  /// Index and metadata entries of the batch being built; written sorted, so
+  /// the memtable inserts them in key order (far cheaper than random order).
+  std::vector<std::pair<std::string, std::string>> index_entries_;
+  std::vector<std::string> new_streams_;
 };
 
 class rocksdb_snapshots final : public snapshot_store {
@@ -150,6 +168,15 @@ public:
     for (const char* name : {rocksdb::kDefaultColumnFamilyName.c_str(), events_family,
                              streams_family, stream_meta_family, snapshots_family}) {
       rocksdb::ColumnFamilyOptions family_options(db_options);
+      // Index and metadata entries are tiny and arrive in random key order: a
+      // small memtable keeps their skiplist in cache, and per-stream insert
+      // hints skip most of the search. bench/journal, 1,000 streams: ~200k
+      // appends/s with neither, ~300k/s with both.
+      if (std::string_view(name) != events_family)
+        family_options.write_buffer_size = options_.index_buffer_bytes;
+      if (std::string_view(name) == streams_family)
+        family_options.memtable_insert_with_hint_prefix_extractor =
+          std::make_shared<stream_prefix>();
       families.emplace_back(name, family_options);
     }
 
@@ -157,6 +184,12 @@ public:
       return error{errc::not_found, "no journal at " + path_ + ": directory is missing"};
     if (options_.read_only && !std::filesystem::exists(path_ + "/CURRENT"))
       return error{errc::not_found, "no journal at " + path_};
+    if (options_.create_if_missing && !options_.read_only) {
+      std::error_code ec;
+      std::filesystem::create_directories(path_, ec);
+      if (ec)
+        return error{errc::io_error, "cannot create " + path_ + ": " + ec.message()};
+    }
 
     rocksdb::DB* db = nullptr;
     rocksdb::Status status =
@@ -267,6 +300,8 @@ rocksdb_journal::append_many(std::vector<append_request> requests) {
 
   std::lock_guard<std::mutex> lock(write_mutex_);
   batch_.Clear();
+  index_entries_.clear();
+  new_streams_.clear();
   std::vector<stream_state*> touched;
   std::uint64_t position = owner_.next_position_;
   const std::int64_t now = now_ns();
@@ -308,12 +343,9 @@ rocksdb_journal::append_many(std::vector<append_request> requests) {
     index_value.clear();
     put_be64(index_value, ack.first_position);
     put_be32(index_value, static_cast<std::uint32_t>(request.events.size()));
-    batch_.Put(owner_.streams_cf(), stream_key(request.stream, ack.first_sequence),
-               index_value);
+    index_entries_.emplace_back(stream_key(request.stream, ack.first_sequence), index_value);
     if (!stream.has_meta && !stream.pending_meta) {
-      std::string meta;
-      put_be64(meta, 0);
-      batch_.Put(owner_.stream_meta_cf(), request.stream, meta);
+      new_streams_.push_back(request.stream);
       stream.pending_meta = true;
     }
     touched.push_back(&stream);
@@ -324,6 +356,14 @@ rocksdb_journal::append_many(std::vector<append_request> requests) {
 
   if (touched.empty())
     return results;
+  std::sort(index_entries_.begin(), index_entries_.end());
+  for (const auto& [key, value] : index_entries_)
+    batch_.Put(owner_.streams_cf(), key, value);
+  std::sort(new_streams_.begin(), new_streams_.end());
+  std::string fresh_meta;
+  put_be64(fresh_meta, 0);
+  for (const auto& name : new_streams_)
+    batch_.Put(owner_.stream_meta_cf(), name, fresh_meta);
   std::string counter;
   put_be64(counter, position);
   batch_.Put(owner_.meta_cf(), next_position_key, counter);

@@ -26,6 +26,10 @@ struct storage_options {
   /// Bytes of events the storage engine buffers in memory before flushing.
   // Default: 128 MiB
   std::size_t write_buffer_bytes = 128u << 20;
+  /// Bytes of stream index and metadata buffered in memory before flushing.
+  /// Kept small on purpose: see the note in rocksdb_storage.cpp.
+  // Default: 4 MiB
+  std::size_t index_buffer_bytes = 4u << 20;
   /// Block cache for reads.
   // Default: 64 MiB
   std::size_t block_cache_bytes = 64u << 20;

@@ -1,0 +1,48 @@
+#pragma once
+
+// Shared helpers of the benchmark programs: timing, percentiles, output.
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+namespace hearth::bench {
+
+using clock = std::chrono::steady_clock;
+
+inline double seconds_since(clock::time_point start) {
+  return std::chrono::duration<double>(clock::now() - start).count();
+}
+
+/// The p-th percentile (0..100) of `samples`, which it sorts.
+inline double percentile(std::vector<double>& samples, double p) {
+  if (samples.empty())
+    return 0;
+  std::sort(samples.begin(), samples.end());
+  const auto index = static_cast<std::size_t>(p / 100.0 * static_cast<double>(samples.size() - 1) + 0.5);
+  return samples[std::min(index, samples.size() - 1)];
+}
+
+/// One headline figure: printed as a table row and as a JSON line that
+/// bench/run collects.
+struct figure {
+  std::string name;
+  double value = 0;
+  std::string unit;
+  std::string target; // e.g. ">= 250000"; empty when there is none
+};
+
+inline void print_figures(const std::string& bench, const std::vector<figure>& figures) {
+  std::printf("\n%-58s %14s %-8s %s\n", "figure", "value", "unit", "target");
+  for (const auto& f : figures)
+    std::printf("%-58s %14.3f %-8s %s\n", f.name.c_str(), f.value, f.unit.c_str(),
+                f.target.c_str());
+  for (const auto& f : figures)
+    std::printf("BENCH {\"bench\":\"%s\",\"name\":\"%s\",\"value\":%.6g,\"unit\":\"%s\","
+                "\"target\":\"%s\"}\n",
+                bench.c_str(), f.name.c_str(), f.value, f.unit.c_str(), f.target.c_str());
+}
+
+} // namespace hearth::bench
