@@ -1,0 +1,225 @@
+#pragma once
+
+// The embedding API: open a data directory, start hearth's actors, and call
+// them with typed requests. No CAF type appears here.
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "hearth/actors/api_types.hpp"
+#include "hearth/model/error.hpp"
+#include "hearth/model/pool_planner.hpp"
+#include "hearth/store/storage.hpp"
+#include "hearth/vmm/sim_driver.hpp"
+
+namespace hearth {
+
+/// One machine that runs VMs.
+struct host_config {
+  std::string id = "local";
+  // Default: 64
+  std::uint32_t vcpus = 64;
+  // Default: 64 GiB
+  std::uint32_t memory_mb = 65536;
+};
+
+/// How a runtime runs.
+struct runtime_options {
+  /// Where the journal lives (`<data_dir>/journal`). Empty: in memory only.
+  // Default: empty
+  std::string data_dir;
+  /// A storage the caller owns; overrides `data_dir` (tests use it to inject
+  /// journal failures).
+  // Default: none
+  store::storage* storage = nullptr;
+  /// Run on CAF's deterministic test scheduler: nothing happens until `run`
+  /// or `advance` is called, and time only moves with `advance`.
+  // Default: false
+  bool deterministic = false;
+  /// Scheduler threads (production mode).
+  // Default: 2
+  std::size_t scheduler_threads = 2;
+  /// Reconciliation: budgets, TTLs, deadlines, backoff.
+  model::pool_options pools;
+  /// Turns reconciliation off for every pool (degraded: controller_disabled).
+  // Default: false
+  bool controller_disabled = false;
+  /// Snapshot a pool's or sandbox's state every this many events; 0: never.
+  // Default: 100
+  std::uint64_t snapshot_every = 100;
+  /// The hosts; registered (or re-registered with new capacity) at start.
+  std::vector<host_config> hosts{host_config{}};
+  /// Simulated VMs: their world (kept across runtimes if the caller holds it)
+  /// and latencies. The QEMU driver replaces these in a later release.
+  std::shared_ptr<vmm::sim_world> sim_world;
+  vmm::sim_options sim;
+  /// The tenant created at first start, and its quota.
+  // Default: "default", 256 vcpus, 256 GiB
+  std::string default_tenant = "default";
+  std::uint32_t default_quota_vcpus = 256;
+  std::uint32_t default_quota_memory_mb = 262144;
+  /// The wall-clock time the deterministic mode starts at (ns since epoch);
+  /// 0: now.
+  // Default: 0
+  std::int64_t start_time_ns = 0;
+  /// How long a call waits for its answer (production mode).
+  // Default: 120 s
+  std::chrono::milliseconds call_timeout{120'000};
+};
+
+namespace detail {
+
+template <class T>
+struct pending_state {
+  std::mutex mutex;
+  std::condition_variable done;
+  std::optional<model::result<T>> value;
+
+  void set(model::result<T> v) {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      if (value)
+        return;
+      value.emplace(std::move(v));
+    }
+    done.notify_all();
+  }
+};
+
+} // namespace detail
+
+/// The answer to a call, once it comes. In production `get` blocks until it
+/// does (or the call times out); in the deterministic mode `get` first runs
+/// everything that is ready to run, and fails if the answer needs time to
+/// pass (call `runtime::advance` first).
+template <class T>
+class pending {
+public:
+  pending(std::shared_ptr<detail::pending_state<T>> state, std::function<void()> drive,
+          std::chrono::milliseconds timeout)
+    : state_(std::move(state)), drive_(std::move(drive)), timeout_(timeout) {}
+
+  /// Whether the answer is there (after running what can run).
+  bool ready() {
+    if (drive_)
+      drive_();
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    return state_->value.has_value();
+  }
+
+  model::result<T> get() {
+    if (drive_) {
+      drive_();
+      std::lock_guard<std::mutex> lock(state_->mutex);
+      if (!state_->value)
+        return model::error{model::errc::unavailable,
+                            "no answer yet: it needs simulated time to pass"};
+      return *state_->value;
+    }
+    std::unique_lock<std::mutex> lock(state_->mutex);
+    if (!state_->done.wait_for(lock, timeout_, [&] { return state_->value.has_value(); }))
+      return model::error{model::errc::unavailable, "no answer within the call timeout"};
+    return *state_->value;
+  }
+
+private:
+  std::shared_ptr<detail::pending_state<T>> state_;
+  std::function<void()> drive_;
+  std::chrono::milliseconds timeout_;
+};
+
+/// hearth, embedded: templates, warm pools and sandboxes through typed calls.
+/// Every call takes the tenant it acts for; another tenant's objects are
+/// `not_found`.
+class runtime {
+public:
+  /// Opens the journal, recovers every actor from it, reconciles with the
+  /// hosts, and starts.
+  static model::result<std::unique_ptr<runtime>> open(runtime_options options);
+
+  ~runtime();
+  runtime(const runtime&) = delete;
+  runtime& operator=(const runtime&) = delete;
+
+  // -- templates ------------------------------------------------------------------
+  pending<api::build_info> build_template(const std::string& tenant, const std::string& name,
+                                          events::build_spec spec,
+                                          std::vector<std::string> tags = {});
+  pending<api::build_info> get_build(const std::string& tenant, const std::string& name,
+                                     const std::string& build_id);
+  pending<api::template_info> get_template(const std::string& tenant, const std::string& name);
+  pending<std::vector<api::template_info>> list_templates(const std::string& tenant);
+  pending<api::build_info> tag_template(const std::string& tenant, const std::string& name,
+                                        const std::string& tag, const std::string& build_id);
+  pending<api::build_info> delete_build(const std::string& tenant, const std::string& name,
+                                        const std::string& build_id);
+
+  // -- warm pools -----------------------------------------------------------------
+  pending<api::pool_info> create_pool(const std::string& tenant, api::pool_spec spec);
+  pending<api::pool_info> get_pool(const std::string& tenant, const std::string& id);
+  pending<std::vector<api::pool_info>> list_pools(const std::string& tenant);
+  pending<api::pool_info> update_pool(const std::string& tenant, const std::string& id,
+                                      api::pool_patch patch);
+  pending<api::pool_info> delete_pool(const std::string& tenant, const std::string& id);
+  pending<api::pool_info> enable_pool(const std::string& tenant, const std::string& id);
+  pending<api::pool_info> disable_pool(const std::string& tenant, const std::string& id);
+  pending<api::pool_info> drain_pool(const std::string& tenant, const std::string& id);
+  pending<api::pool_info> reconcile_pool(const std::string& tenant, const std::string& id);
+
+  // -- sandboxes ------------------------------------------------------------------
+  pending<api::sandbox_info> create_sandbox(const std::string& tenant,
+                                            api::sandbox_request request);
+  pending<api::sandbox_info> get_sandbox(const std::string& tenant, const std::string& id);
+  pending<std::vector<api::sandbox_info>> list_sandboxes(const std::string& tenant);
+  pending<api::sandbox_info> delete_sandbox(const std::string& tenant, const std::string& id);
+  pending<api::sandbox_info> pause_sandbox(const std::string& tenant, const std::string& id);
+  pending<api::sandbox_info> resume_sandbox(const std::string& tenant, const std::string& id);
+  pending<api::sandbox_info> hibernate_sandbox(const std::string& tenant, const std::string& id);
+  pending<api::sandbox_info> fork_sandbox(const std::string& tenant, const std::string& id);
+  /// Starts a sandbox from a template snapshot: never from a warm pool.
+  pending<api::sandbox_info> restore_snapshot(const std::string& tenant,
+                                              const std::string& template_ref);
+
+  // -- hosts and tenants ----------------------------------------------------------
+  pending<std::vector<api::host_info>> hosts();
+  pending<bool> set_tenant(const std::string& id, std::uint32_t quota_vcpus,
+                           std::uint32_t quota_memory_mb);
+
+  // -- inspection -----------------------------------------------------------------
+  /// Every actor's state as text, one line per stream: equal dumps mean equal
+  /// states.
+  pending<std::string> dump();
+  /// The simulated hosts.
+  vmm::sim_world& sim();
+
+  struct counters {
+    std::uint64_t checkouts_hit = 0;
+    std::uint64_t checkouts_miss = 0;
+    std::uint64_t cold_creates = 0;
+    std::uint64_t persists = 0;
+    std::uint64_t persist_failures = 0;
+    std::uint64_t actor_restarts = 0;
+  };
+  counters metrics() const;
+
+  // -- deterministic mode -----------------------------------------------------------
+  /// Runs every message that can run without time passing.
+  void run();
+  /// Moves simulated time forward by `by`, firing each timer at its time.
+  void advance(std::chrono::milliseconds by);
+
+  class impl;
+
+private:
+  explicit runtime(std::unique_ptr<impl> self);
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace hearth

@@ -1,0 +1,52 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+
+#include "hearth/events/envelope.hpp"
+#include "hearth/model/capacity.hpp"
+#include "hearth/model/error.hpp"
+#include "hearth/model/pool_state.hpp"
+#include "hearth/model/sandbox_state.hpp"
+#include "hearth/model/template_state.hpp"
+
+namespace hearth::model {
+
+/// Stream names: `pool/<id>`, `sandbox/<id>`, `host/<id>`, `tenant/<id>`,
+/// `template/<team>/<name>`.
+std::string pool_stream(std::string_view id);
+std::string sandbox_stream(std::string_view id);
+std::string host_stream(std::string_view id);
+std::string tenant_stream(std::string_view id);
+std::string template_stream(std::string_view name);
+
+/// Every aggregate's state, rebuilt by applying the journal in order. Recovery
+/// builds the actors from it; `hearth replay` prints it.
+struct world_state {
+  std::map<std::string, pool_state> pools;
+  std::map<std::string, sandbox_state> sandboxes;
+  std::map<std::string, host_state> hosts;
+  std::map<std::string, tenant_state> tenants;
+  std::map<std::string, template_state> templates;
+  /// The highest sequence number applied per stream.
+  std::map<std::string, std::uint64_t> sequences;
+  /// Events that did not fit their aggregate's state (should stay 0).
+  std::uint64_t rejected = 0;
+
+  /// Decodes and applies one stored event. Fails on an event that does not
+  /// decode or whose stream is not known.
+  result<void> apply(const events::envelope& stored);
+};
+
+/// JSON descriptions of states: stable text, for comparing states and for
+/// people.
+std::string describe(const pool_state& state);
+std::string describe(const sandbox_state& state);
+std::string describe(const host_state& state);
+std::string describe(const tenant_state& state);
+std::string describe(const template_state& state);
+std::string describe(const world_state& state);
+
+} // namespace hearth::model

@@ -1,0 +1,145 @@
+#include "hearth/model/pool_planner.hpp"
+
+#include <algorithm>
+
+namespace hearth::model {
+namespace {
+
+std::int64_t to_ns(std::chrono::milliseconds d) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
+}
+
+/// Collects events and applies them to a working copy, so later decisions
+/// of the same plan see earlier ones.
+struct planner {
+  pool_state s;
+  reconcile_plan plan;
+
+  void emit(events::domain_event event) {
+    s.apply(event);
+    plan.events.push_back(std::move(event));
+  }
+
+  void member_to(const std::string& id, member_state to, std::string reason,
+                 std::int64_t now) {
+    emit(events::member_changed{id, std::string(to_string(to)), std::move(reason), now});
+  }
+
+  void wake_at(std::int64_t when) {
+    if (plan.wake_at_ns == 0 || when < plan.wake_at_ns)
+      plan.wake_at_ns = when;
+  }
+
+  void set_degraded(const std::string& reason) {
+    if (s.degraded_reason != reason)
+      emit(events::degraded_changed{reason});
+  }
+};
+
+} // namespace
+
+std::chrono::milliseconds fill_backoff(std::uint32_t failures, const pool_options& options) {
+  if (failures == 0)
+    return std::chrono::milliseconds(0);
+  auto wait = options.fill_backoff_base;
+  for (std::uint32_t i = 1; i < failures && wait < options.fill_backoff_max; ++i)
+    wait *= 2;
+  return std::min(wait, options.fill_backoff_max);
+}
+
+reconcile_plan plan_reconcile(const pool_state& state, const pool_context& context,
+                              const pool_options& options) {
+  planner p{state, {}};
+  const std::int64_t now = context.now_ns;
+  if (!state.exists || state.deleted)
+    return p.plan;
+  if (context.controller_disabled) {
+    p.set_degraded("controller_disabled");
+    return p.plan;
+  }
+  if (!state.enabled)
+    return p.plan; // a disabled pool keeps its inventory untouched
+
+  // Rollout: a moved tag starts a new generation; older inventory drains.
+  if (state.config.version_policy == "track_tag" && !context.tag_build.empty()
+      && context.tag_build != p.s.build_id && !p.s.draining)
+    p.emit(events::rollout_started{p.s.generation + 1, context.tag_build});
+
+  // Members that may not stay: expired, stuck warming, old generation, drain.
+  std::vector<member> current;
+  for (const auto& [id, m] : p.s.members)
+    current.push_back(m);
+  for (const auto& m : current) {
+    if (m.state == member_state::ready && options.idle_ttl.count() > 0) {
+      const std::int64_t expires_at = m.since_ns + to_ns(options.idle_ttl);
+      if (now >= expires_at) {
+        p.member_to(m.id, member_state::expired, "idle longer than the ttl", now);
+        p.plan.destroys.push_back(m.id);
+        continue;
+      }
+      p.wake_at(expires_at);
+    }
+    if (m.state == member_state::warming) {
+      const std::int64_t deadline = m.since_ns + to_ns(options.warming_deadline);
+      if (now >= deadline) {
+        p.member_to(m.id, member_state::failed, "still warming at its deadline", now);
+        p.plan.destroys.push_back(m.id);
+        continue;
+      }
+      p.wake_at(deadline);
+    }
+    const bool live = m.state == member_state::ready || m.state == member_state::warming;
+    if (live && (p.s.draining || m.generation < p.s.generation))
+      p.member_to(m.id, member_state::draining,
+                  p.s.draining ? "pool draining" : "rollout to a new generation", now);
+  }
+
+  // Destroy draining members at the budget's pace.
+  std::uint32_t destroy_budget = options.destroy_budget_per_tick;
+  for (const auto& [id, m] : p.s.members) {
+    if (destroy_budget == 0)
+      break;
+    if (m.state == member_state::draining && context.destroys_in_flight.count(id) == 0) {
+      p.plan.destroys.push_back(id);
+      --destroy_budget;
+    }
+  }
+
+  if (p.s.deleting && p.s.members.empty()) {
+    p.emit(events::pool_lifecycle{"deleted"});
+    return p.plan;
+  }
+
+  if (p.s.draining) {
+    p.set_degraded("drain_active");
+    return p.plan;
+  }
+
+  // Fill toward min_ready, never beyond max_ready.
+  const auto status = p.s.status();
+  const std::uint32_t live = status.ready + status.warming + context.fills_in_flight;
+  std::uint32_t want = p.s.config.min_ready > live ? p.s.config.min_ready - live : 0;
+  const std::uint32_t room = p.s.config.max_ready > live ? p.s.config.max_ready - live : 0;
+  want = std::min({want, room, options.fill_budget_per_tick});
+
+  if (context.usable_builds.count(p.s.build_id) == 0) {
+    p.set_degraded("template_build_unavailable");
+    return p.plan;
+  }
+  const bool needs_fill =
+    p.s.config.min_ready > status.ready + status.warming + context.fills_in_flight;
+  p.set_degraded(needs_fill ? context.placement_reason : "");
+
+  if (want > 0 && p.s.consecutive_failures > 0) {
+    const std::int64_t retry_at =
+      p.s.last_failure_ns + to_ns(fill_backoff(p.s.consecutive_failures, options));
+    if (now < retry_at) {
+      p.wake_at(retry_at);
+      want = 0;
+    }
+  }
+  p.plan.fills = want;
+  return p.plan;
+}
+
+} // namespace hearth::model

@@ -1,0 +1,247 @@
+#include "hearth/model/pool_state.hpp"
+
+namespace hearth::model {
+
+std::string_view to_string(member_state state) {
+  switch (state) {
+    case member_state::warming:
+      return "warming";
+    case member_state::ready:
+      return "ready";
+    case member_state::claimed:
+      return "claimed";
+    case member_state::failed:
+      return "failed";
+    case member_state::expired:
+      return "expired";
+    case member_state::draining:
+      return "draining";
+    case member_state::destroyed:
+      return "destroyed";
+    case member_state::unavailable:
+      return "unavailable";
+  }
+  return "unknown";
+}
+
+std::optional<member_state> parse_member_state(std::string_view text) {
+  for (auto state : {member_state::warming, member_state::ready, member_state::claimed,
+                     member_state::failed, member_state::expired, member_state::draining,
+                     member_state::destroyed, member_state::unavailable})
+    if (to_string(state) == text)
+      return state;
+  return std::nullopt;
+}
+
+bool valid_transition(member_state from, member_state to) {
+  switch (from) {
+    case member_state::warming:
+      return to == member_state::ready || to == member_state::failed
+             || to == member_state::draining || to == member_state::unavailable;
+    case member_state::ready:
+      return to == member_state::claimed || to == member_state::expired
+             || to == member_state::draining || to == member_state::unavailable
+             || to == member_state::failed;
+    case member_state::draining:
+      return to == member_state::destroyed || to == member_state::unavailable;
+    case member_state::claimed:
+    case member_state::failed:
+    case member_state::expired:
+    case member_state::destroyed:
+    case member_state::unavailable:
+      return false;
+  }
+  return false;
+}
+
+std::string pool_id_for(std::string_view name) {
+  std::string id = "twp_";
+  for (char c : name)
+    id.push_back(c == '-' ? '_' : c);
+  return id;
+}
+
+std::string pool_state::next_member_id() const {
+  return id + ".m" + std::to_string(members_started + 1);
+}
+
+const member* pool_state::pick_ready() const {
+  const member* oldest = nullptr;
+  for (const auto& [member_id, m] : members)
+    if (m.state == member_state::ready && m.generation == generation
+        && (oldest == nullptr || m.since_ns < oldest->since_ns))
+      oldest = &m;
+  return oldest;
+}
+
+pool_status pool_state::status() const {
+  pool_status out;
+  out.target = (draining || deleting || deleted) ? 0 : config.min_ready;
+  for (const auto& [member_id, m] : members) {
+    if (m.state == member_state::ready)
+      ++out.ready;
+    else if (m.state == member_state::warming)
+      ++out.warming;
+    else if (m.state == member_state::draining)
+      ++out.draining;
+  }
+  out.claimed = claimed_count;
+  out.failed = failed_count;
+  out.expired = expired_count;
+  out.unavailable = unavailable_count;
+  return out;
+}
+
+namespace {
+
+struct pool_applier {
+  pool_state& s;
+
+  bool operator()(const events::pool_created& e) {
+    if (s.exists)
+      return false;
+    s.exists = true;
+    s.id = e.id;
+    s.tenant = e.tenant;
+    s.name = e.name;
+    s.config = e.config;
+    s.build_id = e.build_id;
+    s.generation = 1;
+    return true;
+  }
+
+  bool operator()(const events::pool_updated& e) {
+    if (!s.exists || s.deleted)
+      return false;
+    s.config = e.config;
+    if (e.build_id != s.build_id) {
+      s.build_id = e.build_id;
+      ++s.generation;
+    }
+    return true;
+  }
+
+  bool operator()(const events::pool_lifecycle& e) {
+    if (!s.exists || s.deleted)
+      return false;
+    if (e.change == "enabled") {
+      s.enabled = true;
+      if (!s.deleting)
+        s.draining = false;
+    } else if (e.change == "disabled") {
+      s.enabled = false;
+    } else if (e.change == "drain_started") {
+      s.draining = true;
+    } else if (e.change == "delete_requested") {
+      s.draining = true;
+      s.deleting = true;
+    } else if (e.change == "deleted") {
+      if (!s.members.empty())
+        return false;
+      s.deleted = true;
+    } else {
+      return false;
+    }
+    return true;
+  }
+
+  bool operator()(const events::rollout_started& e) {
+    if (!s.exists || e.generation <= s.generation)
+      return false;
+    s.generation = e.generation;
+    s.build_id = e.build_id;
+    return true;
+  }
+
+  bool operator()(const events::member_warming& e) {
+    if (!s.exists || s.members.count(e.member_id) > 0)
+      return false;
+    member m;
+    m.id = e.member_id;
+    m.build_id = e.build_id;
+    m.generation = e.generation;
+    m.host = e.host;
+    m.state = member_state::warming;
+    m.since_ns = e.at_ns;
+    s.members.emplace(m.id, std::move(m));
+    ++s.members_started;
+    return true;
+  }
+
+  bool operator()(const events::member_ready& e) {
+    auto found = s.members.find(e.member_id);
+    if (found == s.members.end()
+        || !valid_transition(found->second.state, member_state::ready))
+      return false;
+    found->second.state = member_state::ready;
+    found->second.since_ns = e.at_ns;
+    found->second.endpoints = e.endpoints;
+    s.consecutive_failures = 0;
+    return true;
+  }
+
+  bool operator()(const events::member_claimed& e) {
+    auto found = s.members.find(e.member_id);
+    if (found == s.members.end()
+        || !valid_transition(found->second.state, member_state::claimed))
+      return false;
+    s.members.erase(found);
+    ++s.claimed_count;
+    return true;
+  }
+
+  bool operator()(const events::member_changed& e) {
+    auto found = s.members.find(e.member_id);
+    const auto to = parse_member_state(e.to);
+    if (found == s.members.end() || !to || !valid_transition(found->second.state, *to))
+      return false;
+    switch (*to) {
+      case member_state::draining:
+        found->second.state = member_state::draining;
+        found->second.since_ns = e.at_ns;
+        return true;
+      case member_state::failed:
+        s.members.erase(found);
+        ++s.failed_count;
+        ++s.consecutive_failures;
+        s.last_failure_ns = e.at_ns;
+        return true;
+      case member_state::expired:
+        s.members.erase(found);
+        ++s.expired_count;
+        return true;
+      case member_state::unavailable:
+        s.members.erase(found);
+        ++s.unavailable_count;
+        return true;
+      case member_state::destroyed:
+        s.members.erase(found);
+        return true;
+      case member_state::warming:
+      case member_state::ready:
+      case member_state::claimed:
+        return false;
+    }
+    return false;
+  }
+
+  bool operator()(const events::degraded_changed& e) {
+    if (!s.exists)
+      return false;
+    s.degraded_reason = e.reason;
+    return true;
+  }
+
+  template <class Other>
+  bool operator()(const Other&) {
+    return false; // not a pool event
+  }
+};
+
+} // namespace
+
+bool pool_state::apply(const events::domain_event& event) {
+  return std::visit(pool_applier{*this}, event);
+}
+
+} // namespace hearth::model

@@ -1,0 +1,767 @@
+#include "controller_actor.hpp"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "pool_actor.hpp"
+#include "sandbox_actor.hpp"
+#include "snapshot_codec.hpp"
+
+namespace hearth::actors {
+namespace {
+
+bool valid_pool_name(const std::string& name) {
+  if (name.empty() || name.size() > 63)
+    return false;
+  for (char c : name)
+    if (!(std::islower(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c))
+          || c == '-' || c == '_'))
+      return false;
+  return true;
+}
+
+/// Why a request's create-time shape is not poolable, or empty when it is.
+std::string unpoolable_reason(const api::sandbox_request& r) {
+  if (!r.envs.empty())
+    return "create-time envs are not poolable";
+  if (!r.volumes.empty())
+    return "volume mounts are not poolable";
+  if (!r.cwd.empty())
+    return "a cwd override is not poolable";
+  if (r.desktop)
+    return "desktop settings are not poolable";
+  if (r.custom_network)
+    return "custom networking is not poolable";
+  if (!r.timeout_policy.empty() && r.timeout_policy != "destroy")
+    return "a non-destroy timeout policy is not poolable";
+  if (r.auto_resume)
+    return "auto-resume is not poolable";
+  return {};
+}
+
+caf::error placement_error(const std::string& reason) {
+  if (reason == "quota_exceeded")
+    return to_caf(model::errc::quota_exceeded, "the tenant's quota leaves no room for this sandbox");
+  return to_caf(model::errc::unavailable, "no host can run this sandbox now (" + reason + ")");
+}
+
+} // namespace
+
+controller_actor::controller_actor(caf::actor_config& cfg, std::shared_ptr<runtime_context> ctx,
+                                   model::world_state recovered, controller_limits limits,
+                                   bool deterministic)
+  : caf::event_based_actor(cfg)
+  , ctx_(std::move(ctx))
+  , limits_(limits)
+  , deterministic_(deterministic)
+  , random_(deterministic ? 42u : std::random_device{}()) {
+  set_down_handler([this](caf::down_msg& down) { on_down(down); });
+  // Shutting down the controller shuts down every pool and sandbox.
+  set_exit_handler([this](caf::exit_msg& exit) {
+    for (auto* registry : {&pools_, &sandboxes_})
+      for (const auto& [id, e] : *registry)
+        if (e.actor)
+          send_exit(e.actor, exit.reason);
+    by_address_.clear();
+    quit(exit.reason);
+  });
+  for (auto& [id, pool] : recovered.pools) {
+    if (!pool.exists || pool.deleted)
+      continue;
+    for (const auto& [vm, m] : pool.members)
+      live_vms_[vm] = {"pool", id};
+    const auto seq = recovered.sequences[model::pool_stream(id)];
+    spawn_pool(std::move(pool), seq);
+  }
+  for (auto& [id, sandbox] : recovered.sandboxes) {
+    if (!sandbox.exists)
+      continue;
+    if (sandbox.holds_capacity())
+      live_vms_[sandbox.vm_id] = {"sandbox", id};
+    const auto seq = recovered.sequences[model::sandbox_stream(id)];
+    spawn_sandbox(std::move(sandbox), seq);
+  }
+}
+
+caf::actor controller_actor::spawn_pool(model::pool_state state, std::uint64_t sequence) {
+  const std::string id = state.id;
+  const std::string tenant = state.tenant;
+  auto actor = spawn<pool_actor>(ctx_, std::move(state), sequence);
+  monitor(actor);
+  auto& e = pools_[id];
+  e.actor = actor;
+  e.tenant = tenant;
+  by_address_[actor.address()] = {"pool", id};
+  return actor;
+}
+
+caf::actor controller_actor::spawn_new_pool(events::pool_created created,
+                                            const std::string& correlation) {
+  const std::string id = created.id;
+  const std::string tenant = created.tenant;
+  auto actor = spawn<pool_actor>(ctx_, std::move(created), correlation);
+  monitor(actor);
+  auto& e = pools_[id];
+  e.actor = actor;
+  e.tenant = tenant;
+  by_address_[actor.address()] = {"pool", id};
+  return actor;
+}
+
+caf::actor controller_actor::spawn_sandbox(model::sandbox_state state, std::uint64_t sequence) {
+  const std::string id = state.id;
+  const std::string tenant = state.tenant;
+  auto actor = spawn<sandbox_actor>(ctx_, std::move(state), sequence);
+  monitor(actor);
+  auto& e = sandboxes_[id];
+  e.actor = actor;
+  e.tenant = tenant;
+  by_address_[actor.address()] = {"sandbox", id};
+  return actor;
+}
+
+caf::actor controller_actor::spawn_new_sandbox(events::sandbox_created created,
+                                               const std::string& correlation) {
+  const std::string id = created.id;
+  const std::string tenant = created.tenant;
+  auto actor = spawn<sandbox_actor>(ctx_, std::move(created), correlation);
+  monitor(actor);
+  auto& e = sandboxes_[id];
+  e.actor = actor;
+  e.tenant = tenant;
+  by_address_[actor.address()] = {"sandbox", id};
+  return actor;
+}
+
+const controller_actor::entry* controller_actor::pool_of(const std::string& tenant,
+                                                         const std::string& id) const {
+  auto found = pools_.find(id);
+  return found == pools_.end() || found->second.tenant != tenant ? nullptr : &found->second;
+}
+
+const controller_actor::entry* controller_actor::sandbox_of(const std::string& tenant,
+                                                            const std::string& id) const {
+  auto found = sandboxes_.find(id);
+  return found == sandboxes_.end() || found->second.tenant != tenant ? nullptr : &found->second;
+}
+
+std::string controller_actor::new_sandbox_id() {
+  for (;;) {
+    char text[32];
+    std::snprintf(text, sizeof(text), "sbx_%012llx",
+                  static_cast<unsigned long long>(random_() & 0xFFFFFFFFFFFFull));
+    if (sandboxes_.count(text) == 0)
+      return text;
+  }
+}
+
+void controller_actor::on_down(const caf::down_msg& down) {
+  auto found = by_address_.find(down.source);
+  if (found == by_address_.end())
+    return;
+  const auto [kind, id] = found->second;
+  by_address_.erase(found);
+  if (!down.reason || down.reason == caf::exit_reason::user_shutdown) {
+    if (kind == "pool")
+      pools_.erase(id);
+    return;
+  }
+  // Stopped by a failure (a journal error): recover it from the journal.
+  ctx_->metrics.actor_restarts++;
+  auto& registry = kind == "pool" ? pools_ : sandboxes_;
+  auto& e = registry[id];
+  e.actor = caf::actor{};
+  const auto restarts = ++e.restarts;
+  auto wait = ctx_->restart_backoff;
+  for (std::uint32_t i = 1; i < restarts && wait < std::chrono::seconds(30); ++i)
+    wait *= 2;
+  std::fprintf(stderr, "hearth: %s %s stopped (%s); restarting in %lld ms\n", kind.c_str(),
+               id.c_str(), caf::to_string(down.reason).c_str(),
+               static_cast<long long>(wait.count()));
+  delayed_send(this, wait, recovered_atom::value, kind, id);
+}
+
+void controller_actor::restart(const std::string& kind, const std::string& id) {
+  // Reading the journal blocks: fine on the test scheduler's one thread,
+  // else it runs on a detached helper.
+  auto storage = &ctx_->port->storage();
+  caf::actor self_handle = caf::actor_cast<caf::actor>(this);
+  auto work = [storage, kind, id, self_handle, this](bool inline_call) {
+    std::string notes;
+    if (kind == "pool") {
+      auto r = recover_stream<model::pool_state>(*storage, model::pool_stream(id), &notes);
+      if (!notes.empty())
+        std::fprintf(stderr, "hearth: %s", notes.c_str());
+      if (!r)
+        return;
+      if (inline_call)
+        spawn_pool(std::move(r->state), r->sequence);
+      else
+        caf::anon_send(self_handle, recovered_atom::value, kind, id, encode_pool_snapshot(r->state),
+                       r->sequence);
+    } else {
+      auto r = recover_stream<model::sandbox_state>(*storage, model::sandbox_stream(id), &notes);
+      if (!r)
+        return;
+      if (inline_call)
+        spawn_sandbox(std::move(r->state), r->sequence);
+      else
+        caf::anon_send(self_handle, recovered_atom::value, kind, id,
+                       encode_sandbox_snapshot(r->state), r->sequence);
+    }
+  };
+  if (deterministic_)
+    work(true);
+  else
+    spawn<caf::detached>([work](caf::event_based_actor* helper) {
+      work(false);
+      helper->quit();
+    });
+}
+
+void controller_actor::reconcile_with_hosts() {
+  for (const auto& [host, vmm] : ctx_->vmms) {
+    request(vmm, caf::infinite, running_atom::value)
+      .then([this, host = host, vmm = vmm](const std::vector<std::string>& running) {
+        std::set<std::string> alive(running.begin(), running.end());
+        for (const auto& vm : running)
+          if (live_vms_.count(vm) == 0)
+            send(vmm, destroy_atom::value, vm); // the journal does not know it
+        for (const auto& [vm, owner] : live_vms_) {
+          const auto& registry = owner.first == "pool" ? pools_ : sandboxes_;
+          auto found = registry.find(owner.second);
+          if (found == registry.end())
+            continue;
+          if (alive.count(vm) > 0)
+            send(vmm, adopt_atom::value, vm, found->second.actor);
+        }
+        // Anything recorded on this host but not running is lost.
+        for (const auto& [vm, owner] : live_vms_) {
+          if (alive.count(vm) > 0)
+            continue;
+          const auto& registry = owner.first == "pool" ? pools_ : sandboxes_;
+          auto found = registry.find(owner.second);
+          if (found != registry.end())
+            send(found->second.actor, vm_exit_atom::value, vm,
+                 std::string("not running after a controller restart"));
+        }
+      });
+  }
+}
+
+template <class T, class Atom>
+caf::result<std::vector<T>> controller_actor::gather(const std::map<std::string, entry>& from,
+                                                     const std::string& tenant, Atom atom) {
+  auto rp = make_response_promise<std::vector<T>>();
+  auto results = std::make_shared<std::vector<T>>();
+  auto pending = std::make_shared<std::size_t>(0);
+  std::vector<caf::actor> targets;
+  for (const auto& [id, e] : from)
+    if (e.tenant == tenant && e.actor)
+      targets.push_back(e.actor);
+  if (targets.empty()) {
+    rp.deliver(std::vector<T>{});
+    return rp;
+  }
+  *pending = targets.size();
+  auto finish = [results, pending, rp]() mutable {
+    if (--*pending == 0) {
+      std::sort(results->begin(), results->end(),
+                [](const T& a, const T& b) { return a.id < b.id; });
+      rp.deliver(*results);
+    }
+  };
+  for (const auto& target : targets)
+    request(target, caf::infinite, atom)
+      .then(
+        [results, finish](T& item) mutable {
+          results->push_back(std::move(item));
+          finish();
+        },
+        [finish](const caf::error&) mutable { finish(); });
+  return rp;
+}
+
+caf::result<api::pool_info> controller_actor::create_pool(const std::string& tenant,
+                                                          api::pool_spec spec,
+                                                          const std::string& correlation) {
+  if (!valid_pool_name(spec.name))
+    return to_caf(model::invalid("name", "name must be 1-63 characters of a-z, 0-9, '-', '_'"));
+  if (spec.max_ready == 0 || spec.max_ready > limits_.max_pool_size)
+    return to_caf(model::invalid("max_ready", "max_ready must be between 1 and "
+                                                + std::to_string(limits_.max_pool_size)));
+  if (spec.min_ready > spec.max_ready)
+    return to_caf(model::invalid("min_ready", "min_ready must not exceed max_ready"));
+  if (spec.vcpus == 0 || spec.vcpus > 64)
+    return to_caf(model::invalid("vcpus", "vcpus must be between 1 and 64"));
+  if (spec.memory_mb < 64 || spec.memory_mb > 262144)
+    return to_caf(model::invalid("memory_mb", "memory_mb must be between 64 and 262144"));
+  if (spec.version_policy.empty())
+    spec.version_policy = "pinned_build";
+  if (spec.version_policy != "pinned_build" && spec.version_policy != "track_tag")
+    return to_caf(
+      model::invalid("version_policy", "version_policy must be pinned_build or track_tag"));
+  auto ref = model::parse_template_ref(spec.template_ref);
+  if (!ref)
+    return to_caf(ref.error());
+  if (spec.version_policy == "track_tag") {
+    if (spec.track_tag.empty())
+      spec.track_tag = ref->tag.empty() ? "" : ref->tag;
+    if (spec.track_tag.empty())
+      return to_caf(model::invalid("track_tag", "a track_tag pool needs a tag to track"));
+  } else if (!spec.track_tag.empty()) {
+    return to_caf(model::invalid("track_tag", "track_tag is only for version_policy track_tag"));
+  }
+  const std::string id = model::pool_id_for(spec.name);
+  if (pools_.count(id) > 0)
+    return to_caf(model::errc::conflict, "pool " + id + " already exists", "name");
+
+  auto rp = make_response_promise<api::pool_info>();
+  const std::string resolve_ref =
+    spec.version_policy == "track_tag" ? ref->name + ":" + spec.track_tag : spec.template_ref;
+  request(ctx_->templates, caf::infinite, resolve_atom::value, tenant, resolve_ref)
+    .then(
+      [=](const std::string& template_name, const std::string& build_id) mutable {
+        if (pools_.count(id) > 0) {
+          rp.deliver(to_caf(model::errc::conflict, "pool " + id + " already exists", "name"));
+          return;
+        }
+        const std::uint64_t reserve_vcpus = std::uint64_t{spec.max_ready} * spec.vcpus;
+        const std::uint64_t reserve_memory = std::uint64_t{spec.max_ready} * spec.memory_mb;
+        // Hold the id while quota is checked.
+        pools_[id] = entry{caf::actor{}, tenant, 0};
+        request(ctx_->capacity, caf::infinite, reserve_atom::value, id, tenant, reserve_vcpus,
+                reserve_memory)
+          .then(
+            [=](bool) mutable {
+              events::pool_created created;
+              created.id = id;
+              created.tenant = tenant;
+              created.name = spec.name;
+              created.config = events::pool_config{spec.template_ref, template_name,
+                                                   spec.min_ready, spec.max_ready, spec.vcpus,
+                                                   spec.memory_mb, spec.version_policy,
+                                                   spec.track_tag};
+              created.build_id = build_id;
+              pools_.erase(id);
+              auto pool = spawn_new_pool(std::move(created), correlation);
+              request(pool, caf::infinite, get_atom::value)
+                .then([rp](api::pool_info& info) mutable { rp.deliver(std::move(info)); },
+                      [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+            },
+            [=](caf::error& err) mutable {
+              pools_.erase(id);
+              rp.deliver(std::move(err));
+            });
+      },
+      [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+  return rp;
+}
+
+caf::result<api::pool_info> controller_actor::update_pool(const std::string& tenant,
+                                                          const std::string& id,
+                                                          api::pool_patch patch) {
+  const auto* pool = pool_of(tenant, id);
+  if (pool == nullptr || !pool->actor)
+    return to_caf(model::errc::not_found, "pool " + id + " does not exist", "id");
+  auto rp = make_response_promise<api::pool_info>();
+  auto target = pool->actor;
+  request(target, caf::infinite, get_atom::value)
+    .then(
+      [=](api::pool_info& current) mutable {
+        events::pool_config config{current.template_ref, current.template_name,
+                                   current.min_ready,    current.max_ready,
+                                   current.vcpus,        current.memory_mb,
+                                   current.version_policy, current.track_tag};
+        if (patch.set_template)
+          config.template_ref = patch.template_ref;
+        if (patch.set_min_ready)
+          config.min_ready = patch.min_ready;
+        if (patch.set_max_ready)
+          config.max_ready = patch.max_ready;
+        if (patch.set_vcpus)
+          config.vcpus = patch.vcpus;
+        if (patch.set_memory_mb)
+          config.memory_mb = patch.memory_mb;
+        if (patch.set_version_policy)
+          config.version_policy = patch.version_policy;
+        if (patch.set_track_tag)
+          config.track_tag = patch.track_tag;
+        auto fail = [&rp](model::error e) { rp.deliver(to_caf(e)); };
+        if (config.max_ready == 0 || config.max_ready > limits_.max_pool_size)
+          return fail(model::invalid("max_ready", "max_ready must be between 1 and "
+                                                    + std::to_string(limits_.max_pool_size)));
+        if (config.min_ready > config.max_ready)
+          return fail(model::invalid("min_ready", "min_ready must not exceed max_ready"));
+        if (config.vcpus == 0 || config.vcpus > 64)
+          return fail(model::invalid("vcpus", "vcpus must be between 1 and 64"));
+        if (config.memory_mb < 64 || config.memory_mb > 262144)
+          return fail(model::invalid("memory_mb", "memory_mb must be between 64 and 262144"));
+        if (config.version_policy != "pinned_build" && config.version_policy != "track_tag")
+          return fail(model::invalid("version_policy",
+                                     "version_policy must be pinned_build or track_tag"));
+        auto ref = model::parse_template_ref(config.template_ref);
+        if (!ref)
+          return fail(ref.error());
+        if (config.version_policy == "track_tag" && config.track_tag.empty())
+          return fail(model::invalid("track_tag", "a track_tag pool needs a tag to track"));
+        if (config.version_policy == "pinned_build")
+          config.track_tag.clear();
+        // Updating re-resolves the reference: a pinned pool moves to what its
+        // reference names now.
+        const std::string resolve_ref = config.version_policy == "track_tag"
+                                          ? ref->name + ":" + config.track_tag
+                                          : config.template_ref;
+        request(ctx_->templates, caf::infinite, resolve_atom::value, tenant, resolve_ref)
+          .then(
+            [=](const std::string& template_name, const std::string& build_id) mutable {
+              auto resolved = config;
+              resolved.template_name = template_name;
+              request(ctx_->capacity, caf::infinite, reserve_atom::value, id, tenant,
+                      std::uint64_t{resolved.max_ready} * resolved.vcpus,
+                      std::uint64_t{resolved.max_ready} * resolved.memory_mb)
+                .then(
+                  [=](bool) mutable {
+                    request(target, caf::infinite, update_atom::value, resolved, build_id)
+                      .then([rp](api::pool_info& info) mutable { rp.deliver(std::move(info)); },
+                            [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+                  },
+                  [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+            },
+            [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      },
+      [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+  return rp;
+}
+
+void controller_actor::cold_create(caf::response_promise rp, const std::string& tenant,
+                                   const std::string& template_name, const std::string& build_id,
+                                   std::uint32_t vcpus, std::uint32_t memory_mb,
+                                   std::string origin, events::warm_pool_checkout checkout,
+                                   const std::string& correlation) {
+  const std::string id = new_sandbox_id();
+  const std::string vm_id = id + ".vm";
+  std::vector<place_request> requests{
+    place_request{vm_id, tenant, build_id, vcpus, memory_mb, true}};
+  sandboxes_[id] = entry{caf::actor{}, tenant, 0}; // hold the id
+  request(ctx_->capacity, caf::infinite, place_atom::value, std::move(requests))
+    .then(
+      [=](std::vector<place_reply>& replies) mutable {
+        if (replies.empty() || replies.front().host.empty()) {
+          sandboxes_.erase(id);
+          rp.deliver(placement_error(replies.empty() ? "" : replies.front().reason));
+          return;
+        }
+        ctx_->metrics.cold_creates++;
+        events::sandbox_created created;
+        created.id = id;
+        created.tenant = tenant;
+        created.template_name = template_name;
+        created.build_id = build_id;
+        created.origin = origin;
+        created.vm_id = vm_id;
+        created.host = replies.front().host;
+        created.vcpus = vcpus;
+        created.memory_mb = memory_mb;
+        created.checkout = checkout;
+        created.at_ns = now_ns(this, *ctx_);
+        sandboxes_.erase(id);
+        auto sandbox = spawn_new_sandbox(std::move(created), correlation);
+        request(sandbox, caf::infinite, start_atom::value)
+          .then([rp](api::sandbox_info& info) mutable { rp.deliver(std::move(info)); },
+                [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      },
+      [=](caf::error& err) mutable {
+        sandboxes_.erase(id);
+        rp.deliver(std::move(err));
+      });
+}
+
+caf::result<api::sandbox_info>
+controller_actor::create_sandbox(const std::string& tenant, api::sandbox_request req,
+                                 const std::string& correlation) {
+  if (req.warm_pool_mode.empty())
+    req.warm_pool_mode = "prefer";
+  if (req.warm_pool_mode != "prefer" && req.warm_pool_mode != "require"
+      && req.warm_pool_mode != "bypass")
+    return to_caf(model::invalid("warm_pool_mode", "warm_pool_mode must be prefer, require or "
+                                                   "bypass"));
+  if (req.warm_pool_wait_ms > limits_.max_warm_pool_wait_ms)
+    return to_caf(model::invalid("warm_pool_wait_ms",
+                                 "warm_pool_wait_ms must be at most "
+                                   + std::to_string(limits_.max_warm_pool_wait_ms)));
+  if (req.warm_pool_mode == "require" && req.warm_pool.empty())
+    return to_caf(model::invalid("warm_pool", "warm_pool_mode require needs a warm_pool"));
+  if (req.template_ref.empty() && req.warm_pool.empty())
+    return to_caf(model::invalid("template", "a sandbox needs a template or a warm_pool"));
+
+  const entry* pool = nullptr;
+  if (!req.warm_pool.empty()) {
+    pool = pool_of(tenant, req.warm_pool);
+    if (pool == nullptr || !pool->actor)
+      return to_caf(model::errc::not_found, "warm pool " + req.warm_pool + " does not exist",
+                    "warm_pool");
+  }
+  auto rp = make_response_promise<api::sandbox_info>();
+  caf::actor pool_actor_handle = pool != nullptr ? pool->actor : caf::actor{};
+
+  // The pool tells its template and size; a request without a pool resolves
+  // its template itself.
+  auto proceed = [=](api::pool_info pool_info, const std::string& template_name,
+                     const std::string& build_id) mutable {
+    events::warm_pool_checkout checkout;
+    checkout.considered = pool_actor_handle != nullptr;
+    checkout.id = req.warm_pool;
+    checkout.mode = req.warm_pool_mode;
+    checkout.source = "cold";
+    const std::uint32_t vcpus = pool_actor_handle ? pool_info.vcpus : 1;
+    const std::uint32_t memory_mb = pool_actor_handle ? pool_info.memory_mb : 128;
+    if (!pool_actor_handle || req.warm_pool_mode == "bypass") {
+      cold_create(rp, tenant, template_name, build_id, vcpus, memory_mb, "cold", checkout,
+                  correlation);
+      return;
+    }
+    if (template_name != pool_info.template_name) {
+      rp.deliver(to_caf(model::invalid("template", "warm pool " + req.warm_pool + " serves "
+                                                     + pool_info.template_name + ", not "
+                                                     + template_name)));
+      return;
+    }
+    const std::string unpoolable = unpoolable_reason(req);
+    if (!unpoolable.empty()) {
+      if (req.warm_pool_mode == "require") {
+        rp.deliver(to_caf(model::errc::warm_pool_unavailable,
+                          unpoolable + "; require mode does not cold create"));
+        return;
+      }
+      cold_create(rp, tenant, template_name, pool_info.build_id, vcpus, memory_mb, "cold",
+                  checkout, correlation);
+      return;
+    }
+    const std::string id = new_sandbox_id();
+    sandboxes_[id] = entry{caf::actor{}, tenant, 0}; // hold the id
+    request(pool_actor_handle, caf::infinite, checkout_atom::value,
+            checkout_request{id, req.warm_pool_wait_ms, correlation})
+      .then(
+        [=](checkout_reply& reply) mutable {
+          sandboxes_.erase(id);
+          if (!reply.hit) {
+            if (req.warm_pool_mode == "require") {
+              rp.deliver(to_caf(model::errc::warm_pool_unavailable,
+                                "warm pool " + req.warm_pool + " had no ready VM within "
+                                  + std::to_string(req.warm_pool_wait_ms) + " ms"));
+              return;
+            }
+            cold_create(rp, tenant, pool_info.template_name, pool_info.build_id, vcpus,
+                        memory_mb, "cold", checkout, correlation);
+            return;
+          }
+          auto hit = checkout;
+          hit.source = "warm_pool";
+          hit.hit = true;
+          events::sandbox_created created;
+          created.id = id;
+          created.tenant = tenant;
+          created.template_name = pool_info.template_name;
+          created.build_id = reply.build_id;
+          created.origin = "warm_pool";
+          created.vm_id = reply.vm_id;
+          created.host = reply.host;
+          created.vcpus = reply.vcpus;
+          created.memory_mb = reply.memory_mb;
+          created.checkout = hit;
+          created.endpoints = reply.endpoints;
+          created.at_ns = now_ns(this, *ctx_);
+          // The claim is durable in the pool's stream: answer now; the
+          // sandbox's own stream follows (a crash in between is repaired
+          // from the claim on recovery).
+          model::sandbox_state view;
+          view.apply(created);
+          spawn_new_sandbox(std::move(created), correlation);
+          rp.deliver(sandbox_actor::info_of(view));
+        },
+        [=](caf::error& err) mutable {
+          sandboxes_.erase(id);
+          rp.deliver(std::move(err));
+        });
+  };
+
+  if (pool_actor_handle) {
+    request(pool_actor_handle, caf::infinite, get_atom::value)
+      .then(
+        [=](api::pool_info& info) mutable {
+          if (req.template_ref.empty()) {
+            proceed(info, info.template_name, info.build_id);
+            return;
+          }
+          request(ctx_->templates, caf::infinite, resolve_atom::value, tenant, req.template_ref)
+            .then(
+              [=](const std::string& name, const std::string& build_id) mutable {
+                proceed(info, name, build_id);
+              },
+              [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+        },
+        [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+  } else {
+    request(ctx_->templates, caf::infinite, resolve_atom::value, tenant, req.template_ref)
+      .then(
+        [=](const std::string& name, const std::string& build_id) mutable {
+          proceed(api::pool_info{}, name, build_id);
+        },
+        [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+  }
+  return rp;
+}
+
+caf::behavior controller_actor::make_behavior() {
+  auto forward_pool = [this](const std::string& tenant, const std::string& id,
+                             auto atom) -> caf::result<caf::message> {
+    const auto* pool = pool_of(tenant, id);
+    if (pool == nullptr || !pool->actor)
+      return to_caf(model::errc::not_found, "pool " + id + " does not exist", "id");
+    return delegate(pool->actor, atom);
+  };
+  auto forward_sandbox = [this](const std::string& tenant, const std::string& id,
+                                auto atom) -> caf::result<caf::message> {
+    const auto* sandbox = sandbox_of(tenant, id);
+    if (sandbox == nullptr || !sandbox->actor)
+      return to_caf(model::errc::not_found, "sandbox " + id + " does not exist", "id");
+    return delegate(sandbox->actor, atom);
+  };
+  return {
+    [this](start_atom) { reconcile_with_hosts(); },
+    [this](create_atom, const std::string& tenant, api::pool_spec& spec,
+           const std::string& correlation) { return create_pool(tenant, std::move(spec), correlation); },
+    [this](update_atom, const std::string& tenant, const std::string& id,
+           api::pool_patch& patch) { return update_pool(tenant, id, std::move(patch)); },
+    [=](get_atom, pools_atom, const std::string& tenant, const std::string& id) {
+      return forward_pool(tenant, id, get_atom::value);
+    },
+    [this](list_atom, pools_atom, const std::string& tenant) {
+      return gather<api::pool_info>(pools_, tenant, get_atom::value);
+    },
+    [=](enable_atom, const std::string& tenant, const std::string& id) {
+      return forward_pool(tenant, id, enable_atom::value);
+    },
+    [=](disable_atom, const std::string& tenant, const std::string& id) {
+      return forward_pool(tenant, id, disable_atom::value);
+    },
+    [=](drain_atom, const std::string& tenant, const std::string& id) {
+      return forward_pool(tenant, id, drain_atom::value);
+    },
+    [=](delete_atom, pools_atom, const std::string& tenant, const std::string& id) {
+      return forward_pool(tenant, id, delete_atom::value);
+    },
+    [=](reconcile_atom, const std::string& tenant, const std::string& id) {
+      return forward_pool(tenant, id, reconcile_atom::value);
+    },
+    [this](create_atom, const std::string& tenant, api::sandbox_request& req,
+           const std::string& correlation) {
+      return create_sandbox(tenant, std::move(req), correlation);
+    },
+    [=](get_atom, sandboxes_atom, const std::string& tenant, const std::string& id) {
+      return forward_sandbox(tenant, id, get_atom::value);
+    },
+    [this](list_atom, sandboxes_atom, const std::string& tenant) {
+      return gather<api::sandbox_info>(sandboxes_, tenant, get_atom::value);
+    },
+    [=](delete_atom, sandboxes_atom, const std::string& tenant, const std::string& id) {
+      return forward_sandbox(tenant, id, delete_atom::value);
+    },
+    [=](pause_atom, const std::string& tenant, const std::string& id) {
+      return forward_sandbox(tenant, id, pause_atom::value);
+    },
+    [=](resume_atom, const std::string& tenant, const std::string& id) {
+      return forward_sandbox(tenant, id, resume_atom::value);
+    },
+    [=](hibernate_atom, const std::string& tenant, const std::string& id) {
+      return forward_sandbox(tenant, id, hibernate_atom::value);
+    },
+    [this](fork_atom, const std::string& tenant, const std::string& id,
+           const std::string& correlation) -> caf::result<api::sandbox_info> {
+      const auto* source = sandbox_of(tenant, id);
+      if (source == nullptr || !source->actor)
+        return to_caf(model::errc::not_found, "sandbox " + id + " does not exist", "id");
+      auto rp = make_response_promise<api::sandbox_info>();
+      request(source->actor, caf::infinite, get_atom::value)
+        .then(
+          [=](api::sandbox_info& info) mutable {
+            if (info.state != "running" && info.state != "paused") {
+              rp.deliver(to_caf(model::errc::conflict, "sandbox " + id + " is " + info.state
+                                                         + ", only a running or paused one forks"));
+              return;
+            }
+            cold_create(rp, tenant, info.template_name, info.build_id, info.vcpus,
+                        info.memory_mb, "fork", events::warm_pool_checkout{}, correlation);
+          },
+          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
+    [this](from_snap_atom, const std::string& tenant, const std::string& template_ref,
+           const std::string& correlation) -> caf::result<api::sandbox_info> {
+      auto rp = make_response_promise<api::sandbox_info>();
+      request(ctx_->templates, caf::infinite, resolve_atom::value, tenant, template_ref)
+        .then(
+          [=](const std::string& name, const std::string& build_id) mutable {
+            cold_create(rp, tenant, name, build_id, 1, 128, "snapshot",
+                        events::warm_pool_checkout{}, correlation);
+          },
+          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
+    [this](host_lost_atom, const std::string& host) {
+      for (const auto& [id, e] : pools_)
+        if (e.actor)
+          send(e.actor, host_lost_atom::value, host);
+      for (const auto& [id, e] : sandboxes_)
+        if (e.actor)
+          send(e.actor, host_lost_atom::value, host);
+    },
+    [this](stopped_atom, const std::string& pool_id) { pools_.erase(pool_id); },
+    [this](recovered_atom, const std::string& kind, const std::string& id) { restart(kind, id); },
+    [this](recovered_atom, const std::string& kind, const std::string& id,
+           const std::string& encoded, std::uint64_t sequence) {
+      if (kind == "pool") {
+        if (auto s = decode_state_snapshot<model::pool_state>(encoded))
+          spawn_pool(std::move(*s), sequence);
+      } else if (auto s = decode_state_snapshot<model::sandbox_state>(encoded)) {
+        spawn_sandbox(std::move(*s), sequence);
+      }
+      (void)id;
+    },
+    [this](dump_atom) -> caf::result<std::string> {
+      auto rp = make_response_promise<std::string>();
+      auto lines = std::make_shared<std::map<std::string, std::string>>();
+      auto pending = std::make_shared<std::size_t>(0);
+      std::vector<std::pair<std::string, caf::actor>> targets;
+      for (const auto& [id, e] : pools_)
+        if (e.actor)
+          targets.emplace_back(model::pool_stream(id), e.actor);
+      for (const auto& [id, e] : sandboxes_)
+        if (e.actor)
+          targets.emplace_back(model::sandbox_stream(id), e.actor);
+      targets.emplace_back("~capacity", ctx_->capacity);
+      targets.emplace_back("~templates", ctx_->templates);
+      *pending = targets.size();
+      for (const auto& [name, target] : targets)
+        request(target, caf::infinite, dump_atom::value)
+          .then(
+            [=, name = name](const std::string& text) mutable {
+              (*lines)[name] = text;
+              if (--*pending == 0) {
+                std::string out;
+                for (const auto& [key, value] : *lines)
+                  out += key + " " + value + "\n";
+                rp.deliver(out);
+              }
+            },
+            [=](const caf::error&) mutable {
+              if (--*pending == 0)
+                rp.deliver(std::string("incomplete"));
+            });
+      return rp;
+    },
+  };
+}
+
+} // namespace hearth::actors

@@ -1,0 +1,84 @@
+#pragma once
+
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+
+#include <caf/all.hpp>
+
+#include "hearth/model/world_state.hpp"
+#include "messages.hpp"
+#include "runtime_context.hpp"
+
+namespace hearth::actors {
+
+/// Limits the controller enforces on requests.
+struct controller_limits {
+  /// Longest warm_pool_wait_ms accepted.
+  // Default: 60 s
+  std::uint32_t max_warm_pool_wait_ms = 60'000;
+  /// Largest min_ready/max_ready accepted.
+  // Default: 1000
+  std::uint32_t max_pool_size = 1000;
+};
+
+/// The front door of the actor system: a directory of pools and sandboxes
+/// per tenant, validation, and the flows that span actors (create a pool,
+/// create a sandbox through a pool or cold). It supervises pool and sandbox
+/// actors: one that stops on a journal failure is recovered from the journal
+/// and restarted, with backoff.
+class controller_actor : public caf::event_based_actor {
+public:
+  controller_actor(caf::actor_config& cfg, std::shared_ptr<runtime_context> ctx,
+                   model::world_state recovered, controller_limits limits, bool deterministic);
+
+  caf::behavior make_behavior() override;
+
+private:
+  struct entry {
+    caf::actor actor;
+    std::string tenant;
+    std::uint32_t restarts = 0;
+  };
+
+  caf::actor spawn_pool(model::pool_state state, std::uint64_t sequence);
+  caf::actor spawn_new_pool(events::pool_created created, const std::string& correlation);
+  caf::actor spawn_sandbox(model::sandbox_state state, std::uint64_t sequence);
+  caf::actor spawn_new_sandbox(events::sandbox_created created, const std::string& correlation);
+  const entry* pool_of(const std::string& tenant, const std::string& id) const;
+  const entry* sandbox_of(const std::string& tenant, const std::string& id) const;
+  std::string new_sandbox_id();
+  void on_down(const caf::down_msg& down);
+  void restart(const std::string& kind, const std::string& id);
+
+  caf::result<api::pool_info> create_pool(const std::string& tenant, api::pool_spec spec,
+                                          const std::string& correlation);
+  caf::result<api::pool_info> update_pool(const std::string& tenant, const std::string& id,
+                                          api::pool_patch patch);
+  caf::result<api::sandbox_info> create_sandbox(const std::string& tenant,
+                                                api::sandbox_request request,
+                                                const std::string& correlation);
+  void cold_create(caf::response_promise rp, const std::string& tenant,
+                   const std::string& template_name, const std::string& build_id,
+                   std::uint32_t vcpus, std::uint32_t memory_mb, std::string origin,
+                   events::warm_pool_checkout checkout, const std::string& correlation);
+  void reconcile_with_hosts();
+
+  template <class T, class Atom>
+  caf::result<std::vector<T>> gather(const std::map<std::string, entry>& from,
+                                     const std::string& tenant, Atom atom);
+
+  std::shared_ptr<runtime_context> ctx_;
+  controller_limits limits_;
+  bool deterministic_;
+  std::map<std::string, entry> pools_;
+  std::map<std::string, entry> sandboxes_;
+  std::map<caf::actor_addr, std::pair<std::string, std::string>> by_address_; // kind, id
+  /// VM id -> (kind, id) of what the journal says runs it; for reconciling
+  /// with the hosts after a restart.
+  std::map<std::string, std::pair<std::string, std::string>> live_vms_;
+  std::mt19937_64 random_;
+};
+
+} // namespace hearth::actors

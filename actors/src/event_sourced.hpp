@@ -1,0 +1,200 @@
+#pragma once
+
+#include <cstdio>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/all.hpp>
+
+#include "hearth/events/domain_event.hpp"
+#include "messages.hpp"
+#include "runtime_context.hpp"
+
+namespace hearth::actors {
+
+/// The shell around plain-C++ aggregate states (`State` has `bool
+/// apply(const events::domain_event&)`): persists the events a command
+/// decided, applies them once the journal acknowledged them, then runs what
+/// the command does next (its reply, its effects). An actor owns one stream
+/// (a pool, a sandbox) or several (the template registry, hosts and tenants).
+///
+/// Commands are decided in arrival order against `state()`, the state their
+/// predecessors' events will produce; their replies and effects wait until
+/// those events are durable. Events that pile up while a stream's append is
+/// in flight go out together as its next append, so a busy actor is not
+/// limited to one fsync per command. Nothing reaches `durable()` before the
+/// journal acknowledged it; a journal error stops the actor, which then
+/// recovers from what was written.
+template <class State>
+class event_sourced : public caf::event_based_actor {
+public:
+  event_sourced(caf::actor_config& cfg, std::shared_ptr<runtime_context> ctx)
+    : caf::event_based_actor(cfg), ctx_(std::move(ctx)) {}
+
+protected:
+  /// Takes over a stream recovered from the journal at `sequence`.
+  void adopt(const std::string& stream, State recovered, std::uint64_t sequence) {
+    auto& e = streams_[stream];
+    e.durable = recovered;
+    e.working = std::move(recovered);
+    e.sequence = sequence;
+    e.snapshot_sequence = sequence;
+  }
+
+  /// The state of `stream` including events decided but not yet durable:
+  /// decide with it. Null for a stream this actor does not have.
+  const State* state(const std::string& stream) const {
+    auto found = streams_.find(stream);
+    return found == streams_.end() ? nullptr : &found->second.working;
+  }
+
+  /// The state of durable events only.
+  const State* durable(const std::string& stream) const {
+    auto found = streams_.find(stream);
+    return found == streams_.end() ? nullptr : &found->second.durable;
+  }
+
+  /// Every stream's durable state.
+  template <class F>
+  void for_each_durable(F f) const {
+    for (const auto& [stream, e] : streams_)
+      f(stream, e.durable);
+  }
+
+  /// Persists `events` (decided against `state(stream)`) to `stream`, which
+  /// is created if new, then runs `then`.
+  void persist(const std::string& stream, std::vector<events::domain_event> events,
+               std::function<void()> then, std::string correlation_id = {}) {
+    auto& e = streams_[stream];
+    if (events.empty()) {
+      if (e.in_flight)
+        e.next.thens.push_back(std::move(then));
+      else if (then)
+        then();
+      return;
+    }
+    for (auto& event : events) {
+      if (!e.working.apply(event))
+        std::fprintf(stderr, "hearth: %s rejected its own event %s\n", stream.c_str(),
+                     events::type_name(event));
+      e.next.events.push_back(std::move(event));
+    }
+    e.next.thens.push_back(std::move(then));
+    if (e.next.correlation_id.empty())
+      e.next.correlation_id = std::move(correlation_id);
+    if (!e.in_flight)
+      send_next(stream, e);
+  }
+
+  void persist(const std::string& stream, events::domain_event event,
+               std::function<void()> then, std::string correlation_id = {}) {
+    std::vector<events::domain_event> events;
+    events.push_back(std::move(event));
+    persist(stream, std::move(events), std::move(then), std::move(correlation_id));
+  }
+
+  /// Runs `then` once everything persisted to `stream` so far is durable.
+  void after_persisted(const std::string& stream, std::function<void()> then) {
+    persist(stream, std::vector<events::domain_event>{}, std::move(then));
+  }
+
+  /// The handler each derived actor's behavior forwards `persisted` to.
+  void on_persisted(const std::string& stream, persist_outcome& outcome) {
+    auto found = streams_.find(stream);
+    if (found == streams_.end())
+      return;
+    auto& e = found->second;
+    if (!outcome.result) {
+      ctx_->metrics.persist_failures++;
+      quit(to_caf(model::errc::unavailable, "journal append to " + stream
+                                              + " failed: " + outcome.result.error().message));
+      return;
+    }
+    ctx_->metrics.persists++;
+    batch done = std::move(e.current);
+    e.current = batch{};
+    e.in_flight = false;
+    for (auto& event : done.events)
+      e.durable.apply(event);
+    e.sequence = outcome.result->last_sequence;
+    maybe_snapshot(stream, e);
+    std::vector<std::function<void()>> waiting;
+    if (!e.next.events.empty()) {
+      send_next(stream, e); // on its way while the continuations run
+    } else {
+      waiting = std::move(e.next.thens);
+      e.next.thens.clear();
+    }
+    for (auto& then : done.thens)
+      if (then)
+        then();
+    for (auto& then : waiting)
+      if (then)
+        then();
+  }
+
+  /// Encodes a stream's state for a snapshot; empty: no snapshot.
+  virtual std::string encode_state(const State&) const { return {}; }
+
+  std::shared_ptr<runtime_context> ctx_;
+
+private:
+  struct batch {
+    std::vector<events::domain_event> events;
+    std::vector<std::function<void()>> thens;
+    std::string correlation_id;
+  };
+
+  struct entry {
+    State durable;
+    State working;
+    std::uint64_t sequence = 0;
+    std::uint64_t snapshot_sequence = 0;
+    bool in_flight = false;
+    batch current;
+    batch next;
+  };
+
+  void send_next(const std::string& stream, entry& e) {
+    e.current = std::move(e.next);
+    e.next = batch{};
+    e.in_flight = true;
+    store::append_request request;
+    request.stream = stream;
+    request.expected_sequence = e.sequence;
+    request.events.reserve(e.current.events.size());
+    const std::int64_t now = now_ns(this, *ctx_);
+    for (const auto& event : e.current.events)
+      request.events.push_back(store::new_event{events::type_name(event), version_of(event),
+                                                events::encode_domain(event),
+                                                e.current.correlation_id, now});
+    caf::actor self_handle = caf::actor_cast<caf::actor>(this);
+    ctx_->port->append(std::move(request),
+                       [self_handle, stream](store::result<store::append_ack> result) {
+                         caf::anon_send(self_handle, persisted_atom::value, stream,
+                                        persist_outcome{std::move(result)});
+                       });
+  }
+
+  static std::uint32_t version_of(const events::domain_event& event) {
+    return std::visit([](const auto& x) { return std::decay_t<decltype(x)>::version; }, event);
+  }
+
+  void maybe_snapshot(const std::string& stream, entry& e) {
+    if (ctx_->snapshot_every == 0 || e.sequence - e.snapshot_sequence < ctx_->snapshot_every)
+      return;
+    std::string data = encode_state(e.durable);
+    if (data.empty())
+      return;
+    e.snapshot_sequence = e.sequence;
+    ctx_->port->save_snapshot(store::snapshot{stream, e.sequence, now_ns(this, *ctx_),
+                                              std::move(data)});
+  }
+
+  std::map<std::string, entry> streams_;
+};
+
+} // namespace hearth::actors

@@ -1,0 +1,107 @@
+#include "journal_port.hpp"
+
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include "hearth/store/group_committer.hpp"
+
+namespace hearth::actors {
+
+journal_port::~journal_port() = default;
+
+namespace {
+
+void report_snapshot_failure(const store::snapshot& snap, const store::error& e) {
+  std::fprintf(stderr, "hearth: snapshot of %s at %llu not saved: %s\n", snap.stream.c_str(),
+               static_cast<unsigned long long>(snap.sequence), e.message.c_str());
+}
+
+class inline_port final : public journal_port {
+public:
+  explicit inline_port(store::storage& storage) : storage_(storage) {}
+
+  void append(store::append_request request, append_done done) override {
+    done(storage_.events().append(std::move(request)));
+  }
+
+  void save_snapshot(store::snapshot snap) override {
+    if (auto saved = storage_.snapshots().save(snap); !saved)
+      report_snapshot_failure(snap, saved.error());
+  }
+
+  store::storage& storage() override { return storage_; }
+
+private:
+  store::storage& storage_;
+};
+
+class group_commit_port final : public journal_port {
+public:
+  explicit group_commit_port(store::storage& storage)
+    : storage_(storage), committer_(storage.events()) {
+    snapshot_thread_ = std::thread([this] { save_snapshots(); });
+  }
+
+  ~group_commit_port() override {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
+    }
+    wakeup_.notify_one();
+    snapshot_thread_.join();
+  }
+
+  void append(store::append_request request, append_done done) override {
+    committer_.append(std::move(request), std::move(done));
+  }
+
+  void save_snapshot(store::snapshot snap) override {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      snapshots_.push_back(std::move(snap));
+    }
+    wakeup_.notify_one();
+  }
+
+  store::storage& storage() override { return storage_; }
+
+private:
+  void save_snapshots() {
+    for (;;) {
+      store::snapshot snap;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        wakeup_.wait(lock, [this] { return stopping_ || !snapshots_.empty(); });
+        if (snapshots_.empty())
+          return;
+        snap = std::move(snapshots_.front());
+        snapshots_.pop_front();
+      }
+      if (auto saved = storage_.snapshots().save(snap); !saved)
+        report_snapshot_failure(snap, saved.error());
+    }
+  }
+
+  store::storage& storage_;
+  store::group_committer committer_;
+  std::mutex mutex_;
+  std::condition_variable wakeup_;
+  std::deque<store::snapshot> snapshots_;
+  bool stopping_ = false;
+  std::thread snapshot_thread_;
+};
+
+} // namespace
+
+std::unique_ptr<journal_port> make_inline_port(store::storage& storage) {
+  return std::make_unique<inline_port>(storage);
+}
+
+std::unique_ptr<journal_port> make_group_commit_port(store::storage& storage) {
+  return std::make_unique<group_commit_port>(storage);
+}
+
+} // namespace hearth::actors

@@ -1,0 +1,35 @@
+#pragma once
+
+#include <functional>
+#include <memory>
+
+#include "hearth/store/storage.hpp"
+
+namespace hearth::actors {
+
+/// How actors reach the journal without blocking: `append` returns at once
+/// and `done` runs later (on another thread in production, inline in the
+/// deterministic test mode).
+class journal_port {
+public:
+  using append_done = std::function<void(store::result<store::append_ack>)>;
+
+  virtual ~journal_port();
+
+  virtual void append(store::append_request request, append_done done) = 0;
+
+  /// Saves a snapshot off the actor's thread; a failure only costs a longer
+  /// replay later, so it is logged, not reported.
+  virtual void save_snapshot(store::snapshot snap) = 0;
+
+  virtual store::storage& storage() = 0;
+};
+
+/// Appends synchronously on the caller's thread: for the deterministic test
+/// scheduler, where everything runs on one thread anyway.
+std::unique_ptr<journal_port> make_inline_port(store::storage& storage);
+
+/// Group commit on a dedicated thread; snapshots on another.
+std::unique_ptr<journal_port> make_group_commit_port(store::storage& storage);
+
+} // namespace hearth::actors

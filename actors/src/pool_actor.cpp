@@ -1,0 +1,418 @@
+#include "pool_actor.hpp"
+
+#include "snapshot_codec.hpp"
+
+namespace hearth::actors {
+
+pool_actor::pool_actor(caf::actor_config& cfg, std::shared_ptr<runtime_context> ctx,
+                       model::pool_state recovered, std::uint64_t sequence)
+  : event_sourced<model::pool_state>(cfg, std::move(ctx))
+  , stream_(model::pool_stream(recovered.id))
+  , id_(recovered.id) {
+  adopt(stream_, std::move(recovered), sequence);
+}
+
+pool_actor::pool_actor(caf::actor_config& cfg, std::shared_ptr<runtime_context> ctx,
+                       events::pool_created created, std::string correlation_id)
+  : event_sourced<model::pool_state>(cfg, std::move(ctx))
+  , stream_(model::pool_stream(created.id))
+  , id_(created.id)
+  , pending_create_(std::move(created))
+  , correlation_id_(std::move(correlation_id)) {
+  adopt(stream_, model::pool_state{}, 0);
+}
+
+api::pool_info pool_actor::info_of(const model::pool_state& s) {
+  api::pool_info out;
+  out.id = s.id;
+  out.name = s.name;
+  out.tenant = s.tenant;
+  out.template_ref = s.config.template_ref;
+  out.template_name = s.config.template_name;
+  out.build_id = s.build_id;
+  out.generation = s.generation;
+  out.min_ready = s.config.min_ready;
+  out.max_ready = s.config.max_ready;
+  out.vcpus = s.config.vcpus;
+  out.memory_mb = s.config.memory_mb;
+  out.version_policy = s.config.version_policy;
+  out.track_tag = s.config.track_tag;
+  out.enabled = s.enabled;
+  out.draining = s.draining;
+  out.deleting = s.deleting;
+  out.deleted = s.deleted;
+  out.degraded_reason = s.degraded_reason;
+  const auto st = s.status();
+  out.status = api::pool_status{st.target,    st.ready,  st.warming, st.claimed,
+                                st.draining,  st.failed, st.expired, st.unavailable};
+  return out;
+}
+
+std::string pool_actor::encode_state(const model::pool_state& s) const {
+  return encode_pool_snapshot(s);
+}
+
+void pool_actor::watch_template() {
+  template_known_ = false;
+  request(ctx_->templates, caf::infinite, watch_atom::value, current().config.template_name)
+    .then([this](const template_view& view) {
+      template_known_ = true;
+      apply_view(view);
+    });
+}
+
+void pool_actor::apply_view(const template_view& view) {
+  view_ = view;
+  context_.usable_builds = view.usable_builds;
+  auto tag = view.tags.find(current().config.track_tag);
+  context_.tag_build = tag == view.tags.end() ? "" : tag->second;
+  schedule_reconcile();
+}
+
+void pool_actor::schedule_reconcile() {
+  if (reconcile_scheduled_)
+    return;
+  reconcile_scheduled_ = true;
+  send(this, wake_atom::value);
+}
+
+void pool_actor::reconcile(std::function<void()> then) {
+  if (!template_known_) {
+    if (then)
+      after_persisted(stream_, std::move(then));
+    return;
+  }
+  context_.now_ns = now_ns(this, *ctx_);
+  context_.controller_disabled = ctx_->controller_disabled;
+  auto plan = model::plan_reconcile(current(), context_, ctx_->pools);
+  const bool deleted_now = std::any_of(plan.events.begin(), plan.events.end(), [](const auto& e) {
+    const auto* change = std::get_if<events::pool_lifecycle>(&e);
+    return change != nullptr && change->change == "deleted";
+  });
+  persist(stream_, std::move(plan.events),
+          [this, destroys = std::move(plan.destroys), fills = plan.fills, deleted_now, then] {
+            for (const auto& vm_id : destroys) {
+              const auto* m = settled().members.count(vm_id) ? &settled().members.at(vm_id)
+                                                             : nullptr;
+              destroy(vm_id, m != nullptr && m->state == model::member_state::draining);
+            }
+            if (fills > 0 && !placement_in_flight_ && !placement_blocked_)
+              start_fills(fills);
+            if (then)
+              then();
+            if (deleted_now) {
+              send(ctx_->capacity, reserve_atom::value, id_, settled().tenant, std::uint64_t{0},
+                   std::uint64_t{0});
+              send(ctx_->controller, stopped_atom::value, id_);
+              for (auto& w : waiters_)
+                w.promise.deliver(to_caf(model::errc::not_found, "pool " + id_ + " was deleted"));
+              waiters_.clear();
+              quit();
+            }
+          });
+}
+
+void pool_actor::start_fills(std::uint32_t count) {
+  const auto& s = current();
+  std::vector<place_request> requests;
+  for (std::uint32_t i = 0; i < count; ++i)
+    requests.push_back(place_request{id_ + ".m" + std::to_string(s.members_started + 1 + i),
+                                     s.tenant, s.build_id, s.config.vcpus, s.config.memory_mb,
+                                     false});
+  placement_in_flight_ = true;
+  context_.fills_in_flight = count;
+  const auto generation = s.generation;
+  const auto build_id = s.build_id;
+  request(ctx_->capacity, caf::infinite, place_atom::value, std::move(requests))
+    .then(
+      [this, generation, build_id](std::vector<place_reply>& replies) {
+        placement_in_flight_ = false;
+        context_.fills_in_flight = 0;
+        std::vector<events::domain_event> warming;
+        std::string reason;
+        const bool stale = current().generation != generation || current().draining
+                           || current().deleted || !current().enabled;
+        for (const auto& reply : replies) {
+          if (reply.host.empty()) {
+            reason = reply.reason;
+            continue;
+          }
+          if (stale) {
+            send(ctx_->capacity, release_atom::value, reply.vm_id);
+            continue;
+          }
+          warming.push_back(events::member_warming{reply.vm_id, build_id, generation, reply.host,
+                                                   now_ns(this, *ctx_)});
+        }
+        context_.placement_reason = reason;
+        placement_blocked_ = !reason.empty(); // until capacity changes or the next tick
+        std::vector<std::string> started;
+        for (const auto& e : warming)
+          started.push_back(std::get<events::member_warming>(e).member_id);
+        persist(stream_, std::move(warming), [this, started] {
+          for (const auto& vm_id : started) {
+            auto found = settled().members.find(vm_id);
+            if (found != settled().members.end())
+              restore(found->second);
+          }
+        });
+        schedule_reconcile(); // degraded reasons follow the placement's outcome
+      },
+      [this](const caf::error&) {
+        placement_in_flight_ = false;
+        context_.fills_in_flight = 0;
+      });
+}
+
+void pool_actor::restore(const model::member& member) {
+  auto vmm = ctx_->vmms.find(member.host);
+  if (vmm == ctx_->vmms.end())
+    return;
+  vmm::vm_request request_msg;
+  request_msg.vm_id = member.id;
+  request_msg.build_id = member.build_id;
+  request_msg.vcpus = current().config.vcpus;
+  request_msg.memory_mb = current().config.memory_mb;
+  const std::string vm_id = member.id;
+  request(vmm->second, caf::infinite, restore_atom::value, std::move(request_msg))
+    .then(
+      [this, vm_id](vmm::vm_info& info) {
+        auto found = current().members.find(vm_id);
+        if (found == current().members.end()
+            || found->second.state != model::member_state::warming) {
+          // Failed at its deadline or drained meanwhile: it must not linger.
+          if (found == current().members.end())
+            destroy(vm_id, false);
+          return;
+        }
+        persist(stream_, events::member_ready{vm_id, info.endpoints, now_ns(this, *ctx_)},
+                [this] {
+                  serve_waiters();
+                  schedule_reconcile();
+                });
+      },
+      [this, vm_id](const caf::error& err) {
+        auto found = current().members.find(vm_id);
+        if (found == current().members.end()
+            || found->second.state != model::member_state::warming)
+          return;
+        persist(stream_,
+                events::member_changed{vm_id, "failed", from_caf(err).message,
+                                       now_ns(this, *ctx_)},
+                [this, vm_id] {
+                  destroy(vm_id, false);
+                  schedule_reconcile();
+                });
+      });
+}
+
+void pool_actor::destroy(const std::string& vm_id, bool confirm_destroyed) {
+  const auto* m = current().members.count(vm_id) ? &current().members.at(vm_id) : nullptr;
+  std::string host = m != nullptr ? m->host : "";
+  if (host.empty()) {
+    // Already gone from the state (failed, expired): ask every host; unknown
+    // VMs are a no-op for a driver.
+    for (const auto& [name, vmm] : ctx_->vmms)
+      send(vmm, destroy_atom::value, vm_id);
+    send(ctx_->capacity, release_atom::value, vm_id);
+    return;
+  }
+  auto vmm = ctx_->vmms.find(host);
+  if (vmm == ctx_->vmms.end())
+    return;
+  context_.destroys_in_flight.insert(vm_id);
+  request(vmm->second, caf::infinite, destroy_atom::value, vm_id)
+    .then(
+      [this, vm_id, confirm_destroyed](bool) {
+        context_.destroys_in_flight.erase(vm_id);
+        send(ctx_->capacity, release_atom::value, vm_id);
+        auto found = current().members.find(vm_id);
+        if (confirm_destroyed && found != current().members.end()
+            && found->second.state == model::member_state::draining)
+          persist(stream_,
+                  events::member_changed{vm_id, "destroyed", "", now_ns(this, *ctx_)},
+                  [this] { schedule_reconcile(); });
+      },
+      [this, vm_id](const caf::error&) { context_.destroys_in_flight.erase(vm_id); });
+}
+
+void pool_actor::claim(const model::member& member, checkout_request request_msg,
+                       caf::response_promise promise) {
+  checkout_reply reply;
+  reply.hit = true;
+  reply.vm_id = member.id;
+  reply.build_id = member.build_id;
+  reply.host = member.host;
+  reply.vcpus = current().config.vcpus;
+  reply.memory_mb = current().config.memory_mb;
+  reply.endpoints = member.endpoints;
+  persist(stream_,
+          events::member_claimed{member.id, request_msg.sandbox_id, now_ns(this, *ctx_)},
+          [this, reply, promise]() mutable {
+            ctx_->metrics.checkouts_hit++;
+            send(ctx_->capacity, claimed_atom::value, reply.vm_id);
+            promise.deliver(reply);
+            schedule_reconcile(); // refill
+          },
+          request_msg.correlation_id);
+}
+
+void pool_actor::serve_waiters() {
+  while (!waiters_.empty()) {
+    const auto* ready = current().pick_ready();
+    if (ready == nullptr)
+      return;
+    auto w = std::move(waiters_.front());
+    waiters_.pop_front();
+    claim(*ready, std::move(w.request), std::move(w.promise));
+  }
+}
+
+caf::result<api::pool_info> pool_actor::lifecycle(const std::string& change) {
+  if (current().deleting && change != "delete_requested")
+    return to_caf(model::errc::conflict, "pool " + id_ + " is being deleted");
+  auto rp = make_response_promise<api::pool_info>();
+  std::vector<events::domain_event> changes;
+  const auto& s = current();
+  const bool no_op = (change == "enabled" && s.enabled && !s.draining)
+                     || (change == "disabled" && !s.enabled)
+                     || (change == "drain_started" && s.draining)
+                     || (change == "delete_requested" && s.deleting);
+  if (!no_op)
+    changes.push_back(events::pool_lifecycle{change});
+  persist(stream_, std::move(changes), [this, rp]() mutable {
+    reconcile([this, rp]() mutable { rp.deliver(info_of(settled())); });
+  });
+  return rp;
+}
+
+caf::behavior pool_actor::make_behavior() {
+  if (pending_create_) {
+    auto created = std::move(*pending_create_);
+    pending_create_.reset();
+    persist(stream_, std::move(created), [this] { watch_template(); }, correlation_id_);
+  } else {
+    // Learn the template's tags and usable builds before reconciling.
+    watch_template();
+  }
+  delayed_send(this, ctx_->pools.tick, tick_atom::value);
+
+  return {
+    [this](persisted_atom, const std::string& stream, persist_outcome& outcome) {
+      on_persisted(stream, outcome);
+    },
+    [this](wake_atom) {
+      reconcile_scheduled_ = false;
+      reconcile();
+    },
+    [this](tick_atom) {
+      placement_blocked_ = false;
+      reconcile();
+      delayed_send(this, ctx_->pools.tick, tick_atom::value);
+    },
+    [this](checkout_atom, checkout_request& request_msg) -> caf::result<checkout_reply> {
+      const auto& s = current();
+      if (!s.exists || s.deleted || s.deleting)
+        return to_caf(model::errc::not_found, "pool " + id_ + " does not exist", "warm_pool");
+      auto rp = make_response_promise<checkout_reply>();
+      if (waiters_.empty()) {
+        if (const auto* ready = s.pick_ready()) {
+          claim(*ready, std::move(request_msg), rp);
+          return rp;
+        }
+      }
+      if (request_msg.wait_ms == 0) {
+        ctx_->metrics.checkouts_miss++;
+        rp.deliver(checkout_reply{});
+        return rp;
+      }
+      const auto id = next_waiter_++;
+      delayed_send(this, std::chrono::milliseconds(request_msg.wait_ms), expire_atom::value, id);
+      waiters_.push_back(waiter{id, std::move(request_msg), rp});
+      schedule_reconcile();
+      return rp;
+    },
+    [this](expire_atom, std::uint64_t id) {
+      for (auto it = waiters_.begin(); it != waiters_.end(); ++it)
+        if (it->id == id) {
+          ctx_->metrics.checkouts_miss++;
+          it->promise.deliver(checkout_reply{});
+          waiters_.erase(it);
+          return;
+        }
+    },
+    [this](get_atom) -> caf::result<api::pool_info> {
+      auto rp = make_response_promise<api::pool_info>();
+      after_persisted(stream_, [this, rp]() mutable { rp.deliver(info_of(settled())); });
+      return rp;
+    },
+    [this](update_atom, const events::pool_config& config,
+           const std::string& build_id) -> caf::result<api::pool_info> {
+      if (current().deleting)
+        return to_caf(model::errc::conflict, "pool " + id_ + " is being deleted");
+      auto rp = make_response_promise<api::pool_info>();
+      const bool template_changed = config.template_name != current().config.template_name;
+      persist(stream_, events::pool_updated{config, build_id},
+              [this, rp, template_changed]() mutable {
+                if (template_changed)
+                  watch_template();
+                else
+                  apply_view(view_);
+                reconcile([this, rp]() mutable { rp.deliver(info_of(settled())); });
+              });
+      return rp;
+    },
+    [this](enable_atom) { return lifecycle("enabled"); },
+    [this](disable_atom) { return lifecycle("disabled"); },
+    [this](drain_atom) { return lifecycle("drain_started"); },
+    [this](delete_atom) { return lifecycle("delete_requested"); },
+    [this](reconcile_atom) -> caf::result<api::pool_info> {
+      auto rp = make_response_promise<api::pool_info>();
+      placement_blocked_ = false;
+      reconcile([this, rp]() mutable { rp.deliver(info_of(settled())); });
+      return rp;
+    },
+    [this](vm_exit_atom, const std::string& vm_id, const std::string& reason) {
+      auto found = current().members.find(vm_id);
+      if (found == current().members.end())
+        return;
+      const auto to = found->second.state == model::member_state::draining ? "destroyed"
+                                                                           : "failed";
+      persist(stream_, events::member_changed{vm_id, to, reason, now_ns(this, *ctx_)},
+              [this, vm_id] {
+                send(ctx_->capacity, release_atom::value, vm_id);
+                schedule_reconcile();
+              });
+    },
+    [this](host_lost_atom, const std::string& host) {
+      std::vector<events::domain_event> lost;
+      std::vector<std::string> vms;
+      for (const auto& [vm_id, m] : current().members)
+        if (m.host == host) {
+          lost.push_back(events::member_changed{vm_id, "unavailable", "host " + host + " lost",
+                                                now_ns(this, *ctx_)});
+          vms.push_back(vm_id);
+        }
+      persist(stream_, std::move(lost), [this, vms] {
+        for (const auto& vm_id : vms)
+          send(ctx_->capacity, release_atom::value, vm_id);
+        schedule_reconcile();
+      });
+    },
+    [this](template_atom, const std::string& name, const template_view& view) {
+      if (name == current().config.template_name)
+        apply_view(view);
+    },
+    [this](capacity_atom) {
+      placement_blocked_ = false;
+      schedule_reconcile();
+    },
+    [this](dump_atom) -> caf::result<std::string> {
+      auto rp = make_response_promise<std::string>();
+      after_persisted(stream_, [this, rp]() mutable { rp.deliver(model::describe(settled())); });
+      return rp;
+    },
+  };
+}
+
+} // namespace hearth::actors

@@ -1,0 +1,81 @@
+#pragma once
+
+#include <deque>
+#include <optional>
+#include <memory>
+#include <set>
+#include <string>
+
+#include <caf/all.hpp>
+
+#include "event_sourced.hpp"
+#include "templates_actor.hpp"
+#include "hearth/model/pool_planner.hpp"
+#include "hearth/model/pool_state.hpp"
+#include "hearth/model/world_state.hpp"
+
+namespace hearth::actors {
+
+/// One warm pool: its stream `pool/<id>`, its reconciliation loop, its
+/// checkout queue.
+///   (checkout_atom, checkout_request) -> checkout_reply (a hit, or a miss
+///        after waiting up to wait_ms; waiters are served in arrival order)
+///   (get_atom)                        -> api::pool_info
+///   (update_atom, config, build_id)   -> api::pool_info
+///   (enable_atom) (disable_atom) (drain_atom) (delete_atom) -> api::pool_info
+///   (reconcile_atom)                  -> api::pool_info after one reconciliation
+///   (dump_atom)                       -> the state as JSON
+/// From other actors: (vm_exit_atom, vm, reason), (host_lost_atom, host),
+/// (template_atom, name, view), (capacity_atom).
+class pool_actor : public event_sourced<model::pool_state> {
+public:
+  /// A pool recovered from the journal.
+  pool_actor(caf::actor_config& cfg, std::shared_ptr<runtime_context> ctx,
+             model::pool_state recovered, std::uint64_t sequence);
+
+  /// A new pool: persists `created` before anything else.
+  pool_actor(caf::actor_config& cfg, std::shared_ptr<runtime_context> ctx,
+             events::pool_created created, std::string correlation_id);
+
+  caf::behavior make_behavior() override;
+
+  static api::pool_info info_of(const model::pool_state& s);
+
+private:
+  struct waiter {
+    std::uint64_t id;
+    checkout_request request;
+    caf::response_promise promise;
+  };
+
+  const model::pool_state& current() const { return *state(stream_); }
+  const model::pool_state& settled() const { return *durable(stream_); }
+
+  void watch_template();
+  void apply_view(const template_view& view);
+  void reconcile(std::function<void()> then = nullptr);
+  void schedule_reconcile();
+  void start_fills(std::uint32_t count);
+  void restore(const model::member& member);
+  void destroy(const std::string& vm_id, bool confirm_destroyed);
+  void claim(const model::member& member, checkout_request request,
+             caf::response_promise promise);
+  void serve_waiters();
+  caf::result<api::pool_info> lifecycle(const std::string& change);
+  std::string encode_state(const model::pool_state& s) const override;
+
+  std::string stream_;
+  std::string id_;
+  std::optional<events::pool_created> pending_create_;
+  std::string correlation_id_;
+  model::pool_context context_;
+  template_view view_;
+  bool template_known_ = false;
+  bool placement_in_flight_ = false;
+  bool placement_blocked_ = false;
+  bool reconcile_scheduled_ = false;
+  std::deque<waiter> waiters_;
+  std::uint64_t next_waiter_ = 1;
+};
+
+} // namespace hearth::actors

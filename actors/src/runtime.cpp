@@ -1,0 +1,374 @@
+#include "hearth/actors/runtime.hpp"
+
+#include <caf/all.hpp>
+
+#include "capacity_actor.hpp"
+#include "controller_actor.hpp"
+#include "hearth/model/world_state.hpp"
+#include "journal_port.hpp"
+#include "messages.hpp"
+#include "runtime_context.hpp"
+#include "templates_actor.hpp"
+#include "vmm_actor.hpp"
+
+namespace hearth {
+
+using namespace actors;
+
+class runtime::impl {
+public:
+  runtime_options options;
+  std::unique_ptr<store::storage> owned_storage;
+  store::storage* storage = nullptr;
+  std::unique_ptr<journal_port> port;
+  caf::actor_system_config config;
+  std::unique_ptr<caf::actor_system> system;
+  caf::scheduler::test_coordinator* scheduler = nullptr;
+  std::shared_ptr<runtime_context> ctx;
+  std::shared_ptr<vmm::sim_world> world;
+  std::vector<caf::actor> services;
+
+  std::function<void()> driver() {
+    if (scheduler == nullptr)
+      return nullptr;
+    return [this] { run(); };
+  }
+
+  template <class T, class... Ts>
+  pending<T> call(const caf::actor& target, Ts&&... xs) {
+    auto state = std::make_shared<detail::pending_state<T>>();
+    auto msg = caf::make_message(std::forward<Ts>(xs)...);
+    system->spawn([target, msg, state](caf::event_based_actor* self) {
+      self->request(target, caf::infinite, msg)
+        .then([state](T& value) { state->set(std::move(value)); },
+              [state](caf::error& err) { state->set(from_caf(err)); });
+    });
+    return pending<T>(state, driver(), options.call_timeout);
+  }
+
+  void run() {
+    if (scheduler != nullptr)
+      scheduler->run();
+  }
+
+  void advance(std::chrono::milliseconds by) {
+    if (scheduler == nullptr)
+      return;
+    auto& clock = dynamic_cast<caf::detail::test_actor_clock&>(scheduler->clock());
+    const auto target = clock.now() + by;
+    run();
+    // Fire each timer at its own time, so timers set by handlers run in order.
+    while (clock.has_pending_timeout()) {
+      const auto next = clock.schedule().begin()->first;
+      if (next > target)
+        break;
+      if (next > clock.now())
+        clock.advance_time(next - clock.now());
+      else
+        clock.trigger_timeout();
+      run();
+    }
+    if (target > clock.now())
+      clock.advance_time(target - clock.now());
+    run();
+  }
+
+  void shutdown() {
+    if (!system)
+      return;
+    for (const auto& service : services)
+      caf::anon_send_exit(service, caf::exit_reason::user_shutdown);
+    if (scheduler != nullptr) {
+      run();
+    } else {
+      system->await_all_actors_done();
+    }
+  }
+};
+
+runtime::runtime(std::unique_ptr<impl> self) : impl_(std::move(self)) {}
+
+runtime::~runtime() {
+  impl_->shutdown();
+  // The port's threads may still deliver to actors: stop them while the
+  // actor system exists.
+  impl_->port.reset();
+  impl_->system.reset();
+}
+
+model::result<std::unique_ptr<runtime>> runtime::open(runtime_options options) {
+  auto self = std::make_unique<impl>();
+  self->options = options;
+  if (options.storage != nullptr) {
+    self->storage = options.storage;
+  } else if (options.data_dir.empty()) {
+    self->owned_storage = store::make_memory_storage();
+    self->storage = self->owned_storage.get();
+  } else {
+    auto opened = store::open_rocksdb_storage(options.data_dir + "/journal");
+    if (!opened)
+      return model::error{opened.error().code == store::errc::locked ? model::errc::conflict
+                                                                     : model::errc::unavailable,
+                          opened.error().message};
+    self->owned_storage = std::move(*opened);
+    self->storage = self->owned_storage.get();
+  }
+
+  // Recover: one pass over the journal in global order rebuilds every state.
+  model::world_state world;
+  std::optional<model::error> failure;
+  auto scanned = self->storage->events().read_all(1, store::max_sequence,
+                                                  [&](const events::envelope& e) {
+                                                    if (auto ok = world.apply(e); !ok) {
+                                                      failure = ok.error();
+                                                      return false;
+                                                    }
+                                                    return true;
+                                                  });
+  if (!scanned)
+    return model::error{model::errc::unavailable,
+                        "cannot recover from the journal: " + scanned.error().message};
+  if (failure)
+    return model::error{model::errc::internal, "cannot recover: " + failure->message};
+
+  if (options.deterministic) {
+    self->config.set("scheduler.policy", caf::atom("testing"));
+  } else {
+    self->config.set("scheduler.max-threads", options.scheduler_threads);
+  }
+  self->config.set("logger.console", caf::atom("none"));
+  self->config.set("logger.verbosity", caf::atom("quiet"));
+  self->system = std::make_unique<caf::actor_system>(self->config);
+  if (options.deterministic)
+    self->scheduler = &dynamic_cast<caf::scheduler::test_coordinator&>(self->system->scheduler());
+
+  self->port = options.deterministic ? make_inline_port(*self->storage)
+                                     : make_group_commit_port(*self->storage);
+  self->world = options.sim_world ? options.sim_world : std::make_shared<vmm::sim_world>();
+
+  auto ctx = std::make_shared<runtime_context>();
+  ctx->port = self->port.get();
+  ctx->pools = options.pools;
+  ctx->controller_disabled = options.controller_disabled;
+  ctx->snapshot_every = options.snapshot_every;
+  ctx->wall_at_start_ns =
+    options.start_time_ns != 0
+      ? options.start_time_ns
+      : std::chrono::duration_cast<std::chrono::nanoseconds>(
+          std::chrono::system_clock::now().time_since_epoch())
+          .count();
+  ctx->clock_at_start = self->system->clock().now();
+  ctx->build_host = options.hosts.empty() ? "" : options.hosts.front().id;
+  self->ctx = ctx;
+
+  // Services first (actors look them up in the context), then the vmm
+  // actors, then the controller, which spawns every pool and sandbox.
+  ctx->capacity = self->system->spawn<capacity_actor>(ctx, world);
+  ctx->templates = self->system->spawn<templates_actor>(ctx, world);
+  for (const auto& host : options.hosts) {
+    auto sim_world = self->world;
+    auto sim = options.sim;
+    driver_factory factory = [sim_world, sim, id = host.id](vmm::executor run) {
+      return std::make_unique<vmm::sim_driver>(id, sim_world, sim, std::move(run));
+    };
+    ctx->vmms[host.id] = self->system->spawn(vmm_actor, ctx, host.id, factory);
+  }
+  std::vector<model::host_state> known_hosts;
+  for (const auto& [id, h] : world.hosts)
+    known_hosts.push_back(h);
+  const bool tenant_known = world.tenants.count(options.default_tenant) > 0;
+  ctx->controller =
+    self->system->spawn<controller_actor>(ctx, std::move(world), controller_limits{},
+                                          options.deterministic);
+  self->services = {ctx->controller, ctx->capacity, ctx->templates};
+  for (const auto& [id, vmm] : ctx->vmms)
+    self->services.push_back(vmm);
+
+  std::unique_ptr<runtime> rt(new runtime(std::move(self)));
+  auto& s = *rt->impl_;
+  // Register hosts whose capacity is new or changed, and the default tenant.
+  for (const auto& host : options.hosts) {
+    auto known = std::find_if(known_hosts.begin(), known_hosts.end(),
+                              [&](const auto& h) { return h.id == host.id; });
+    if (known != known_hosts.end() && known->vcpus == host.vcpus
+        && known->memory_mb == host.memory_mb)
+      continue;
+    auto registered = s.call<bool>(ctx->capacity, host_atom_register::value, host.id, host.vcpus,
+                                   host.memory_mb)
+                        .get();
+    if (!registered)
+      return registered.error();
+  }
+  if (!tenant_known) {
+    auto created = rt->set_tenant(options.default_tenant, options.default_quota_vcpus,
+                                  options.default_quota_memory_mb)
+                     .get();
+    if (!created)
+      return created.error();
+  }
+  caf::anon_send(ctx->controller, start_atom::value);
+  s.run();
+  return rt;
+}
+
+// -- calls ----------------------------------------------------------------------------
+
+pending<api::build_info> runtime::build_template(const std::string& tenant,
+                                                 const std::string& name,
+                                                 events::build_spec spec,
+                                                 std::vector<std::string> tags) {
+  return impl_->call<api::build_info>(impl_->ctx->templates, build_atom::value, tenant, name,
+                                      std::move(spec), std::move(tags), std::string());
+}
+
+pending<api::build_info> runtime::get_build(const std::string& tenant, const std::string& name,
+                                            const std::string& build_id) {
+  return impl_->call<api::build_info>(impl_->ctx->templates, get_atom::value, tenant, name,
+                                      build_id);
+}
+
+pending<api::template_info> runtime::get_template(const std::string& tenant,
+                                                  const std::string& name) {
+  return impl_->call<api::template_info>(impl_->ctx->templates, get_atom::value, tenant, name);
+}
+
+pending<std::vector<api::template_info>> runtime::list_templates(const std::string& tenant) {
+  return impl_->call<std::vector<api::template_info>>(impl_->ctx->templates, list_atom::value,
+                                                      tenant);
+}
+
+pending<api::build_info> runtime::tag_template(const std::string& tenant,
+                                               const std::string& name, const std::string& tag,
+                                               const std::string& build_id) {
+  return impl_->call<api::build_info>(impl_->ctx->templates, tag_atom::value, tenant, name, tag,
+                                      build_id);
+}
+
+pending<api::build_info> runtime::delete_build(const std::string& tenant,
+                                               const std::string& name,
+                                               const std::string& build_id) {
+  return impl_->call<api::build_info>(impl_->ctx->templates, delete_atom::value, tenant, name,
+                                      build_id);
+}
+
+pending<api::pool_info> runtime::create_pool(const std::string& tenant, api::pool_spec spec) {
+  return impl_->call<api::pool_info>(impl_->ctx->controller, create_atom::value, tenant,
+                                     std::move(spec), std::string());
+}
+
+pending<api::pool_info> runtime::get_pool(const std::string& tenant, const std::string& id) {
+  return impl_->call<api::pool_info>(impl_->ctx->controller, get_atom::value, pools_atom::value,
+                                     tenant, id);
+}
+
+pending<std::vector<api::pool_info>> runtime::list_pools(const std::string& tenant) {
+  return impl_->call<std::vector<api::pool_info>>(impl_->ctx->controller, list_atom::value,
+                                                  pools_atom::value, tenant);
+}
+
+pending<api::pool_info> runtime::update_pool(const std::string& tenant, const std::string& id,
+                                             api::pool_patch patch) {
+  return impl_->call<api::pool_info>(impl_->ctx->controller, update_atom::value, tenant, id,
+                                     std::move(patch));
+}
+
+pending<api::pool_info> runtime::delete_pool(const std::string& tenant, const std::string& id) {
+  return impl_->call<api::pool_info>(impl_->ctx->controller, delete_atom::value,
+                                     pools_atom::value, tenant, id);
+}
+
+pending<api::pool_info> runtime::enable_pool(const std::string& tenant, const std::string& id) {
+  return impl_->call<api::pool_info>(impl_->ctx->controller, enable_atom::value, tenant, id);
+}
+
+pending<api::pool_info> runtime::disable_pool(const std::string& tenant, const std::string& id) {
+  return impl_->call<api::pool_info>(impl_->ctx->controller, disable_atom::value, tenant, id);
+}
+
+pending<api::pool_info> runtime::drain_pool(const std::string& tenant, const std::string& id) {
+  return impl_->call<api::pool_info>(impl_->ctx->controller, drain_atom::value, tenant, id);
+}
+
+pending<api::pool_info> runtime::reconcile_pool(const std::string& tenant,
+                                                const std::string& id) {
+  return impl_->call<api::pool_info>(impl_->ctx->controller, reconcile_atom::value, tenant, id);
+}
+
+pending<api::sandbox_info> runtime::create_sandbox(const std::string& tenant,
+                                                   api::sandbox_request request) {
+  return impl_->call<api::sandbox_info>(impl_->ctx->controller, create_atom::value, tenant,
+                                        std::move(request), std::string());
+}
+
+pending<api::sandbox_info> runtime::get_sandbox(const std::string& tenant,
+                                                const std::string& id) {
+  return impl_->call<api::sandbox_info>(impl_->ctx->controller, get_atom::value,
+                                        sandboxes_atom::value, tenant, id);
+}
+
+pending<std::vector<api::sandbox_info>> runtime::list_sandboxes(const std::string& tenant) {
+  return impl_->call<std::vector<api::sandbox_info>>(impl_->ctx->controller, list_atom::value,
+                                                     sandboxes_atom::value, tenant);
+}
+
+pending<api::sandbox_info> runtime::delete_sandbox(const std::string& tenant,
+                                                   const std::string& id) {
+  return impl_->call<api::sandbox_info>(impl_->ctx->controller, delete_atom::value,
+                                        sandboxes_atom::value, tenant, id);
+}
+
+pending<api::sandbox_info> runtime::pause_sandbox(const std::string& tenant,
+                                                  const std::string& id) {
+  return impl_->call<api::sandbox_info>(impl_->ctx->controller, pause_atom::value, tenant, id);
+}
+
+pending<api::sandbox_info> runtime::resume_sandbox(const std::string& tenant,
+                                                   const std::string& id) {
+  return impl_->call<api::sandbox_info>(impl_->ctx->controller, resume_atom::value, tenant, id);
+}
+
+pending<api::sandbox_info> runtime::hibernate_sandbox(const std::string& tenant,
+                                                      const std::string& id) {
+  return impl_->call<api::sandbox_info>(impl_->ctx->controller, hibernate_atom::value, tenant,
+                                        id);
+}
+
+pending<api::sandbox_info> runtime::fork_sandbox(const std::string& tenant,
+                                                 const std::string& id) {
+  return impl_->call<api::sandbox_info>(impl_->ctx->controller, fork_atom::value, tenant, id,
+                                        std::string());
+}
+
+pending<api::sandbox_info> runtime::restore_snapshot(const std::string& tenant,
+                                                     const std::string& template_ref) {
+  return impl_->call<api::sandbox_info>(impl_->ctx->controller, from_snap_atom::value, tenant,
+                                        template_ref, std::string());
+}
+
+pending<std::vector<api::host_info>> runtime::hosts() {
+  return impl_->call<std::vector<api::host_info>>(impl_->ctx->capacity, hosts_atom::value);
+}
+
+pending<bool> runtime::set_tenant(const std::string& id, std::uint32_t quota_vcpus,
+                                  std::uint32_t quota_memory_mb) {
+  return impl_->call<bool>(impl_->ctx->capacity, tenant_atom::value, id, quota_vcpus,
+                           quota_memory_mb);
+}
+
+pending<std::string> runtime::dump() {
+  return impl_->call<std::string>(impl_->ctx->controller, dump_atom::value);
+}
+
+vmm::sim_world& runtime::sim() { return *impl_->world; }
+
+runtime::counters runtime::metrics() const {
+  const auto& m = impl_->ctx->metrics;
+  return counters{m.checkouts_hit.load(), m.checkouts_miss.load(), m.cold_creates.load(),
+                  m.persists.load(),      m.persist_failures.load(), m.actor_restarts.load()};
+}
+
+void runtime::run() { impl_->run(); }
+
+void runtime::advance(std::chrono::milliseconds by) { impl_->advance(by); }
+
+} // namespace hearth

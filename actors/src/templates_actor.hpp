@@ -1,0 +1,58 @@
+#pragma once
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+
+#include <caf/all.hpp>
+
+#include "event_sourced.hpp"
+#include "hearth/model/template_state.hpp"
+#include "hearth/model/world_state.hpp"
+
+namespace hearth::actors {
+
+/// What pools watching a template hear: its tags and its usable builds.
+struct template_view {
+  std::map<std::string, std::string> tags;
+  std::set<std::string> usable_builds;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, template_view& x) {
+  return f(caf::meta::type_name("template_view"), x.tags, x.usable_builds);
+}
+
+/// The template registry: one `template/<team>/<name>` stream per template.
+///   (build_atom, tenant, name, spec, tags, correlation) -> api::build_info
+///   (get_atom, tenant, name)                  -> api::template_info
+///   (get_atom, tenant, name, build_id)        -> api::build_info
+///   (list_atom, tenant)                       -> vector<api::template_info>
+///   (tag_atom, tenant, name, tag, build_id)   -> api::build_info
+///   (delete_atom, tenant, name, build_id)     -> api::build_info
+///   (resolve_atom, tenant, ref)               -> (name, build_id)
+///   (watch_atom, name)                        -> template_view, and later
+///        (template_atom, name, template_view) whenever it changes
+class templates_actor : public event_sourced<model::template_state> {
+public:
+  templates_actor(caf::actor_config& cfg, std::shared_ptr<runtime_context> ctx,
+                  const model::world_state& recovered);
+
+  caf::behavior make_behavior() override;
+
+private:
+  const model::template_state* owned(const std::string& tenant, const std::string& name) const;
+  api::build_info build_view(const model::template_state& t, const std::string& build_id) const;
+  api::template_info template_info(const model::template_state& t) const;
+  template_view view(const std::string& name) const;
+  void notify(const std::string& name);
+  void run_build(const std::string& name, const std::string& build_id,
+                 const events::build_spec& spec, const std::vector<std::string>& tags);
+
+  std::map<std::string, std::set<caf::actor>> watchers_;
+};
+
+} // namespace hearth::actors
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::set<std::string>)

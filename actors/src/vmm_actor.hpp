@@ -1,0 +1,36 @@
+#pragma once
+
+#include <functional>
+#include <memory>
+
+#include <caf/all.hpp>
+
+#include "hearth/vmm/driver.hpp"
+#include "runtime_context.hpp"
+
+namespace hearth::actors {
+
+/// Makes the driver of one host, given the executor through which the driver
+/// must deliver its callbacks.
+using driver_factory = std::function<std::unique_ptr<vmm::driver>(vmm::executor)>;
+
+struct vmm_state {
+  std::unique_ptr<vmm::driver> driver;
+  std::map<std::string, caf::actor> owners;
+  static inline const char* name = "vmm";
+};
+
+/// The actor that drives one host's VMs:
+///   (restore_atom, vm_request)       -> vm_info     (the sender owns the VM)
+///   (destroy_atom, vm_id)            -> bool
+///   (build_atom, build_request...)   -> (artifact, log)
+///   (prepare_atom, build_id, artifact) -> bool
+///   (adopt_atom, vm_id, owner)       VM exits now go to `owner`
+///   (running_atom)                   -> vector<string>
+/// A VM that exits on its own is reported to its owner as (vm_exit_atom,
+/// vm_id, reason); host health goes to the capacity actor.
+caf::behavior vmm_actor(caf::stateful_actor<vmm_state>* self,
+                        std::shared_ptr<runtime_context> ctx, std::string host,
+                        driver_factory make_driver);
+
+} // namespace hearth::actors

@@ -1,0 +1,52 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include <msgpack.hpp>
+
+namespace hearth::events {
+
+/// What create did about warm pools; `considered` is false when no pool was.
+struct warm_pool_checkout {
+  bool considered = false;
+  std::string source; // warm_pool | cold
+  bool hit = false;
+  std::string id;     // the pool
+  std::string mode;   // prefer | require | bypass
+  MSGPACK_DEFINE_MAP(considered, source, hit, id, mode)
+};
+
+struct sandbox_created {
+  static constexpr const char* type_name = "sandbox.created";
+  static constexpr std::uint32_t version = 1;
+  std::string id;
+  std::string tenant;
+  std::string template_name;
+  std::string build_id;
+  std::string origin; // warm_pool | cold | snapshot | fork
+  std::string vm_id;
+  std::string host;
+  std::uint32_t vcpus = 0;
+  std::uint32_t memory_mb = 0;
+  warm_pool_checkout checkout;
+  std::map<std::string, std::string> endpoints;
+  std::int64_t at_ns = 0;
+  MSGPACK_DEFINE_MAP(id, tenant, template_name, build_id, origin, vm_id, host, vcpus,
+                     memory_mb, checkout, endpoints, at_ns)
+};
+
+/// A state change of a sandbox: `to` is running, paused, hibernated,
+/// destroying, destroyed or failed.
+struct sandbox_changed {
+  static constexpr const char* type_name = "sandbox.changed";
+  static constexpr std::uint32_t version = 1;
+  std::string to;
+  std::string reason;
+  std::map<std::string, std::string> endpoints;
+  std::int64_t at_ns = 0;
+  MSGPACK_DEFINE_MAP(to, reason, endpoints, at_ns)
+};
+
+} // namespace hearth::events
