@@ -29,6 +29,10 @@ capacity_actor::capacity_actor(caf::actor_config& cfg, std::shared_ptr<runtime_c
       ledger_.allocate(member_id, model::allocation{m.host, pool.tenant, pool.config.vcpus,
                                                     pool.config.memory_mb, false});
   }
+  for (const auto& [sandbox_id, c] : recovered.claims)
+    if (recovered.sandboxes.count(sandbox_id) == 0)
+      ledger_.allocate(c.claimed.id, model::allocation{c.claimed.host, c.tenant, c.vcpus,
+                                                       c.memory_mb, true});
   for (const auto& [id, sandbox] : recovered.sandboxes)
     if (sandbox.holds_capacity())
       ledger_.allocate(sandbox.vm_id, model::allocation{sandbox.host, sandbox.tenant,

@@ -55,6 +55,7 @@ controller_actor::controller_actor(caf::actor_config& cfg, std::shared_ptr<runti
   , limits_(limits)
   , deterministic_(deterministic)
   , random_(deterministic ? 42u : std::random_device{}()) {
+  set_default_handler(caf::print_and_drop);
   set_down_handler([this](caf::down_msg& down) { on_down(down); });
   // Shutting down the controller shuts down every pool and sandbox.
   set_exit_handler([this](caf::exit_msg& exit) {
@@ -66,12 +67,34 @@ controller_actor::controller_actor(caf::actor_config& cfg, std::shared_ptr<runti
     quit(exit.reason);
   });
   for (auto& [id, pool] : recovered.pools) {
+    if (pool.exists && pool.deleted)
+      deleted_pools_[id] = {pool, recovered.sequences[model::pool_stream(id)]};
     if (!pool.exists || pool.deleted)
       continue;
     for (const auto& [vm, m] : pool.members)
       live_vms_[vm] = {"pool", id};
     const auto seq = recovered.sequences[model::pool_stream(id)];
     spawn_pool(std::move(pool), seq);
+  }
+  // A claim whose sandbox never got its own stream: create it from the claim.
+  for (const auto& [sandbox_id, c] : recovered.claims) {
+    if (recovered.sandboxes.count(sandbox_id) > 0 && recovered.sandboxes[sandbox_id].exists)
+      continue;
+    events::sandbox_created created;
+    created.id = sandbox_id;
+    created.tenant = c.tenant;
+    created.template_name = c.template_name;
+    created.build_id = c.claimed.build_id;
+    created.origin = "warm_pool";
+    created.vm_id = c.claimed.id;
+    created.host = c.claimed.host;
+    created.vcpus = c.vcpus;
+    created.memory_mb = c.memory_mb;
+    created.checkout = events::warm_pool_checkout{true, "warm_pool", true, c.pool_id, ""};
+    created.endpoints = c.claimed.endpoints;
+    created.at_ns = c.at_ns;
+    live_vms_[created.vm_id] = {"sandbox", sandbox_id};
+    spawn_new_sandbox(std::move(created), "recovered from the pool's claim");
   }
   for (auto& [id, sandbox] : recovered.sandboxes) {
     if (!sandbox.exists)
@@ -99,7 +122,16 @@ caf::actor controller_actor::spawn_new_pool(events::pool_created created,
                                             const std::string& correlation) {
   const std::string id = created.id;
   const std::string tenant = created.tenant;
-  auto actor = spawn<pool_actor>(ctx_, std::move(created), correlation);
+  model::pool_state prior;
+  std::uint64_t prior_sequence = 0;
+  auto deleted = deleted_pools_.find(id);
+  if (deleted != deleted_pools_.end()) {
+    prior = std::move(deleted->second.first);
+    prior_sequence = deleted->second.second;
+    deleted_pools_.erase(deleted);
+  }
+  auto actor = spawn<pool_actor>(ctx_, std::move(created), correlation, std::move(prior),
+                                 prior_sequence);
   monitor(actor);
   auto& e = pools_[id];
   e.actor = actor;
@@ -162,8 +194,11 @@ void controller_actor::on_down(const caf::down_msg& down) {
   const auto [kind, id] = found->second;
   by_address_.erase(found);
   if (!down.reason || down.reason == caf::exit_reason::user_shutdown) {
-    if (kind == "pool")
-      pools_.erase(id);
+    // A deleted pool; a new pool may already use its id.
+    auto pool = pools_.find(id);
+    if (kind == "pool" && pool != pools_.end() && pool->second.actor
+        && pool->second.actor.address() == down.source)
+      pools_.erase(pool);
     return;
   }
   // Stopped by a failure (a journal error): recover it from the journal.
@@ -226,7 +261,7 @@ void controller_actor::reconcile_with_hosts() {
         std::set<std::string> alive(running.begin(), running.end());
         for (const auto& vm : running)
           if (live_vms_.count(vm) == 0)
-            send(vmm, destroy_atom::value, vm); // the journal does not know it
+            caf::anon_send(vmm, destroy_atom::value, vm); // the journal does not know it
         for (const auto& [vm, owner] : live_vms_) {
           const auto& registry = owner.first == "pool" ? pools_ : sandboxes_;
           auto found = registry.find(owner.second);
@@ -717,7 +752,12 @@ caf::behavior controller_actor::make_behavior() {
         if (e.actor)
           send(e.actor, host_lost_atom::value, host);
     },
-    [this](stopped_atom, const std::string& pool_id) { pools_.erase(pool_id); },
+    [this](stopped_atom, const std::string& pool_id, const std::string& final_state,
+           std::uint64_t sequence) {
+      pools_.erase(pool_id);
+      if (auto s = decode_state_snapshot<model::pool_state>(final_state))
+        deleted_pools_[pool_id] = {std::move(*s), sequence};
+    },
     [this](recovered_atom, const std::string& kind, const std::string& id) { restart(kind, id); },
     [this](recovered_atom, const std::string& kind, const std::string& id,
            const std::string& encoded, std::uint64_t sequence) {

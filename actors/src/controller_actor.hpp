@@ -79,6 +79,8 @@ private:
   /// with the hosts after a restart.
   std::map<std::string, std::pair<std::string, std::string>> live_vms_;
   std::mt19937_64 random_;
+  /// Deleted pools' final states, for a new pool that takes the same name.
+  std::map<std::string, std::pair<model::pool_state, std::uint64_t>> deleted_pools_;
 };
 
 } // namespace hearth::actors

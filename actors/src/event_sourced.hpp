@@ -32,7 +32,10 @@ template <class State>
 class event_sourced : public caf::event_based_actor {
 public:
   event_sourced(caf::actor_config& cfg, std::shared_ptr<runtime_context> ctx)
-    : caf::event_based_actor(cfg), ctx_(std::move(ctx)) {}
+    : caf::event_based_actor(cfg), ctx_(std::move(ctx)) {
+    // An unexpected message is a bug to report, not a reason to stop.
+    set_default_handler(caf::print_and_drop);
+  }
 
 protected:
   /// Takes over a stream recovered from the journal at `sequence`.
@@ -55,6 +58,12 @@ protected:
   const State* durable(const std::string& stream) const {
     auto found = streams_.find(stream);
     return found == streams_.end() ? nullptr : &found->second.durable;
+  }
+
+  /// The last durable sequence number of `stream`.
+  std::uint64_t sequence_of(const std::string& stream) const {
+    auto found = streams_.find(stream);
+    return found == streams_.end() ? 0 : found->second.sequence;
   }
 
   /// Every stream's durable state.
@@ -167,6 +176,13 @@ private:
     request.expected_sequence = e.sequence;
     request.events.reserve(e.current.events.size());
     const std::int64_t now = now_ns(this, *ctx_);
+    if (ctx_->trace)
+      for (const auto& event : e.current.events) {
+        auto json = events::payload_to_json(events::encode_domain(event));
+        std::fprintf(stderr, "trace %.3f %s %s %s\n",
+                     static_cast<double>(now - ctx_->wall_at_start_ns) / 1e9, stream.c_str(),
+                     events::type_name(event), json ? json->c_str() : "?");
+      }
     for (const auto& event : e.current.events)
       request.events.push_back(store::new_event{events::type_name(event), version_of(event),
                                                 events::encode_domain(event),

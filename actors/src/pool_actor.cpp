@@ -13,13 +13,14 @@ pool_actor::pool_actor(caf::actor_config& cfg, std::shared_ptr<runtime_context> 
 }
 
 pool_actor::pool_actor(caf::actor_config& cfg, std::shared_ptr<runtime_context> ctx,
-                       events::pool_created created, std::string correlation_id)
+                       events::pool_created created, std::string correlation_id,
+                       model::pool_state prior, std::uint64_t prior_sequence)
   : event_sourced<model::pool_state>(cfg, std::move(ctx))
   , stream_(model::pool_stream(created.id))
   , id_(created.id)
   , pending_create_(std::move(created))
   , correlation_id_(std::move(correlation_id)) {
-  adopt(stream_, model::pool_state{}, 0);
+  adopt(stream_, std::move(prior), prior_sequence);
 }
 
 api::pool_info pool_actor::info_of(const model::pool_state& s) {
@@ -84,7 +85,17 @@ void pool_actor::reconcile(std::function<void()> then) {
   }
   context_.now_ns = now_ns(this, *ctx_);
   context_.controller_disabled = ctx_->controller_disabled;
+  const auto& budgets = ctx_->pools;
+  context_.fills_left = budgets.fill_budget_per_tick > fills_this_tick_
+                          ? budgets.fill_budget_per_tick - fills_this_tick_
+                          : 0;
+  context_.destroys_left = budgets.destroy_budget_per_tick > destroys_this_tick_
+                             ? budgets.destroy_budget_per_tick - destroys_this_tick_
+                             : 0;
   auto plan = model::plan_reconcile(current(), context_, ctx_->pools);
+  for (const auto& vm_id : plan.destroys)
+    if (current().members.count(vm_id) > 0)
+      ++destroys_this_tick_; // draining members; failed or expired ones are not budgeted
   const bool deleted_now = std::any_of(plan.events.begin(), plan.events.end(), [](const auto& e) {
     const auto* change = std::get_if<events::pool_lifecycle>(&e);
     return change != nullptr && change->change == "deleted";
@@ -96,14 +107,17 @@ void pool_actor::reconcile(std::function<void()> then) {
                                                              : nullptr;
               destroy(vm_id, m != nullptr && m->state == model::member_state::draining);
             }
-            if (fills > 0 && !placement_in_flight_ && !placement_blocked_)
+            if (fills > 0 && !placement_in_flight_ && !placement_blocked_) {
+              fills_this_tick_ += fills;
               start_fills(fills);
+            }
             if (then)
               then();
             if (deleted_now) {
-              send(ctx_->capacity, reserve_atom::value, id_, settled().tenant, std::uint64_t{0},
-                   std::uint64_t{0});
-              send(ctx_->controller, stopped_atom::value, id_);
+              caf::anon_send(ctx_->capacity, reserve_atom::value, id_, settled().tenant,
+                             std::uint64_t{0}, std::uint64_t{0});
+              send(ctx_->controller, stopped_atom::value, id_, encode_pool_snapshot(settled()),
+                   sequence_of(stream_));
               for (auto& w : waiters_)
                 w.promise.deliver(to_caf(model::errc::not_found, "pool " + id_ + " was deleted"));
               waiters_.clear();
@@ -213,7 +227,7 @@ void pool_actor::destroy(const std::string& vm_id, bool confirm_destroyed) {
     // Already gone from the state (failed, expired): ask every host; unknown
     // VMs are a no-op for a driver.
     for (const auto& [name, vmm] : ctx_->vmms)
-      send(vmm, destroy_atom::value, vm_id);
+      caf::anon_send(vmm, destroy_atom::value, vm_id);
     send(ctx_->capacity, release_atom::value, vm_id);
     return;
   }
@@ -307,6 +321,8 @@ caf::behavior pool_actor::make_behavior() {
     },
     [this](tick_atom) {
       placement_blocked_ = false;
+      fills_this_tick_ = 0;
+      destroys_this_tick_ = 0;
       reconcile();
       delayed_send(this, ctx_->pools.tick, tick_atom::value);
     },

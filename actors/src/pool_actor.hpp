@@ -33,9 +33,11 @@ public:
   pool_actor(caf::actor_config& cfg, std::shared_ptr<runtime_context> ctx,
              model::pool_state recovered, std::uint64_t sequence);
 
-  /// A new pool: persists `created` before anything else.
+  /// A new pool: persists `created` before anything else. `prior` is the
+  /// state of a deleted pool of the same id at `prior_sequence`, if any.
   pool_actor(caf::actor_config& cfg, std::shared_ptr<runtime_context> ctx,
-             events::pool_created created, std::string correlation_id);
+             events::pool_created created, std::string correlation_id,
+             model::pool_state prior, std::uint64_t prior_sequence);
 
   caf::behavior make_behavior() override;
 
@@ -74,6 +76,8 @@ private:
   bool placement_in_flight_ = false;
   bool placement_blocked_ = false;
   bool reconcile_scheduled_ = false;
+  std::uint32_t fills_this_tick_ = 0;
+  std::uint32_t destroys_this_tick_ = 0;
   std::deque<waiter> waiters_;
   std::uint64_t next_waiter_ = 1;
 };

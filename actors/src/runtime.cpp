@@ -1,5 +1,7 @@
 #include "hearth/actors/runtime.hpp"
 
+#include <cstdlib>
+
 #include <caf/all.hpp>
 
 #include "capacity_actor.hpp"
@@ -159,6 +161,8 @@ model::result<std::unique_ptr<runtime>> runtime::open(runtime_options options) {
           .count();
   ctx->clock_at_start = self->system->clock().now();
   ctx->build_host = options.hosts.empty() ? "" : options.hosts.front().id;
+  const char* trace = std::getenv("HEARTH_TRACE");
+  ctx->trace = trace != nullptr && std::string(trace) == "1";
   self->ctx = ctx;
 
   // Services first (actors look them up in the context), then the vmm

@@ -43,6 +43,8 @@ struct runtime_context {
   caf::actor controller;
   std::map<std::string, caf::actor> vmms; // host id -> vmm actor
   std::string build_host;
+  /// Print every persisted event to stderr (HEARTH_TRACE=1).
+  bool trace = false;
 
   runtime_metrics metrics;
 };

@@ -29,6 +29,7 @@ vmm::build_request to_driver(const std::string& build_id, const events::build_sp
 caf::behavior vmm_actor(caf::stateful_actor<vmm_state>* self,
                         std::shared_ptr<runtime_context> ctx, std::string host,
                         driver_factory make_driver) {
+  self->set_default_handler(caf::print_and_drop);
   caf::actor self_handle = caf::actor_cast<caf::actor>(self);
   // Driver callbacks come back as this actor's own messages, after `delay`
   // by this actor's clock: deterministic under the test scheduler.
@@ -56,8 +57,9 @@ caf::behavior vmm_actor(caf::stateful_actor<vmm_state>* self,
   return {
     [self](run_atom, work_item& work) { work.run(); },
     [self](restore_atom, vmm::vm_request& request) -> caf::result<vmm::vm_info> {
-      auto rp = self->make_response_promise<vmm::vm_info>();
+      // Before make_response_promise, which takes the sender over.
       const auto owner = caf::actor_cast<caf::actor>(self->current_sender());
+      auto rp = self->make_response_promise<vmm::vm_info>();
       const std::string vm_id = request.vm_id;
       self->state.driver->restore(std::move(request),
                                   [self, rp, owner, vm_id](vmm::result<vmm::vm_info> r) mutable {

@@ -102,7 +102,7 @@ struct runtime_fixture {
     return ok(rt->get_pool(tenant, pool).get()).status;
   }
 
-  api::pool_info pool(const std::string& id) { return ok(rt->get_pool(tenant, id).get()); }
+  api::pool_info info(const std::string& id) { return ok(rt->get_pool(tenant, id).get()); }
 
   api::sandbox_request from_pool(const std::string& pool, const std::string& mode,
                                  std::uint32_t wait_ms = 0) {

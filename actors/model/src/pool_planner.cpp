@@ -95,7 +95,7 @@ reconcile_plan plan_reconcile(const pool_state& state, const pool_context& conte
   }
 
   // Destroy draining members at the budget's pace.
-  std::uint32_t destroy_budget = options.destroy_budget_per_tick;
+  std::uint32_t destroy_budget = std::min(options.destroy_budget_per_tick, context.destroys_left);
   for (const auto& [id, m] : p.s.members) {
     if (destroy_budget == 0)
       break;
@@ -120,7 +120,7 @@ reconcile_plan plan_reconcile(const pool_state& state, const pool_context& conte
   const std::uint32_t live = status.ready + status.warming + context.fills_in_flight;
   std::uint32_t want = p.s.config.min_ready > live ? p.s.config.min_ready - live : 0;
   const std::uint32_t room = p.s.config.max_ready > live ? p.s.config.max_ready - live : 0;
-  want = std::min({want, room, options.fill_budget_per_tick});
+  want = std::min({want, room, options.fill_budget_per_tick, context.fills_left});
 
   if (context.usable_builds.count(p.s.build_id) == 0) {
     p.set_degraded("template_build_unavailable");

@@ -98,8 +98,13 @@ struct pool_applier {
   pool_state& s;
 
   bool operator()(const events::pool_created& e) {
-    if (s.exists)
+    if (s.exists && !s.deleted)
       return false;
+    // A deleted pool's name may be used again: its stream goes on with a
+    // fresh pool, but member ids (VM ids) are never reused.
+    const auto started = s.members_started;
+    s = pool_state{};
+    s.members_started = started;
     s.exists = true;
     s.id = e.id;
     s.tenant = e.tenant;

@@ -23,8 +23,19 @@ result<void> world_state::apply(const events::envelope& stored) {
   const std::string kind = stored.stream.substr(0, slash);
   const std::string key = slash == std::string::npos ? "" : stored.stream.substr(slash + 1);
   bool applied = false;
-  if (kind == "pool")
-    applied = pools[key].apply(*event);
+  if (kind == "pool") {
+    auto& pool = pools[key];
+    if (const auto* c = std::get_if<events::member_claimed>(&*event)) {
+      auto member = pool.members.find(c->member_id);
+      if (member != pool.members.end()) {
+        claims[c->sandbox_id] = claim{key, pool.tenant, pool.config.template_name,
+                                      member->second, pool.config.vcpus,
+                                      pool.config.memory_mb, c->at_ns};
+        ++claims_per_vm[c->member_id];
+      }
+    }
+    applied = pool.apply(*event);
+  }
   else if (kind == "sandbox")
     applied = sandboxes[key].apply(*event);
   else if (kind == "host")

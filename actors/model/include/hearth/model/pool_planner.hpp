@@ -50,6 +50,10 @@ struct pool_context {
   std::uint32_t fills_in_flight = 0;
   /// Members whose destroy was issued and not yet confirmed.
   std::set<std::string> destroys_in_flight;
+  /// What is left of this tick's budgets (reconciliations also run on events
+  /// between ticks; together they stay within the per-tick budgets).
+  std::uint32_t fills_left = UINT32_MAX;
+  std::uint32_t destroys_left = UINT32_MAX;
 };
 
 /// What one reconciliation decided: events to persist first, then the VMs to

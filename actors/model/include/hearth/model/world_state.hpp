@@ -35,6 +35,23 @@ struct world_state {
   /// Events that did not fit their aggregate's state (should stay 0).
   std::uint64_t rejected = 0;
 
+  /// A claim of a pool member by a sandbox, as the pool recorded it.
+  struct claim {
+    std::string pool_id;
+    std::string tenant;
+    std::string template_name;
+    member claimed;
+    std::uint32_t vcpus = 0;
+    std::uint32_t memory_mb = 0;
+    std::int64_t at_ns = 0;
+  };
+  /// Every claim, by sandbox id. A claim is durable before its caller hears
+  /// of it; the sandbox's own stream follows, so a crash in between leaves a
+  /// claim without a sandbox, which recovery repairs from here.
+  std::map<std::string, claim> claims;
+  /// How many times each VM was claimed (more than once is a bug).
+  std::map<std::string, std::uint32_t> claims_per_vm;
+
   /// Decodes and applies one stored event. Fails on an event that does not
   /// decode or whose stream is not known.
   result<void> apply(const events::envelope& stored);

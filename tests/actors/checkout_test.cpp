@@ -1,0 +1,184 @@
+// Seed rules 2-5: checkout modes, waiting, poolable shape, no recycling.
+#include <set>
+
+#include "runtime_fixture.hpp"
+
+using namespace hearth;
+using namespace hearth::testing;
+
+namespace {
+
+struct full_pool : runtime_fixture {
+  std::string pool_id;
+  full_pool() {
+    start();
+    build("team/review-api");
+    pool_id = create_pool("team/review-api:stable", "review-api-small", 2, 4).id;
+    advance(1s);
+    REQUIRE(status(pool_id).ready == 2);
+  }
+};
+
+struct empty_pool : runtime_fixture {
+  std::string pool_id;
+  empty_pool() {
+    start();
+    build("team/review-api");
+    // min_ready 0: nothing is ever ready.
+    pool_id = create_pool("team/review-api:stable", "review-api-empty", 0, 2).id;
+    advance(1s);
+    REQUIRE(status(pool_id).ready == 0);
+  }
+};
+
+} // namespace
+
+TEST_CASE_FIXTURE(full_pool, "prefer hits a ready member and reports hit: true") {
+  auto sandbox = ok(rt->create_sandbox(tenant, from_pool(pool_id, "prefer", 1500)).get());
+  CHECK(sandbox.origin == "warm_pool");
+  CHECK(sandbox.warm_pool_checkout.considered);
+  CHECK(sandbox.warm_pool_checkout.source == "warm_pool");
+  CHECK(sandbox.warm_pool_checkout.hit);
+  CHECK(sandbox.warm_pool_checkout.id == pool_id);
+  CHECK(sandbox.warm_pool_checkout.mode == "prefer");
+  CHECK(status(pool_id).claimed == 1);
+}
+
+TEST_CASE_FIXTURE(empty_pool, "prefer falls back to a cold create after warm_pool_wait_ms") {
+  auto created = rt->create_sandbox(tenant, from_pool(pool_id, "prefer", 1500));
+  advance(1499ms);
+  CHECK_FALSE(created.ready()); // still waiting for ready inventory
+  advance(1ms);
+  advance(options.sim.cold_latency);
+  auto sandbox = ok(created.get());
+  CHECK(sandbox.origin == "cold");
+  CHECK(sandbox.state == "running");
+  CHECK(sandbox.warm_pool_checkout.considered);
+  CHECK(sandbox.warm_pool_checkout.source == "cold");
+  CHECK_FALSE(sandbox.warm_pool_checkout.hit);
+  CHECK(sandbox.warm_pool_checkout.id == pool_id);
+  CHECK(rt->metrics().cold_creates == 1);
+}
+
+TEST_CASE_FIXTURE(empty_pool, "require fails with warm_pool_unavailable after its wait") {
+  auto created = rt->create_sandbox(tenant, from_pool(pool_id, "require", 800));
+  advance(799ms);
+  CHECK_FALSE(created.ready());
+  advance(1ms);
+  auto e = fails(created.get(), model::errc::warm_pool_unavailable);
+  CHECK(e.message.find("800 ms") != std::string::npos);
+  CHECK(rt->metrics().cold_creates == 0);
+  CHECK(ok(rt->list_sandboxes(tenant).get()).empty());
+}
+
+TEST_CASE_FIXTURE(runtime_fixture, "a waiter is served when a member becomes ready within the wait") {
+  start();
+  build("team/review-api");
+  auto pool = create_pool("team/review-api:stable", "filling", 1, 1);
+  // The member is still restoring (150 ms) when two callers arrive.
+  auto first = rt->create_sandbox(tenant, from_pool(pool.id, "require", 1000));
+  auto second = rt->create_sandbox(tenant, from_pool(pool.id, "require", 1000));
+  rt->run();
+  CHECK(status(pool.id).ready == 0);
+  advance(200ms);
+  auto served = ok(first.get()); // arrival order: the first caller gets it
+  CHECK(served.warm_pool_checkout.hit);
+  CHECK_FALSE(second.ready());
+  // The refill (150 ms) serves the second caller within its wait too.
+  advance(400ms);
+  auto also = ok(second.get());
+  CHECK(also.warm_pool_checkout.hit);
+  CHECK(also.vm_id != served.vm_id);
+}
+
+TEST_CASE_FIXTURE(full_pool, "bypass never touches the pool") {
+  auto bypass = rt->create_sandbox(tenant, from_pool(pool_id, "bypass", 1500));
+  advance(options.sim.cold_latency + 10ms);
+  auto sandbox = ok(bypass.get());
+  CHECK(sandbox.origin == "cold");
+  CHECK(sandbox.warm_pool_checkout.considered);
+  CHECK(sandbox.warm_pool_checkout.mode == "bypass");
+  CHECK(sandbox.warm_pool_checkout.source == "cold");
+  CHECK_FALSE(sandbox.warm_pool_checkout.hit);
+  auto st = status(pool_id);
+  CHECK(st.ready == 2);
+  CHECK(st.claimed == 0);
+
+  // Without warm_pool, bypass (or any create) reports no checkout at all.
+  api::sandbox_request plain;
+  plain.template_ref = "team/review-api:stable";
+  plain.warm_pool_mode = "bypass";
+  auto cold = rt->create_sandbox(tenant, plain);
+  advance(options.sim.cold_latency + 10ms);
+  CHECK_FALSE(ok(cold.get()).warm_pool_checkout.considered);
+}
+
+TEST_CASE_FIXTURE(full_pool, "unpoolable shape cold-creates in prefer and fails in require") {
+  struct shape {
+    const char* what;
+    void (*apply)(api::sandbox_request&);
+  };
+  const shape shapes[] = {
+    {"envs", [](api::sandbox_request& r) { r.envs["A"] = "1"; }},
+    {"volumes", [](api::sandbox_request& r) { r.volumes.push_back("data:/data"); }},
+    {"cwd", [](api::sandbox_request& r) { r.cwd = "/tmp"; }},
+    {"desktop", [](api::sandbox_request& r) { r.desktop = true; }},
+    {"custom networking", [](api::sandbox_request& r) { r.custom_network = true; }},
+    {"timeout policy", [](api::sandbox_request& r) { r.timeout_policy = "pause"; }},
+    {"auto-resume", [](api::sandbox_request& r) { r.auto_resume = true; }},
+  };
+  for (const auto& s : shapes) {
+    CAPTURE(s.what);
+    auto require = from_pool(pool_id, "require", 100);
+    s.apply(require);
+    auto e = fails(rt->create_sandbox(tenant, require).get(), model::errc::warm_pool_unavailable);
+    CHECK(e.message.find("not poolable") != std::string::npos);
+
+    auto prefer = from_pool(pool_id, "prefer", 100);
+    s.apply(prefer);
+    auto created = rt->create_sandbox(tenant, prefer);
+    advance(options.sim.cold_latency + 10ms);
+    auto sandbox = ok(created.get());
+    CHECK(sandbox.origin == "cold");
+    CHECK(sandbox.warm_pool_checkout.source == "cold");
+    CHECK_FALSE(sandbox.warm_pool_checkout.hit);
+  }
+  auto st = status(pool_id);
+  CHECK(st.claimed == 0);
+  CHECK(st.ready == 2);
+  // A destroy timeout policy is poolable.
+  auto poolable = from_pool(pool_id, "require", 100);
+  poolable.timeout_policy = "destroy";
+  CHECK(ok(rt->create_sandbox(tenant, poolable).get()).warm_pool_checkout.hit);
+}
+
+TEST_CASE_FIXTURE(full_pool, "a claimed member is never recycled and no VM serves two sandboxes") {
+  std::set<std::string> vms;
+  for (int i = 0; i < 20; ++i) {
+    auto sandbox = ok(rt->create_sandbox(tenant, from_pool(pool_id, "require", 1000)).get());
+    CHECK(vms.insert(sandbox.vm_id).second);
+    // Destroying the sandbox destroys its VM; it never returns to the pool.
+    auto gone = rt->delete_sandbox(tenant, sandbox.id);
+    advance(50ms);
+    CHECK(ok(gone.get()).state == "destroyed");
+    CHECK_FALSE(world->has_vm(sandbox.vm_id));
+    advance(300ms);
+  }
+  CHECK(status(pool_id).claimed == 20);
+  for (const auto& [vm, restores] : world->restores())
+    CHECK_MESSAGE(restores == 1, vm << " was restored " << restores << " times");
+}
+
+TEST_CASE_FIXTURE(full_pool, "the pool refills after each checkout and never exceeds max_ready") {
+  for (int round = 0; round < 10; ++round) {
+    (void)rt->create_sandbox(tenant, from_pool(pool_id, "prefer", 0));
+    (void)rt->create_sandbox(tenant, from_pool(pool_id, "require", 2000));
+    for (int step = 0; step < 8; ++step) {
+      advance(50ms);
+      auto st = status(pool_id);
+      CHECK(st.ready + st.warming <= 4);
+    }
+  }
+  advance(2s);
+  CHECK(status(pool_id).ready == 2);
+}
