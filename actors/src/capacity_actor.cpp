@@ -127,8 +127,10 @@ caf::behavior capacity_actor::make_behavior() {
     },
     [this](place_atom, std::vector<place_request>& requests) {
       auto replies = place(requests);
-      for (const auto& reply : replies)
-        if (reply.host.empty()) {
+      // A pool that could not fill hears when capacity changes; a cold
+      // create just fails.
+      for (std::size_t i = 0; i < replies.size(); ++i)
+        if (replies[i].host.empty() && !requests[i].sandbox) {
           waiting_.insert(caf::actor_cast<caf::actor>(current_sender()));
           break;
         }
@@ -190,6 +192,11 @@ caf::behavior capacity_actor::make_behavior() {
       persist(stream, events::artifact_changed{build_id, "ready", ""}, [=] {
         refresh(stream);
         notify_waiting();
+        // Prewarm: every other healthy host prepares the artifact now, so
+        // fills can spread without waiting for it.
+        for (const auto& [id, h] : ledger_.hosts)
+          if (id != host && h.healthy && h.artifacts.count(build_id) == 0)
+            prepare(id, build_id);
       });
     },
     [this](hosts_atom) { return host_infos(); },

@@ -56,6 +56,10 @@ controller_actor::controller_actor(caf::actor_config& cfg, std::shared_ptr<runti
   , deterministic_(deterministic)
   , random_(deterministic ? 42u : std::random_device{}()) {
   set_default_handler(caf::print_and_drop);
+  set_error_handler([](caf::error& err) {
+    std::fprintf(stderr, "hearth: controller ignored an error message: %s\n",
+                 caf::to_string(err).c_str());
+  });
   set_down_handler([this](caf::down_msg& down) { on_down(down); });
   // Shutting down the controller shuts down every pool and sandbox.
   set_exit_handler([this](caf::exit_msg& exit) {

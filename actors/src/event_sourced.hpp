@@ -33,8 +33,13 @@ class event_sourced : public caf::event_based_actor {
 public:
   event_sourced(caf::actor_config& cfg, std::shared_ptr<runtime_context> ctx)
     : caf::event_based_actor(cfg), ctx_(std::move(ctx)) {
-    // An unexpected message is a bug to report, not a reason to stop.
+    // An unexpected message or a stray error is a bug to report, not a
+    // reason to stop a service.
     set_default_handler(caf::print_and_drop);
+    set_error_handler([this](caf::error& err) {
+      std::fprintf(stderr, "hearth: %s ignored an error message: %s\n", name(),
+                   caf::to_string(err).c_str());
+    });
   }
 
 protected:

@@ -172,7 +172,7 @@ void pool_actor::start_fills(std::uint32_t count) {
         });
         schedule_reconcile(); // degraded reasons follow the placement's outcome
       },
-      [this](const caf::error&) {
+      [this](const caf::error& err) {
         placement_in_flight_ = false;
         context_.fills_in_flight = 0;
       });

@@ -1,5 +1,7 @@
 #include "vmm_actor.hpp"
 
+#include <cstdio>
+
 #include "messages.hpp"
 
 namespace hearth::actors {
@@ -30,6 +32,10 @@ caf::behavior vmm_actor(caf::stateful_actor<vmm_state>* self,
                         std::shared_ptr<runtime_context> ctx, std::string host,
                         driver_factory make_driver) {
   self->set_default_handler(caf::print_and_drop);
+  self->set_error_handler([](caf::error& err) {
+    std::fprintf(stderr, "hearth: vmm ignored an error message: %s\n",
+                 caf::to_string(err).c_str());
+  });
   caf::actor self_handle = caf::actor_cast<caf::actor>(self);
   // Driver callbacks come back as this actor's own messages, after `delay`
   // by this actor's clock: deterministic under the test scheduler.

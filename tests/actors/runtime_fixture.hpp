@@ -9,6 +9,7 @@
 #include <string>
 
 #include "hearth/actors/runtime.hpp"
+#include "hearth/model/template_state.hpp"
 #include "support/temp_dir.hpp"
 
 namespace hearth::testing {
