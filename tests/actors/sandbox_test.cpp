@@ -1,0 +1,118 @@
+// Seed rule 5: snapshot restore, resume, fork, hibernate and pause never
+// take from a warm pool.
+#include "runtime_fixture.hpp"
+
+using namespace hearth;
+using namespace hearth::testing;
+
+TEST_CASE_FIXTURE(runtime_fixture, "fork, snapshot restore, pause, hibernate and resume never take from a pool") {
+  start();
+  build("team/review-api");
+  auto pool = create_pool("team/review-api:stable", "untouched", 2, 2);
+  advance(1s);
+  auto sandbox = ok(rt->create_sandbox(tenant, from_pool(pool.id, "require", 0)).get());
+  advance(1s);
+  const auto before = status(pool.id);
+  REQUIRE(before.ready == 2);
+  REQUIRE(before.claimed == 1);
+
+  auto paused = ok(rt->pause_sandbox(tenant, sandbox.id).get());
+  CHECK(paused.state == "paused");
+  auto resumed = ok(rt->resume_sandbox(tenant, sandbox.id).get());
+  CHECK(resumed.state == "running");
+  CHECK(ok(rt->hibernate_sandbox(tenant, sandbox.id).get()).state == "hibernated");
+  CHECK(ok(rt->resume_sandbox(tenant, sandbox.id).get()).state == "running");
+
+  auto forked = rt->fork_sandbox(tenant, sandbox.id);
+  advance(options.sim.cold_latency + 10ms);
+  auto fork = ok(forked.get());
+  CHECK(fork.origin == "fork");
+  CHECK_FALSE(fork.warm_pool_checkout.considered);
+  CHECK(fork.build_id == sandbox.build_id);
+
+  auto restored = rt->restore_snapshot(tenant, "team/review-api:stable");
+  advance(options.sim.cold_latency + 10ms);
+  auto from_snapshot = ok(restored.get());
+  CHECK(from_snapshot.origin == "snapshot");
+  CHECK_FALSE(from_snapshot.warm_pool_checkout.considered);
+
+  const auto after = status(pool.id);
+  CHECK(after.ready == before.ready);
+  CHECK(after.claimed == before.claimed);
+  CHECK(after.warming == 0);
+}
+
+TEST_CASE_FIXTURE(runtime_fixture, "a transition the state machine forbids is a conflict, not a crash") {
+  start();
+  build("team/review-api");
+  api::sandbox_request cold;
+  cold.template_ref = "team/review-api:stable";
+  auto created = rt->create_sandbox(tenant, cold);
+  advance(options.sim.cold_latency + 10ms);
+  auto sandbox = ok(created.get());
+  auto e = fails(rt->resume_sandbox(tenant, sandbox.id).get(), model::errc::conflict);
+  CHECK(e.message == "sandbox " + sandbox.id + " is running, it cannot go running");
+  auto gone = rt->delete_sandbox(tenant, sandbox.id);
+  advance(50ms);
+  CHECK(ok(gone.get()).state == "destroyed");
+  fails(rt->pause_sandbox(tenant, sandbox.id).get(), model::errc::conflict);
+}
+
+TEST_CASE_FIXTURE(runtime_fixture, "a tenant never sees or claims another tenant's objects") {
+  start();
+  build("team/review-api");
+  ok(rt->set_tenant("other", 16, 16384).get());
+  auto pool = create_pool("team/review-api:stable", "mine", 1, 1);
+  advance(1s);
+  fails(rt->get_pool("other", pool.id).get(), model::errc::not_found);
+  fails(rt->create_sandbox("other", from_pool(pool.id, "require", 0)).get(),
+        model::errc::not_found);
+  fails(rt->drain_pool("other", pool.id).get(), model::errc::not_found);
+  CHECK(ok(rt->list_pools("other").get()).empty());
+  fails(rt->get_template("other", "team/review-api").get(), model::errc::not_found);
+  auto sandbox = ok(rt->create_sandbox(tenant, from_pool(pool.id, "require", 0)).get());
+  fails(rt->get_sandbox("other", sandbox.id).get(), model::errc::not_found);
+  fails(rt->delete_sandbox("other", sandbox.id).get(), model::errc::not_found);
+  CHECK(status(pool.id).claimed == 1);
+}
+
+TEST_CASE_FIXTURE(runtime_fixture, "bad requests are refused with the field at fault") {
+  start();
+  build("team/review-api");
+  struct bad_pool {
+    const char* field;
+    void (*apply)(api::pool_spec&);
+  };
+  const bad_pool cases[] = {
+    {"name", [](api::pool_spec& s) { s.name = "Bad Name!"; }},
+    {"max_ready", [](api::pool_spec& s) { s.max_ready = 0; }},
+    {"min_ready", [](api::pool_spec& s) { s.min_ready = 5; }},
+    {"vcpus", [](api::pool_spec& s) { s.vcpus = 0; }},
+    {"memory_mb", [](api::pool_spec& s) { s.memory_mb = 1; }},
+    {"version_policy", [](api::pool_spec& s) { s.version_policy = "latest"; }},
+    {"template", [](api::pool_spec& s) { s.template_ref = "no-slash"; }},
+    {"track_tag", [](api::pool_spec& s) { s.track_tag = "stable"; }},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.field);
+    api::pool_spec spec;
+    spec.template_ref = "team/review-api:stable";
+    spec.name = "ok-name";
+    spec.min_ready = 1;
+    spec.max_ready = 2;
+    c.apply(spec);
+    auto e = fails(rt->create_pool(tenant, spec).get(), model::errc::invalid_argument);
+    CHECK(e.field == c.field);
+  }
+  api::pool_spec unknown;
+  unknown.template_ref = "team/nothing:stable";
+  unknown.name = "x";
+  unknown.max_ready = 1;
+  fails(rt->create_pool(tenant, unknown).get(), model::errc::not_found);
+  api::sandbox_request bad_mode;
+  bad_mode.template_ref = "team/review-api:stable";
+  bad_mode.warm_pool_mode = "sometimes";
+  CHECK(fails(rt->create_sandbox(tenant, bad_mode).get(), model::errc::invalid_argument).field ==
+        "warm_pool_mode");
+  CHECK(ok(rt->list_pools(tenant).get()).empty());
+}
