@@ -281,7 +281,7 @@ void controller_actor::reconcile_with_hosts() {
           const auto& registry = owner.first == "pool" ? pools_ : sandboxes_;
           auto found = registry.find(owner.second);
           if (found != registry.end())
-            send(found->second.actor, vm_exit_atom::value, vm,
+            send(found->second.actor, vm_gone_atom::value, vm,
                  std::string("not running after a controller restart"));
         }
       });

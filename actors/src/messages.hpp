@@ -281,6 +281,9 @@ namespace hearth::actors {
 using pools_atom = caf::atom_constant<caf::atom("pools")>;
 using sandboxes_atom = caf::atom_constant<caf::atom("sandboxes")>;
 using recovered_atom = caf::atom_constant<caf::atom("recovered")>;
+/// A VM the journal records as live is not running on its host (found after a
+/// controller restart): its member is unavailable, its sandbox failed.
+using vm_gone_atom = caf::atom_constant<caf::atom("vm_gone")>;
 } // namespace hearth::actors
 
 namespace hearth::events {

@@ -172,7 +172,7 @@ void pool_actor::start_fills(std::uint32_t count) {
         });
         schedule_reconcile(); // degraded reasons follow the placement's outcome
       },
-      [this](const caf::error& err) {
+      [this](const caf::error&) {
         placement_in_flight_ = false;
         context_.fills_in_flight = 0;
       });
@@ -395,6 +395,15 @@ caf::behavior pool_actor::make_behavior() {
       const auto to = found->second.state == model::member_state::draining ? "destroyed"
                                                                            : "failed";
       persist(stream_, events::member_changed{vm_id, to, reason, now_ns(this, *ctx_)},
+              [this, vm_id] {
+                send(ctx_->capacity, release_atom::value, vm_id);
+                schedule_reconcile();
+              });
+    },
+    [this](vm_gone_atom, const std::string& vm_id, const std::string& reason) {
+      if (current().members.count(vm_id) == 0)
+        return;
+      persist(stream_, events::member_changed{vm_id, "unavailable", reason, now_ns(this, *ctx_)},
               [this, vm_id] {
                 send(ctx_->capacity, release_atom::value, vm_id);
                 schedule_reconcile();

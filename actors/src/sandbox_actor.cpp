@@ -170,6 +170,10 @@ caf::behavior sandbox_actor::make_behavior() {
       if (vm_id == current().vm_id)
         fail(reason, true);
     },
+    [this](vm_gone_atom, const std::string& vm_id, const std::string& reason) {
+      if (vm_id == current().vm_id)
+        fail(reason, true);
+    },
     [this](host_lost_atom, const std::string& host) {
       if (host == current().host)
         fail("host " + host + " lost", true);

@@ -136,6 +136,7 @@ TEST_CASE("a runtime killed during a burst loses no acknowledged sandbox and cla
     // Recover (the child's simulated VMs died with it).
     runtime_fixture f;
     f.options.data_dir = dir.str();
+    f.options.start_time_ns = 0; // wall time, as the child's events have
     f.start();
     std::set<std::string> vms;
     auto sandboxes = ok(f.rt->list_sandboxes(tenant).get());
@@ -147,6 +148,12 @@ TEST_CASE("a runtime killed during a burst loses no acknowledged sandbox and cla
       CHECK(found->vm_id == vm);
     }
     f.advance(3s);
-    CHECK(f.status("twp_burst").ready == 4); // the pool refills
+    const auto refilled = f.info("twp_burst");
+    CAPTURE(refilled.degraded_reason);
+    CAPTURE(refilled.status.failed);
+    CAPTURE(refilled.status.warming);
+    CAPTURE(refilled.status.draining);
+    CHECK(refilled.status.ready == 4); // the pool refills
+
   }
 }

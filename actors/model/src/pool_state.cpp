@@ -206,10 +206,14 @@ struct pool_applier {
         found->second.since_ns = e.at_ns;
         return true;
       case member_state::failed:
+        // Only a fill that failed (still warming) counts toward the fill
+        // backoff; a ready VM that dies later says nothing about filling.
+        if (found->second.state == member_state::warming) {
+          ++s.consecutive_failures;
+          s.last_failure_ns = e.at_ns;
+        }
         s.members.erase(found);
         ++s.failed_count;
-        ++s.consecutive_failures;
-        s.last_failure_ns = e.at_ns;
         return true;
       case member_state::expired:
         s.members.erase(found);
