@@ -252,10 +252,12 @@ void controller_actor::restart(const std::string& kind, const std::string& id) {
   if (deterministic_)
     work(true);
   else
-    spawn<caf::detached>([work](caf::event_based_actor* helper) {
-      work(false);
-      helper->quit();
-    });
+    spawn<caf::detached>(
+      [](caf::event_based_actor* helper, decltype(work) job) {
+        job(false);
+        helper->quit();
+      },
+      work);
 }
 
 void controller_actor::reconcile_with_hosts() {
@@ -541,114 +543,88 @@ controller_actor::create_sandbox(const std::string& tenant, api::sandbox_request
       return to_caf(model::errc::not_found, "warm pool " + req.warm_pool + " does not exist",
                     "warm_pool");
   }
+  // Everything that can fail at once does, before the promise takes over.
+  std::string template_name;
+  if (!req.template_ref.empty()) {
+    auto ref = model::parse_template_ref(req.template_ref);
+    if (!ref)
+      return to_caf(ref.error());
+    template_name = ref->name;
+  }
+  const std::string unpoolable = unpoolable_reason(req);
+  if (pool != nullptr && !unpoolable.empty() && req.warm_pool_mode == "require")
+    return to_caf(model::errc::warm_pool_unavailable,
+                  unpoolable + "; require mode does not cold create");
+
   auto rp = make_response_promise<api::sandbox_info>();
-  caf::actor pool_actor_handle = pool != nullptr ? pool->actor : caf::actor{};
-
-  // The pool tells its template and size; a request without a pool resolves
-  // its template itself.
-  auto proceed = [=](api::pool_info pool_info, const std::string& template_name,
-                     const std::string& build_id) mutable {
-    events::warm_pool_checkout checkout;
-    checkout.considered = pool_actor_handle != nullptr;
-    checkout.id = req.warm_pool;
-    checkout.mode = req.warm_pool_mode;
-    checkout.source = "cold";
-    const std::uint32_t vcpus = pool_actor_handle ? pool_info.vcpus : 1;
-    const std::uint32_t memory_mb = pool_actor_handle ? pool_info.memory_mb : 128;
-    if (!pool_actor_handle || req.warm_pool_mode == "bypass") {
-      cold_create(rp, tenant, template_name, build_id, vcpus, memory_mb, "cold", checkout,
-                  correlation);
-      return;
-    }
-    if (template_name != pool_info.template_name) {
-      rp.deliver(to_caf(model::invalid("template", "warm pool " + req.warm_pool + " serves "
-                                                     + pool_info.template_name + ", not "
-                                                     + template_name)));
-      return;
-    }
-    const std::string unpoolable = unpoolable_reason(req);
-    if (!unpoolable.empty()) {
-      if (req.warm_pool_mode == "require") {
-        rp.deliver(to_caf(model::errc::warm_pool_unavailable,
-                          unpoolable + "; require mode does not cold create"));
-        return;
-      }
-      cold_create(rp, tenant, template_name, pool_info.build_id, vcpus, memory_mb, "cold",
-                  checkout, correlation);
-      return;
-    }
-    const std::string id = new_sandbox_id();
-    sandboxes_[id] = entry{caf::actor{}, tenant, 0}; // hold the id
-    request(pool_actor_handle, caf::infinite, checkout_atom::value,
-            checkout_request{id, req.warm_pool_wait_ms, correlation})
-      .then(
-        [=](checkout_reply& reply) mutable {
-          sandboxes_.erase(id);
-          if (!reply.hit) {
-            if (req.warm_pool_mode == "require") {
-              rp.deliver(to_caf(model::errc::warm_pool_unavailable,
-                                "warm pool " + req.warm_pool + " had no ready VM within "
-                                  + std::to_string(req.warm_pool_wait_ms) + " ms"));
-              return;
-            }
-            cold_create(rp, tenant, pool_info.template_name, pool_info.build_id, vcpus,
-                        memory_mb, "cold", checkout, correlation);
-            return;
-          }
-          auto hit = checkout;
-          hit.source = "warm_pool";
-          hit.hit = true;
-          events::sandbox_created created;
-          created.id = id;
-          created.tenant = tenant;
-          created.template_name = pool_info.template_name;
-          created.build_id = reply.build_id;
-          created.origin = "warm_pool";
-          created.vm_id = reply.vm_id;
-          created.host = reply.host;
-          created.vcpus = reply.vcpus;
-          created.memory_mb = reply.memory_mb;
-          created.checkout = hit;
-          created.endpoints = reply.endpoints;
-          created.at_ns = now_ns(this, *ctx_);
-          // The claim is durable in the pool's stream: answer now; the
-          // sandbox's own stream follows (a crash in between is repaired
-          // from the claim on recovery).
-          model::sandbox_state view;
-          view.apply(created);
-          spawn_new_sandbox(std::move(created), correlation);
-          rp.deliver(sandbox_actor::info_of(view));
-        },
-        [=](caf::error& err) mutable {
-          sandboxes_.erase(id);
-          rp.deliver(std::move(err));
-        });
-  };
-
-  if (pool_actor_handle) {
-    request(pool_actor_handle, caf::infinite, get_atom::value)
-      .then(
-        [=](api::pool_info& info) mutable {
-          if (req.template_ref.empty()) {
-            proceed(info, info.template_name, info.build_id);
-            return;
-          }
-          request(ctx_->templates, caf::infinite, resolve_atom::value, tenant, req.template_ref)
-            .then(
-              [=](const std::string& name, const std::string& build_id) mutable {
-                proceed(info, name, build_id);
-              },
-              [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
-        },
-        [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
-  } else {
+  if (pool == nullptr) {
+    // No pool considered: resolve the template and create cold.
+    const bool considered = false;
     request(ctx_->templates, caf::infinite, resolve_atom::value, tenant, req.template_ref)
       .then(
         [=](const std::string& name, const std::string& build_id) mutable {
-          proceed(api::pool_info{}, name, build_id);
+          events::warm_pool_checkout checkout;
+          checkout.considered = considered;
+          cold_create(rp, tenant, name, build_id, 1, 128, "cold", checkout, correlation);
         },
         [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+    return rp;
   }
+
+  // One round trip to the pool: it checks the template, claims a ready
+  // member (or waits for one), and otherwise says what a cold create needs.
+  const bool take = req.warm_pool_mode != "bypass" && unpoolable.empty();
+  const std::string id = new_sandbox_id();
+  sandboxes_[id] = entry{caf::actor{}, tenant, 0}; // hold the id
+  events::warm_pool_checkout checkout;
+  checkout.considered = true;
+  checkout.id = req.warm_pool;
+  checkout.mode = req.warm_pool_mode;
+  checkout.source = "cold";
+  request(pool->actor, caf::infinite, checkout_atom::value,
+          checkout_request{id, take ? req.warm_pool_wait_ms : 0, correlation, template_name, take})
+    .then(
+      [=](checkout_reply& reply) mutable {
+        sandboxes_.erase(id);
+        if (!reply.hit) {
+          if (req.warm_pool_mode == "require") {
+            rp.deliver(to_caf(model::errc::warm_pool_unavailable,
+                              "warm pool " + req.warm_pool + " had no ready VM within "
+                                + std::to_string(req.warm_pool_wait_ms) + " ms"));
+            return;
+          }
+          cold_create(rp, tenant, reply.template_name, reply.build_id, reply.vcpus,
+                      reply.memory_mb, "cold", checkout, correlation);
+          return;
+        }
+        auto hit = checkout;
+        hit.source = "warm_pool";
+        hit.hit = true;
+        events::sandbox_created created;
+        created.id = id;
+        created.tenant = tenant;
+        created.template_name = reply.template_name;
+        created.build_id = reply.build_id;
+        created.origin = "warm_pool";
+        created.vm_id = reply.vm_id;
+        created.host = reply.host;
+        created.vcpus = reply.vcpus;
+        created.memory_mb = reply.memory_mb;
+        created.checkout = hit;
+        created.endpoints = reply.endpoints;
+        created.at_ns = now_ns(this, *ctx_);
+        // The claim is durable in the pool's stream: answer now; the
+        // sandbox's own stream follows (a crash in between is repaired from
+        // the claim on recovery).
+        model::sandbox_state view;
+        view.apply(created);
+        spawn_new_sandbox(std::move(created), correlation);
+        rp.deliver(sandbox_actor::info_of(view));
+      },
+      [=](caf::error& err) mutable {
+        sandboxes_.erase(id);
+        rp.deliver(std::move(err));
+      });
   return rp;
 }
 

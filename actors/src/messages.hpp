@@ -116,9 +116,14 @@ struct checkout_request {
   std::string sandbox_id;
   std::uint32_t wait_ms = 0;
   std::string correlation_id;
+  /// The template the caller asked for (team/name); empty: the pool's.
+  std::string template_name;
+  /// False: claim nothing, only describe the pool (for a cold create).
+  bool take = true;
 };
 
-/// The pool's answer: a claimed member, or a miss.
+/// The pool's answer: a claimed member, or a miss. Either way it says what
+/// a cold create in the pool's stead needs: template, build, size.
 struct checkout_reply {
   bool hit = false;
   std::string vm_id;
@@ -127,6 +132,7 @@ struct checkout_reply {
   std::uint32_t vcpus = 0;
   std::uint32_t memory_mb = 0;
   std::map<std::string, std::string> endpoints;
+  std::string template_name;
 };
 
 /// A request for a place to run one VM.
@@ -148,13 +154,14 @@ struct place_reply {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, checkout_request& x) {
-  return f(caf::meta::type_name("checkout_request"), x.sandbox_id, x.wait_ms, x.correlation_id);
+  return f(caf::meta::type_name("checkout_request"), x.sandbox_id, x.wait_ms, x.correlation_id,
+           x.template_name, x.take);
 }
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, checkout_reply& x) {
   return f(caf::meta::type_name("checkout_reply"), x.hit, x.vm_id, x.build_id, x.host, x.vcpus,
-           x.memory_mb, x.endpoints);
+           x.memory_mb, x.endpoints, x.template_name);
 }
 
 template <class Inspector>

@@ -260,6 +260,7 @@ void pool_actor::claim(const model::member& member, checkout_request request_msg
   reply.vcpus = current().config.vcpus;
   reply.memory_mb = current().config.memory_mb;
   reply.endpoints = member.endpoints;
+  reply.template_name = current().config.template_name;
   persist(stream_,
           events::member_claimed{member.id, request_msg.sandbox_id, now_ns(this, *ctx_)},
           [this, reply, promise]() mutable {
@@ -269,6 +270,15 @@ void pool_actor::claim(const model::member& member, checkout_request request_msg
             schedule_reconcile(); // refill
           },
           request_msg.correlation_id);
+}
+
+checkout_reply pool_actor::miss() const {
+  checkout_reply reply;
+  reply.build_id = current().build_id;
+  reply.vcpus = current().config.vcpus;
+  reply.memory_mb = current().config.memory_mb;
+  reply.template_name = current().config.template_name;
+  return reply;
 }
 
 void pool_actor::serve_waiters() {
@@ -330,16 +340,22 @@ caf::behavior pool_actor::make_behavior() {
       const auto& s = current();
       if (!s.exists || s.deleted || s.deleting)
         return to_caf(model::errc::not_found, "pool " + id_ + " does not exist", "warm_pool");
+      if (!request_msg.template_name.empty()
+          && request_msg.template_name != s.config.template_name)
+        return to_caf(model::invalid("template", "warm pool " + id_ + " serves "
+                                                   + s.config.template_name + ", not "
+                                                   + request_msg.template_name));
       auto rp = make_response_promise<checkout_reply>();
-      if (waiters_.empty()) {
+      if (request_msg.take && waiters_.empty()) {
         if (const auto* ready = s.pick_ready()) {
           claim(*ready, std::move(request_msg), rp);
           return rp;
         }
       }
-      if (request_msg.wait_ms == 0) {
-        ctx_->metrics.checkouts_miss++;
-        rp.deliver(checkout_reply{});
+      if (!request_msg.take || request_msg.wait_ms == 0) {
+        if (request_msg.take)
+          ctx_->metrics.checkouts_miss++;
+        rp.deliver(miss());
         return rp;
       }
       const auto id = next_waiter_++;
@@ -352,7 +368,7 @@ caf::behavior pool_actor::make_behavior() {
       for (auto it = waiters_.begin(); it != waiters_.end(); ++it)
         if (it->id == id) {
           ctx_->metrics.checkouts_miss++;
-          it->promise.deliver(checkout_reply{});
+          it->promise.deliver(miss());
           waiters_.erase(it);
           return;
         }

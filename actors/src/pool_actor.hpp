@@ -63,6 +63,7 @@ private:
   void claim(const model::member& member, checkout_request request,
              caf::response_promise promise);
   void serve_waiters();
+  checkout_reply miss() const;
   caf::result<api::pool_info> lifecycle(const std::string& change);
   std::string encode_state(const model::pool_state& s) const override;
 

@@ -40,11 +40,16 @@ public:
   pending<T> call(const caf::actor& target, Ts&&... xs) {
     auto state = std::make_shared<detail::pending_state<T>>();
     auto msg = caf::make_message(std::forward<Ts>(xs)...);
-    system->spawn([target, msg, state](caf::event_based_actor* self) {
-      self->request(target, caf::infinite, msg)
-        .then([state](T& value) { state->set(std::move(value)); },
-              [state](caf::error& err) { state->set(from_caf(err)); });
-    });
+    // The helper takes its inputs as spawn arguments: CAF 0.17's
+    // argument-less function actors trip UBSan inside CAF itself.
+    system->spawn(
+      [](caf::event_based_actor* self, caf::actor to, caf::message what,
+         std::shared_ptr<detail::pending_state<T>> answer) {
+        self->request(to, caf::infinite, what)
+          .then([answer](T& value) { answer->set(std::move(value)); },
+                [answer](caf::error& err) { answer->set(from_caf(err)); });
+      },
+      target, msg, state);
     return pending<T>(state, driver(), options.call_timeout);
   }
 

@@ -1,0 +1,266 @@
+// bench/controller: checkouts through the embedding API against pools kept
+// full (simulated VMs, real RocksDB journal with group commit), and recovery
+// time of a journal of 10,000 pools and 100,000 sandboxes.
+#include <atomic>
+#include <filesystem>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+
+#include "bench_util.hpp"
+#include "hearth/actors/runtime.hpp"
+#include "hearth/events/domain_event.hpp"
+#include "hearth/model/world_state.hpp"
+#include "hearth/store/storage.hpp"
+
+using namespace hearth;
+using namespace hearth::bench;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr const char* tenant = "default";
+
+struct checkout_result {
+  double per_second = 0;
+  double p50_ms = 0;
+  double p99_ms = 0;
+  std::uint64_t misses = 0;
+};
+
+std::unique_ptr<runtime> open_runtime(const std::string& dir, std::size_t pools,
+                                      std::uint32_t pool_size) {
+  std::filesystem::remove_all(dir);
+  runtime_options options;
+  options.data_dir = dir;
+  options.sim.build_latency = 10ms;
+  options.sim.restore_latency = 1ms;
+  options.pools.tick = 100ms;
+  options.pools.fill_budget_per_tick = 100000;
+  options.hosts = {host_config{"local", 10'000'000, 2'000'000'000}};
+  options.default_quota_vcpus = 4'000'000'000u;
+  options.default_quota_memory_mb = 4'000'000'000u;
+  options.snapshot_every = 1000;
+  auto rt = runtime::open(options);
+  if (!rt) {
+    std::fprintf(stderr, "open: %s\n", rt.error().message.c_str());
+    std::exit(1);
+  }
+  events::build_spec spec;
+  spec.base = "busybox";
+  spec.start_cmd = "httpd -f -p 8080";
+  if (!(*rt)->build_template(tenant, "bench/app", spec, {"stable"}).get())
+    std::exit(1);
+  std::this_thread::sleep_for(50ms);
+  for (std::size_t p = 0; p < pools; ++p) {
+    api::pool_spec pool;
+    pool.template_ref = "bench/app:stable";
+    pool.name = "p" + std::to_string(p);
+    pool.min_ready = pool_size;
+    pool.max_ready = pool_size;
+    if (auto created = (*rt)->create_pool(tenant, pool).get(); !created) {
+      std::fprintf(stderr, "create pool: %s\n", created.error().message.c_str());
+      std::exit(1);
+    }
+  }
+  // Wait for the pools to fill.
+  const auto until = clock::now() + 30s;
+  for (std::size_t p = 0; p < pools && clock::now() < until;) {
+    auto info = (*rt)->get_pool(tenant, "twp_p" + std::to_string(p)).get();
+    if (info && info->status.ready >= pool_size)
+      ++p;
+    else
+      std::this_thread::sleep_for(5ms);
+  }
+  return std::move(*rt);
+}
+
+/// `callers` threads each check out sandboxes in a loop for `duration`, each
+/// from its own pool (pools are refilled as they go).
+checkout_result run_checkouts(runtime& rt, int callers, std::size_t pools,
+                              std::chrono::milliseconds duration) {
+  std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t> misses{0};
+  std::vector<std::vector<double>> latencies(static_cast<std::size_t>(callers));
+  std::vector<std::thread> threads;
+  const auto start = clock::now();
+  for (int c = 0; c < callers; ++c)
+    threads.emplace_back([&, c] {
+      api::sandbox_request request;
+      request.warm_pool = "twp_p" + std::to_string(static_cast<std::size_t>(c) % pools);
+      request.warm_pool_mode = "require";
+      request.warm_pool_wait_ms = 1000;
+      auto& mine = latencies[static_cast<std::size_t>(c)];
+      while (!stop.load(std::memory_order_relaxed)) {
+        const auto t0 = clock::now();
+        auto sandbox = rt.create_sandbox(tenant, request).get();
+        const double ms = std::chrono::duration<double, std::milli>(clock::now() - t0).count();
+        if (!sandbox || !sandbox->warm_pool_checkout.hit)
+          misses++;
+        else
+          mine.push_back(ms);
+      }
+    });
+  std::this_thread::sleep_for(duration);
+  stop = true;
+  for (auto& t : threads)
+    t.join();
+  const double elapsed = seconds_since(start);
+  std::vector<double> all;
+  for (auto& l : latencies)
+    all.insert(all.end(), l.begin(), l.end());
+  checkout_result out;
+  out.per_second = static_cast<double>(all.size()) / elapsed;
+  out.p50_ms = percentile(all, 50);
+  out.p99_ms = percentile(all, 99);
+  out.misses = misses;
+  return out;
+}
+
+/// Writes a journal of `pools` pools (each created, with a few members come
+/// and gone) and `sandboxes` sandboxes (created, running), then times a
+/// runtime opening it until it answers.
+double recovery_seconds(const std::string& dir, std::size_t pools, std::size_t sandboxes,
+                        std::uint64_t* events_out) {
+  std::filesystem::remove_all(dir);
+  std::uint64_t events_written = 0;
+  {
+    store::storage_options options;
+    options.sync = false; // loading the fixture, not measuring it
+    auto storage = store::open_rocksdb_storage(dir + "/journal", options);
+    if (!storage)
+      std::exit(1);
+    auto& journal = (*storage)->events();
+    auto append = [&](const std::string& stream, std::vector<events::domain_event> evs) {
+      store::append_request request;
+      request.stream = stream;
+      for (auto& e : evs)
+        request.events.push_back(store::new_event{events::type_name(e), 1,
+                                                  events::encode_domain(e), "", 0});
+      events_written += request.events.size();
+      return request;
+    };
+    std::vector<store::append_request> batch;
+    auto flush = [&] {
+      for (auto& r : journal.append_many(std::move(batch)))
+        if (!r) {
+          std::fprintf(stderr, "%s\n", r.error().message.c_str());
+          std::exit(1);
+        }
+      batch.clear();
+    };
+    events::build_spec spec;
+    spec.base = "busybox";
+    const auto build_id = model::build_id_for(spec);
+    batch.push_back(append(model::template_stream("bench/app"),
+                           {events::build_started{build_id, tenant, spec, {"stable"}, 1},
+                            events::build_succeeded{build_id, "local", "sim://local", 2},
+                            events::tag_moved{"stable", build_id}}));
+    batch.push_back(append(model::host_stream("local"),
+                           {events::host_registered{"local", 10'000'000, 2'000'000'000},
+                            events::artifact_changed{build_id, "ready", ""}}));
+    batch.push_back(append(model::tenant_stream(tenant),
+                           {events::tenant_created{tenant, 4'000'000'000u, 4'000'000'000u}}));
+    flush();
+    for (std::size_t p = 0; p < pools; ++p) {
+      const std::string id = "twp_p" + std::to_string(p);
+      events::pool_config config{"bench/app:stable", "bench/app", 1, 2, 1, 128, "pinned_build", ""};
+      std::vector<events::domain_event> history{events::pool_created{id, tenant, id, config, build_id}};
+      for (int m = 1; m <= 3; ++m) {
+        const std::string member = id + ".m" + std::to_string(m);
+        history.push_back(events::member_warming{member, build_id, 1, "local", 10});
+        history.push_back(events::member_ready{member, {{"8080", "127.0.0.1:1"}}, 11});
+        if (m < 3)
+          history.push_back(events::member_claimed{member, "sbx_" + id + "_" + std::to_string(m), 12});
+      }
+      batch.push_back(append(model::pool_stream(id), std::move(history)));
+      if (batch.size() >= 1000)
+        flush();
+    }
+    flush();
+    for (std::size_t s = 0; s < sandboxes; ++s) {
+      const std::string id = "sbx_" + std::to_string(s);
+      events::sandbox_created created;
+      created.id = id;
+      created.tenant = tenant;
+      created.template_name = "bench/app";
+      created.build_id = build_id;
+      created.origin = "cold";
+      created.vm_id = id + ".vm";
+      created.host = "local";
+      created.vcpus = 1;
+      created.memory_mb = 128;
+      batch.push_back(append(model::sandbox_stream(id),
+                             {created, events::sandbox_changed{"running", "", {}, 20}}));
+      if (batch.size() >= 1000)
+        flush();
+    }
+    flush();
+  }
+  *events_out = events_written;
+  runtime_options options;
+  options.data_dir = dir;
+  options.hosts = {host_config{"local", 10'000'000, 2'000'000'000}};
+  const auto start = clock::now();
+  auto rt = runtime::open(options);
+  if (!rt) {
+    std::fprintf(stderr, "recovery failed: %s\n", rt.error().message.c_str());
+    std::exit(1);
+  }
+  auto listed = (*rt)->get_pool(tenant, "twp_p0").get(); // answering commands
+  const double elapsed = seconds_since(start);
+  if (!listed) {
+    std::fprintf(stderr, "recovered runtime does not answer: %s\n", listed.error().message.c_str());
+    std::exit(1);
+  }
+  return elapsed;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"bench/controller: checkouts and recovery of the hearth runtime"};
+  std::string dir = (std::filesystem::temp_directory_path() / "hearth-bench-controller").string();
+  double seconds = 3;
+  std::size_t pools = 16;
+  std::size_t recovery_pools = 10'000;
+  std::size_t recovery_sandboxes = 100'000;
+  std::vector<int> callers{1, 16, 256};
+  app.add_option("--dir", dir, "scratch directory")->capture_default_str();
+  app.add_option("--seconds", seconds, "duration of each checkout run")->capture_default_str();
+  app.add_option("--callers", callers, "concurrent callers per run")->capture_default_str();
+  app.add_option("--recovery-pools", recovery_pools)->capture_default_str();
+  app.add_option("--recovery-sandboxes", recovery_sandboxes)->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+
+  std::printf("bench/controller: simulated VMs (1 ms restore), RocksDB journal in %s\n",
+              dir.c_str());
+  std::printf("%-24s %12s %10s %10s %8s\n", "run", "checkouts/s", "p50 ms", "p99 ms", "misses");
+  std::vector<figure> figures;
+  for (int c : callers) {
+    auto rt = open_runtime(dir + "/checkouts", pools, 64);
+    auto r = run_checkouts(*rt, c, pools,
+                           std::chrono::milliseconds(static_cast<long>(seconds * 1000)));
+    std::printf("%-24s %12.0f %10.3f %10.3f %8llu\n", (std::to_string(c) + " callers").c_str(),
+                r.per_second, r.p50_ms, r.p99_ms, static_cast<unsigned long long>(r.misses));
+    std::fflush(stdout);
+    const std::string n = std::to_string(c);
+    figures.push_back({"durable checkouts/s, " + n + " callers", r.per_second, "1/s",
+                       c == 256 ? ">= 50000" : ""});
+    figures.push_back({"checkout latency p50, " + n + " callers", r.p50_ms, "ms",
+                       c == 1 ? "<= 0.5" : ""});
+    figures.push_back({"checkout latency p99, " + n + " callers", r.p99_ms, "ms",
+                       c == 1 ? "<= 2" : ""});
+  }
+  std::uint64_t events_written = 0;
+  const double recovery =
+    recovery_seconds(dir + "/recovery", recovery_pools, recovery_sandboxes, &events_written);
+  std::printf("recovery of %zu pools and %zu sandboxes (%llu events): %.3f s\n", recovery_pools,
+              recovery_sandboxes, static_cast<unsigned long long>(events_written), recovery);
+  figures.push_back({"recovery, " + std::to_string(recovery_pools) + " pools + " +
+                       std::to_string(recovery_sandboxes) + " sandboxes",
+                     recovery, "s", "<= 2"});
+  std::filesystem::remove_all(dir);
+  print_figures("controller", figures);
+  return 0;
+}

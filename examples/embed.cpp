@@ -1,0 +1,85 @@
+// A C++ service embedding hearth: build a template, keep a warm pool, take a
+// sandbox from it, then drain and delete the pool. No HTTP, no CAF types.
+//
+//   build/bin/example_embed [data-dir]
+#include <chrono>
+#include <cstdio>
+#include <thread>
+
+#include "hearth/actors/runtime.hpp"
+
+using namespace std::chrono_literals;
+
+namespace {
+
+template <class T>
+T must(hearth::model::result<T> r, const char* what) {
+  if (!r) {
+    std::fprintf(stderr, "%s failed: %s: %s\n", what, std::string(to_string(r.error().code)).c_str(),
+                 r.error().message.c_str());
+    std::exit(1);
+  }
+  return std::move(*r);
+}
+
+/// Polls until `done(value)` or the deadline.
+template <class Fetch, class Done>
+auto wait_until(Fetch fetch, Done done, std::chrono::seconds deadline) {
+  const auto until = std::chrono::steady_clock::now() + deadline;
+  auto value = fetch();
+  while (!done(value) && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(20ms);
+    value = fetch();
+  }
+  return value;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  hearth::runtime_options options;
+  options.data_dir = argc > 1 ? argv[1] : ""; // empty: in memory
+  options.sim.build_latency = 200ms;
+  options.sim.restore_latency = 20ms;
+  auto rt = must(hearth::runtime::open(options), "open");
+  const std::string tenant = "default";
+
+  hearth::events::build_spec spec;
+  spec.base = "busybox";
+  spec.start_cmd = "httpd -f -p 8080";
+  spec.readiness.kind = "wait_for_port";
+  spec.readiness.port = 8080;
+  auto build = must(rt->build_template(tenant, "team/review-api", spec, {"stable"}).get(), "build");
+  std::printf("build %s: %s\n", build.canonical_ref.c_str(), build.status.c_str());
+  build = wait_until([&] { return must(rt->get_build(tenant, "team/review-api", build.build_id).get(), "get build"); },
+                     [](const auto& b) { return b.status != "building"; }, 30s);
+  std::printf("build %s: %s\n", build.canonical_ref.c_str(), build.status.c_str());
+
+  hearth::api::pool_spec pool_spec;
+  pool_spec.template_ref = "team/review-api:stable";
+  pool_spec.name = "review-api-small";
+  pool_spec.min_ready = 2;
+  pool_spec.max_ready = 4;
+  auto pool = must(rt->create_pool(tenant, pool_spec).get(), "create pool");
+  pool = wait_until([&] { return must(rt->get_pool(tenant, pool.id).get(), "get pool"); },
+                    [](const auto& p) { return p.status.ready >= 2; }, 30s);
+  std::printf("pool %s: ready %u, warming %u\n", pool.id.c_str(), pool.status.ready,
+              pool.status.warming);
+
+  hearth::api::sandbox_request request;
+  request.template_ref = "team/review-api:stable";
+  request.warm_pool = pool.id;
+  request.warm_pool_mode = "prefer";
+  request.warm_pool_wait_ms = 1500;
+  auto sandbox = must(rt->create_sandbox(tenant, request).get(), "create sandbox");
+  const auto& c = sandbox.warm_pool_checkout;
+  std::printf("sandbox %s: %s, warm_pool_checkout {source: %s, hit: %s, id: %s, mode: %s}\n",
+              sandbox.id.c_str(), sandbox.state.c_str(), c.source.c_str(),
+              c.hit ? "true" : "false", c.id.c_str(), c.mode.c_str());
+
+  must(rt->drain_pool(tenant, pool.id).get(), "drain");
+  must(rt->delete_pool(tenant, pool.id).get(), "delete");
+  std::printf("pool %s deleted; sandbox %s is still %s\n", pool.id.c_str(), sandbox.id.c_str(),
+              must(rt->get_sandbox(tenant, sandbox.id).get(), "get sandbox").state.c_str());
+  return 0;
+}
