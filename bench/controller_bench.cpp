@@ -164,14 +164,12 @@ double recovery_seconds(const std::string& dir, std::size_t pools, std::size_t s
     flush();
     for (std::size_t p = 0; p < pools; ++p) {
       const std::string id = "twp_p" + std::to_string(p);
-      events::pool_config config{"bench/app:stable", "bench/app", 1, 2, 1, 128, "pinned_build", ""};
+      events::pool_config config{"bench/app:stable", "bench/app", 3, 3, 1, 128, "pinned_build", ""};
       std::vector<events::domain_event> history{events::pool_created{id, tenant, id, config, build_id}};
       for (int m = 1; m <= 3; ++m) {
         const std::string member = id + ".m" + std::to_string(m);
         history.push_back(events::member_warming{member, build_id, 1, "local", 10});
         history.push_back(events::member_ready{member, {{"8080", "127.0.0.1:1"}}, 11});
-        if (m < 3)
-          history.push_back(events::member_claimed{member, "sbx_" + id + "_" + std::to_string(m), 12});
       }
       batch.push_back(append(model::pool_stream(id), std::move(history)));
       if (batch.size() >= 1000)
@@ -198,7 +196,18 @@ double recovery_seconds(const std::string& dir, std::size_t pools, std::size_t s
     flush();
   }
   *events_out = events_written;
+  // The hosts kept running while the controller was down: every VM the
+  // journal knows is still there to be re-adopted.
+  auto world = std::make_shared<vmm::sim_world>();
+  std::vector<std::string> running;
+  for (std::size_t p = 0; p < pools; ++p)
+    for (int m = 1; m <= 3; ++m)
+      running.push_back("twp_p" + std::to_string(p) + ".m" + std::to_string(m));
+  for (std::size_t s = 0; s < sandboxes; ++s)
+    running.push_back("sbx_" + std::to_string(s) + ".vm");
+  world->add_running("local", running);
   runtime_options options;
+  options.sim_world = world;
   options.data_dir = dir;
   options.hosts = {host_config{"local", 10'000'000, 2'000'000'000}};
   const auto start = clock::now();

@@ -38,6 +38,10 @@ public:
                  const model::world_state& recovered);
 
   caf::behavior make_behavior() override;
+  void on_exit() override {
+    waiting_.clear();
+    event_sourced<capacity_stream>::on_exit();
+  }
 
 private:
   void refresh(const std::string& stream);

@@ -110,6 +110,13 @@ controller_actor::controller_actor(caf::actor_config& cfg, std::shared_ptr<runti
   }
 }
 
+void controller_actor::on_exit() {
+  pools_.clear();
+  sandboxes_.clear();
+  by_address_.clear();
+  caf::event_based_actor::on_exit();
+}
+
 caf::actor controller_actor::spawn_pool(model::pool_state state, std::uint64_t sequence) {
   const std::string id = state.id;
   const std::string tenant = state.tenant;

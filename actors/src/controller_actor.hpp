@@ -34,6 +34,7 @@ public:
                    model::world_state recovered, controller_limits limits, bool deterministic);
 
   caf::behavior make_behavior() override;
+  void on_exit() override;
 
 private:
   struct entry {

@@ -42,6 +42,12 @@ public:
     });
   }
 
+  void on_exit() override {
+    // Continuations hold response promises (strong handles): drop them.
+    streams_.clear();
+    caf::event_based_actor::on_exit();
+  }
+
 protected:
   /// Takes over a stream recovered from the journal at `sequence`.
   void adopt(const std::string& stream, State recovered, std::uint64_t sequence) {

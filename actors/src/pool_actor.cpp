@@ -49,6 +49,11 @@ api::pool_info pool_actor::info_of(const model::pool_state& s) {
   return out;
 }
 
+void pool_actor::on_exit() {
+  waiters_.clear();
+  event_sourced<model::pool_state>::on_exit();
+}
+
 std::string pool_actor::encode_state(const model::pool_state& s) const {
   return encode_pool_snapshot(s);
 }

@@ -40,6 +40,7 @@ public:
              model::pool_state prior, std::uint64_t prior_sequence);
 
   caf::behavior make_behavior() override;
+  void on_exit() override;
 
   static api::pool_info info_of(const model::pool_state& s);
 

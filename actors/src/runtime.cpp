@@ -90,6 +90,13 @@ public:
     } else {
       system->await_all_actors_done();
     }
+    // The context holds the services' handles and every actor holds the
+    // context: break that cycle so the actors are freed.
+    services.clear();
+    ctx->capacity = caf::actor{};
+    ctx->templates = caf::actor{};
+    ctx->controller = caf::actor{};
+    ctx->vmms.clear();
   }
 };
 
@@ -142,6 +149,10 @@ model::result<std::unique_ptr<runtime>> runtime::open(runtime_options options) {
     self->config.set("scheduler.policy", caf::atom("testing"));
   } else {
     self->config.set("scheduler.max-threads", options.scheduler_threads);
+    // One shared queue and a condition variable: CAF's default work-stealing
+    // workers poll for work, which on a 2-core machine burns the core the
+    // journal and the other worker need.
+    self->config.set("scheduler.policy", caf::atom("sharing"));
   }
   self->config.set("logger.console", caf::atom("none"));
   self->config.set("logger.verbosity", caf::atom("quiet"));

@@ -20,6 +20,11 @@ sandbox_actor::sandbox_actor(caf::actor_config& cfg, std::shared_ptr<runtime_con
   adopt(stream_, model::sandbox_state{}, 0);
 }
 
+void sandbox_actor::on_exit() {
+  starters_.clear();
+  event_sourced<model::sandbox_state>::on_exit();
+}
+
 std::string sandbox_actor::encode_state(const model::sandbox_state& s) const {
   return encode_sandbox_snapshot(s);
 }

@@ -32,6 +32,7 @@ public:
                 events::sandbox_created created, std::string correlation_id);
 
   caf::behavior make_behavior() override;
+  void on_exit() override;
 
   static api::sandbox_info info_of(const model::sandbox_state& s);
 

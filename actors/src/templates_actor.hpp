@@ -40,6 +40,10 @@ public:
                   const model::world_state& recovered);
 
   caf::behavior make_behavior() override;
+  void on_exit() override {
+    watchers_.clear();
+    event_sourced<model::template_state>::on_exit();
+  }
 
 private:
   const model::template_state* owned(const std::string& tenant, const std::string& name) const;

@@ -36,10 +36,14 @@ caf::behavior vmm_actor(caf::stateful_actor<vmm_state>* self,
     std::fprintf(stderr, "hearth: vmm ignored an error message: %s\n",
                  caf::to_string(err).c_str());
   });
-  caf::actor self_handle = caf::actor_cast<caf::actor>(self);
   // Driver callbacks come back as this actor's own messages, after `delay`
-  // by this actor's clock: deterministic under the test scheduler.
-  vmm::executor run = [self_handle](std::chrono::nanoseconds delay, std::function<void()> work) {
+  // by this actor's clock: deterministic under the test scheduler. The
+  // driver lives in this actor's state, so it holds a weak handle only.
+  caf::weak_actor_ptr weak_self = caf::actor_cast<caf::weak_actor_ptr>(self);
+  vmm::executor run = [weak_self](std::chrono::nanoseconds delay, std::function<void()> work) {
+    auto self_handle = caf::actor_cast<caf::actor>(weak_self);
+    if (!self_handle)
+      return; // shutting down
     if (delay.count() <= 0)
       caf::anon_send(self_handle, run_atom::value, work_item{std::move(work)});
     else

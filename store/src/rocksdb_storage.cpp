@@ -258,7 +258,11 @@ result<stream_state> rocksdb_journal::load_state(std::string_view stream,
       return error{errc::corrupt, "stream " + std::string(stream) + " has damaged metadata"};
     state.has_meta = true;
     state.deleted_to = get_be(value, 0, 8);
-  } else if (!status.IsNotFound()) {
+  } else if (status.IsNotFound()) {
+    // Every stream's first append writes its metadata entry: without one
+    // the stream has no events (a bloom-filtered point lookup, no seek).
+    return state;
+  } else {
     return from_status(status, "cannot read stream " + std::string(stream));
   }
   std::unique_ptr<rocksdb::Iterator> it(owner_.db().NewIterator(read, owner_.streams_cf()));

@@ -57,6 +57,12 @@ void sim_world::restore_host(const std::string& host) {
     owner->notify_health(true, "host answers again");
 }
 
+void sim_world::add_running(const std::string& host, const std::vector<std::string>& vm_ids) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto& record = hosts_[host];
+  record.vms.insert(vm_ids.begin(), vm_ids.end());
+}
+
 bool sim_world::has_vm(const std::string& vm_id) const {
   std::lock_guard<std::mutex> lock(mutex_);
   for (const auto& [name, host] : hosts_)

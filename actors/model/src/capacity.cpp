@@ -79,20 +79,24 @@ bool capacity_ledger::within_quota(const std::string& tenant, usage extra) const
 
 void capacity_ledger::set_reservation(const std::string& pool_id, const std::string& tenant,
                                       usage amount) {
+  auto previous = pool_reserved_.find(pool_id);
+  if (previous != pool_reserved_.end()) {
+    auto& total = tenant_reserved_[previous->second.first];
+    total.vcpus -= previous->second.second.vcpus;
+    total.memory_mb -= previous->second.second.memory_mb;
+    pool_reserved_.erase(previous);
+  }
   if (amount.vcpus == 0 && amount.memory_mb == 0)
-    pool_reserved_.erase(pool_id);
-  else
-    pool_reserved_[pool_id] = {tenant, amount};
+    return;
+  pool_reserved_[pool_id] = {tenant, amount};
+  auto& total = tenant_reserved_[tenant];
+  total.vcpus += amount.vcpus;
+  total.memory_mb += amount.memory_mb;
 }
 
 usage capacity_ledger::reserved(const std::string& tenant) const {
-  usage total;
-  for (const auto& [pool, entry] : pool_reserved_)
-    if (entry.first == tenant) {
-      total.vcpus += entry.second.vcpus;
-      total.memory_mb += entry.second.memory_mb;
-    }
-  return total;
+  auto found = tenant_reserved_.find(tenant);
+  return found == tenant_reserved_.end() ? usage{} : found->second;
 }
 
 placement capacity_ledger::place(const std::string& tenant, const std::string& build_id,

@@ -6,6 +6,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "hearth/vmm/driver.hpp"
 
@@ -47,6 +48,10 @@ public:
   void lose_host(const std::string& host);
   /// A lost host is back (empty).
   void restore_host(const std::string& host);
+
+  /// VMs running on `host` that the simulation did not start: what a
+  /// restarted controller finds on hosts that kept running.
+  void add_running(const std::string& host, const std::vector<std::string>& vm_ids);
 
   bool has_vm(const std::string& vm_id) const;
   std::size_t vm_count() const;

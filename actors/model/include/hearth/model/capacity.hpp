@@ -97,6 +97,8 @@ private:
   /// Sandbox allocations per tenant (pool members count as reservations).
   std::unordered_map<std::string, usage> tenant_used_;
   std::unordered_map<std::string, std::pair<std::string, usage>> pool_reserved_;
+  /// Sum of pool_reserved_ per tenant, kept up to date (placement asks often).
+  std::unordered_map<std::string, usage> tenant_reserved_;
 };
 
 } // namespace hearth::model
