@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <map>
+#include <unordered_map>
 #include <string>
 #include <string_view>
 
@@ -31,7 +32,7 @@ struct world_state {
   std::map<std::string, tenant_state> tenants;
   std::map<std::string, template_state> templates;
   /// The highest sequence number applied per stream.
-  std::map<std::string, std::uint64_t> sequences;
+  std::unordered_map<std::string, std::uint64_t> sequences;
   /// Events that did not fit their aggregate's state (should stay 0).
   std::uint64_t rejected = 0;
 
