@@ -117,16 +117,20 @@ void controller_actor::on_exit() {
   caf::event_based_actor::on_exit();
 }
 
+caf::actor controller_actor::enroll(const std::string& kind, const std::string& id,
+                                    const std::string& tenant, caf::actor actor) {
+  monitor(actor);
+  auto& e = (kind == "pool" ? pools_ : sandboxes_)[id];
+  e.actor = actor;
+  e.tenant = tenant;
+  by_address_[actor.address()] = {kind, id};
+  return actor;
+}
+
 caf::actor controller_actor::spawn_pool(model::pool_state state, std::uint64_t sequence) {
   const std::string id = state.id;
   const std::string tenant = state.tenant;
-  auto actor = spawn<pool_actor>(ctx_, std::move(state), sequence);
-  monitor(actor);
-  auto& e = pools_[id];
-  e.actor = actor;
-  e.tenant = tenant;
-  by_address_[actor.address()] = {"pool", id};
-  return actor;
+  return enroll("pool", id, tenant, spawn<pool_actor>(ctx_, std::move(state), sequence));
 }
 
 caf::actor controller_actor::spawn_new_pool(events::pool_created created,
@@ -141,39 +145,23 @@ caf::actor controller_actor::spawn_new_pool(events::pool_created created,
     prior_sequence = deleted->second.second;
     deleted_pools_.erase(deleted);
   }
-  auto actor = spawn<pool_actor>(ctx_, std::move(created), correlation, std::move(prior),
-                                 prior_sequence);
-  monitor(actor);
-  auto& e = pools_[id];
-  e.actor = actor;
-  e.tenant = tenant;
-  by_address_[actor.address()] = {"pool", id};
-  return actor;
+  return enroll("pool", id, tenant,
+                spawn<pool_actor>(ctx_, std::move(created), correlation, std::move(prior),
+                                  prior_sequence));
 }
 
 caf::actor controller_actor::spawn_sandbox(model::sandbox_state state, std::uint64_t sequence) {
   const std::string id = state.id;
   const std::string tenant = state.tenant;
-  auto actor = spawn<sandbox_actor>(ctx_, std::move(state), sequence);
-  monitor(actor);
-  auto& e = sandboxes_[id];
-  e.actor = actor;
-  e.tenant = tenant;
-  by_address_[actor.address()] = {"sandbox", id};
-  return actor;
+  return enroll("sandbox", id, tenant, spawn<sandbox_actor>(ctx_, std::move(state), sequence));
 }
 
 caf::actor controller_actor::spawn_new_sandbox(events::sandbox_created created,
                                                const std::string& correlation) {
   const std::string id = created.id;
   const std::string tenant = created.tenant;
-  auto actor = spawn<sandbox_actor>(ctx_, std::move(created), correlation);
-  monitor(actor);
-  auto& e = sandboxes_[id];
-  e.actor = actor;
-  e.tenant = tenant;
-  by_address_[actor.address()] = {"sandbox", id};
-  return actor;
+  return enroll("sandbox", id, tenant,
+                spawn<sandbox_actor>(ctx_, std::move(created), correlation));
 }
 
 const controller_actor::entry* controller_actor::pool_of(const std::string& tenant,
@@ -330,52 +318,63 @@ caf::result<std::vector<T>> controller_actor::gather(const std::map<std::string,
   return rp;
 }
 
+std::optional<model::error> controller_actor::check_config(events::pool_config& config) const {
+  if (config.max_ready == 0 || config.max_ready > limits_.max_pool_size)
+    return model::invalid("max_ready", "max_ready must be between 1 and "
+                                         + std::to_string(limits_.max_pool_size));
+  if (config.min_ready > config.max_ready)
+    return model::invalid("min_ready", "min_ready must not exceed max_ready");
+  if (config.vcpus == 0 || config.vcpus > 64)
+    return model::invalid("vcpus", "vcpus must be between 1 and 64");
+  if (config.memory_mb < 64 || config.memory_mb > 262144)
+    return model::invalid("memory_mb", "memory_mb must be between 64 and 262144");
+  if (config.version_policy.empty())
+    config.version_policy = "pinned_build";
+  if (config.version_policy != "pinned_build" && config.version_policy != "track_tag")
+    return model::invalid("version_policy", "version_policy must be pinned_build or track_tag");
+  auto ref = model::parse_template_ref(config.template_ref);
+  if (!ref)
+    return ref.error();
+  config.template_name = ref->name;
+  if (config.version_policy == "track_tag" && config.track_tag.empty())
+    config.track_tag = ref->build_id.empty() ? ref->tag : "";
+  if (config.version_policy == "track_tag" && config.track_tag.empty())
+    return model::invalid("track_tag", "a track_tag pool needs a tag to track");
+  return std::nullopt;
+}
+
+std::string controller_actor::resolvable_ref(const events::pool_config& config) {
+  // A track_tag pool follows its tag; a pinned pool resolves its reference.
+  return config.version_policy == "track_tag" ? config.template_name + ":" + config.track_tag
+                                              : config.template_ref;
+}
+
 caf::result<api::pool_info> controller_actor::create_pool(const std::string& tenant,
                                                           api::pool_spec spec,
                                                           const std::string& correlation) {
   if (!valid_pool_name(spec.name))
     return to_caf(model::invalid("name", "name must be 1-63 characters of a-z, 0-9, '-', '_'"));
-  if (spec.max_ready == 0 || spec.max_ready > limits_.max_pool_size)
-    return to_caf(model::invalid("max_ready", "max_ready must be between 1 and "
-                                                + std::to_string(limits_.max_pool_size)));
-  if (spec.min_ready > spec.max_ready)
-    return to_caf(model::invalid("min_ready", "min_ready must not exceed max_ready"));
-  if (spec.vcpus == 0 || spec.vcpus > 64)
-    return to_caf(model::invalid("vcpus", "vcpus must be between 1 and 64"));
-  if (spec.memory_mb < 64 || spec.memory_mb > 262144)
-    return to_caf(model::invalid("memory_mb", "memory_mb must be between 64 and 262144"));
-  if (spec.version_policy.empty())
-    spec.version_policy = "pinned_build";
-  if (spec.version_policy != "pinned_build" && spec.version_policy != "track_tag")
-    return to_caf(
-      model::invalid("version_policy", "version_policy must be pinned_build or track_tag"));
-  auto ref = model::parse_template_ref(spec.template_ref);
-  if (!ref)
-    return to_caf(ref.error());
-  if (spec.version_policy == "track_tag") {
-    if (spec.track_tag.empty())
-      spec.track_tag = ref->tag.empty() ? "" : ref->tag;
-    if (spec.track_tag.empty())
-      return to_caf(model::invalid("track_tag", "a track_tag pool needs a tag to track"));
-  } else if (!spec.track_tag.empty()) {
+  if (spec.version_policy != "track_tag" && !spec.track_tag.empty())
     return to_caf(model::invalid("track_tag", "track_tag is only for version_policy track_tag"));
-  }
+  events::pool_config config{spec.template_ref, "",         spec.min_ready,
+                             spec.max_ready,    spec.vcpus, spec.memory_mb,
+                             spec.version_policy, spec.track_tag};
+  if (auto invalid = check_config(config))
+    return to_caf(*invalid);
   const std::string id = model::pool_id_for(spec.name);
   if (pools_.count(id) > 0)
     return to_caf(model::errc::conflict, "pool " + id + " already exists", "name");
 
   auto rp = make_response_promise<api::pool_info>();
-  const std::string resolve_ref =
-    spec.version_policy == "track_tag" ? ref->name + ":" + spec.track_tag : spec.template_ref;
-  request(ctx_->templates, caf::infinite, resolve_atom::value, tenant, resolve_ref)
+  request(ctx_->templates, caf::infinite, resolve_atom::value, tenant, resolvable_ref(config))
     .then(
       [=](const std::string& template_name, const std::string& build_id) mutable {
         if (pools_.count(id) > 0) {
           rp.deliver(to_caf(model::errc::conflict, "pool " + id + " already exists", "name"));
           return;
         }
-        const std::uint64_t reserve_vcpus = std::uint64_t{spec.max_ready} * spec.vcpus;
-        const std::uint64_t reserve_memory = std::uint64_t{spec.max_ready} * spec.memory_mb;
+        const std::uint64_t reserve_vcpus = std::uint64_t{config.max_ready} * config.vcpus;
+        const std::uint64_t reserve_memory = std::uint64_t{config.max_ready} * config.memory_mb;
         // Hold the id while quota is checked.
         pools_[id] = entry{caf::actor{}, tenant, 0};
         request(ctx_->capacity, caf::infinite, reserve_atom::value, id, tenant, reserve_vcpus,
@@ -386,10 +385,8 @@ caf::result<api::pool_info> controller_actor::create_pool(const std::string& ten
               created.id = id;
               created.tenant = tenant;
               created.name = spec.name;
-              created.config = events::pool_config{spec.template_ref, template_name,
-                                                   spec.min_ready, spec.max_ready, spec.vcpus,
-                                                   spec.memory_mb, spec.version_policy,
-                                                   spec.track_tag};
+              created.config = config;
+              created.config.template_name = template_name;
               created.build_id = build_id;
               pools_.erase(id);
               auto pool = spawn_new_pool(std::move(created), correlation);
@@ -435,31 +432,15 @@ caf::result<api::pool_info> controller_actor::update_pool(const std::string& ten
           config.version_policy = patch.version_policy;
         if (patch.set_track_tag)
           config.track_tag = patch.track_tag;
-        auto fail = [&rp](model::error e) { rp.deliver(to_caf(e)); };
-        if (config.max_ready == 0 || config.max_ready > limits_.max_pool_size)
-          return fail(model::invalid("max_ready", "max_ready must be between 1 and "
-                                                    + std::to_string(limits_.max_pool_size)));
-        if (config.min_ready > config.max_ready)
-          return fail(model::invalid("min_ready", "min_ready must not exceed max_ready"));
-        if (config.vcpus == 0 || config.vcpus > 64)
-          return fail(model::invalid("vcpus", "vcpus must be between 1 and 64"));
-        if (config.memory_mb < 64 || config.memory_mb > 262144)
-          return fail(model::invalid("memory_mb", "memory_mb must be between 64 and 262144"));
-        if (config.version_policy != "pinned_build" && config.version_policy != "track_tag")
-          return fail(model::invalid("version_policy",
-                                     "version_policy must be pinned_build or track_tag"));
-        auto ref = model::parse_template_ref(config.template_ref);
-        if (!ref)
-          return fail(ref.error());
-        if (config.version_policy == "track_tag" && config.track_tag.empty())
-          return fail(model::invalid("track_tag", "a track_tag pool needs a tag to track"));
         if (config.version_policy == "pinned_build")
           config.track_tag.clear();
+        if (auto invalid = check_config(config)) {
+          rp.deliver(to_caf(*invalid));
+          return;
+        }
         // Updating re-resolves the reference: a pinned pool moves to what its
         // reference names now.
-        const std::string resolve_ref = config.version_policy == "track_tag"
-                                          ? ref->name + ":" + config.track_tag
-                                          : config.template_ref;
+        const std::string resolve_ref = resolvable_ref(config);
         request(ctx_->templates, caf::infinite, resolve_atom::value, tenant, resolve_ref)
           .then(
             [=](const std::string& template_name, const std::string& build_id) mutable {

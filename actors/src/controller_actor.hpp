@@ -1,6 +1,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <memory>
 #include <random>
 #include <string>
@@ -43,6 +44,9 @@ private:
     std::uint32_t restarts = 0;
   };
 
+  /// Monitors `actor` and enters it in the directory as `kind` `id`.
+  caf::actor enroll(const std::string& kind, const std::string& id, const std::string& tenant,
+                    caf::actor actor);
   caf::actor spawn_pool(model::pool_state state, std::uint64_t sequence);
   caf::actor spawn_new_pool(events::pool_created created, const std::string& correlation);
   caf::actor spawn_sandbox(model::sandbox_state state, std::uint64_t sequence);
@@ -53,6 +57,10 @@ private:
   void on_down(const caf::down_msg& down);
   void restart(const std::string& kind, const std::string& id);
 
+  /// Checks a pool's configuration and fills in its defaults and template
+  /// name; the error names the field at fault.
+  std::optional<model::error> check_config(events::pool_config& config) const;
+  static std::string resolvable_ref(const events::pool_config& config);
   caf::result<api::pool_info> create_pool(const std::string& tenant, api::pool_spec spec,
                                           const std::string& correlation);
   caf::result<api::pool_info> update_pool(const std::string& tenant, const std::string& id,
