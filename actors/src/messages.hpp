@@ -191,12 +191,6 @@ typename Inspector::result_type inspect(Inspector& f, template_info& x) {
 }
 
 template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, pool_status& x) {
-  return f(caf::meta::type_name("pool_status"), x.target, x.ready, x.warming, x.claimed,
-           x.draining, x.failed, x.expired, x.unavailable);
-}
-
-template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, pool_spec& x) {
   return f(caf::meta::type_name("pool_spec"), x.template_ref, x.name, x.min_ready, x.max_ready,
            x.vcpus, x.memory_mb, x.version_policy, x.track_tag);
@@ -243,6 +237,16 @@ typename Inspector::result_type inspect(Inspector& f, host_info& x) {
 }
 
 } // namespace hearth::api
+
+namespace hearth::model {
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, pool_status& x) {
+  return f(caf::meta::type_name("pool_status"), x.target, x.ready, x.warming, x.claimed,
+           x.draining, x.failed, x.expired, x.unavailable);
+}
+
+} // namespace hearth::model
 
 namespace hearth::events {
 

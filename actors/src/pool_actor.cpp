@@ -43,9 +43,7 @@ api::pool_info pool_actor::info_of(const model::pool_state& s) {
   out.deleting = s.deleting;
   out.deleted = s.deleted;
   out.degraded_reason = s.degraded_reason;
-  const auto st = s.status();
-  out.status = api::pool_status{st.target,    st.ready,  st.warming, st.claimed,
-                                st.draining,  st.failed, st.expired, st.unavailable};
+  out.status = s.status();
   return out;
 }
 

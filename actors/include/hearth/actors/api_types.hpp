@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "hearth/events/domain/template_events.hpp"
+#include "hearth/model/pool_state.hpp"
 
 namespace hearth::api {
 
@@ -28,17 +29,9 @@ struct template_info {
   std::vector<build_info> builds;
 };
 
-/// Status counts as the seed names them.
-struct pool_status {
-  std::uint32_t target = 0;
-  std::uint32_t ready = 0;
-  std::uint32_t warming = 0;
-  std::uint64_t claimed = 0;
-  std::uint32_t draining = 0;
-  std::uint64_t failed = 0;
-  std::uint64_t expired = 0;
-  std::uint64_t unavailable = 0;
-};
+/// Status counts as the seed names them: target, ready, warming, claimed,
+/// draining, failed, expired, unavailable.
+using pool_status = model::pool_status;
 
 /// What creating a pool takes.
 struct pool_spec {
