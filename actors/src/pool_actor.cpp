@@ -96,9 +96,7 @@ void pool_actor::reconcile(std::function<void()> then) {
                              ? budgets.destroy_budget_per_tick - destroys_this_tick_
                              : 0;
   auto plan = model::plan_reconcile(current(), context_, ctx_->pools);
-  for (const auto& vm_id : plan.destroys)
-    if (current().members.count(vm_id) > 0)
-      ++destroys_this_tick_; // draining members; failed or expired ones are not budgeted
+  const std::vector<std::string> destroying = plan.destroys;
   const bool deleted_now = std::any_of(plan.events.begin(), plan.events.end(), [](const auto& e) {
     const auto* change = std::get_if<events::pool_lifecycle>(&e);
     return change != nullptr && change->change == "deleted";
@@ -127,6 +125,14 @@ void pool_actor::reconcile(std::function<void()> then) {
               quit();
             }
           });
+  // persist() applied the plan to the working state: only members still
+  // there (draining ones) count against the budget; failed or expired ones
+  // are destroyed at once.
+  for (const auto& vm_id : destroying) {
+    auto found = current().members.find(vm_id);
+    if (found != current().members.end() && found->second.state == model::member_state::draining)
+      ++destroys_this_tick_;
+  }
 }
 
 void pool_actor::start_fills(std::uint32_t count) {
