@@ -231,7 +231,7 @@ void controller_actor::restart(const std::string& kind, const std::string& id) {
       if (inline_call)
         spawn_pool(std::move(r->state), r->sequence);
       else
-        caf::anon_send(self_handle, recovered_atom::value, kind, id, encode_pool_snapshot(r->state),
+        caf::anon_send(self_handle, recovered_atom::value, kind, encode_pool_snapshot(r->state),
                        r->sequence);
     } else {
       auto r = recover_stream<model::sandbox_state>(*storage, model::sandbox_stream(id), &notes);
@@ -240,7 +240,7 @@ void controller_actor::restart(const std::string& kind, const std::string& id) {
       if (inline_call)
         spawn_sandbox(std::move(r->state), r->sequence);
       else
-        caf::anon_send(self_handle, recovered_atom::value, kind, id,
+        caf::anon_send(self_handle, recovered_atom::value, kind,
                        encode_sandbox_snapshot(r->state), r->sequence);
     }
   };
@@ -727,15 +727,15 @@ caf::behavior controller_actor::make_behavior() {
         deleted_pools_[pool_id] = {std::move(*s), sequence};
     },
     [this](recovered_atom, const std::string& kind, const std::string& id) { restart(kind, id); },
-    [this](recovered_atom, const std::string& kind, const std::string& id,
-           const std::string& encoded, std::uint64_t sequence) {
+    // A stream recovered off the actor threads, as a snapshot-encoded state.
+    [this](recovered_atom, const std::string& kind, const std::string& encoded,
+           std::uint64_t sequence) {
       if (kind == "pool") {
         if (auto s = decode_state_snapshot<model::pool_state>(encoded))
           spawn_pool(std::move(*s), sequence);
       } else if (auto s = decode_state_snapshot<model::sandbox_state>(encoded)) {
         spawn_sandbox(std::move(*s), sequence);
       }
-      (void)id;
     },
     [this](dump_atom) -> caf::result<std::string> {
       auto rp = make_response_promise<std::string>();

@@ -58,5 +58,3 @@ private:
 };
 
 } // namespace hearth::actors
-
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::set<std::string>)

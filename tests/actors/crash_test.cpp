@@ -37,7 +37,16 @@ namespace {
   auto built = rt.build_template(tenant, "team/burst", http_spec(), {"stable"}).get();
   if (!built)
     _exit(4);
-  std::this_thread::sleep_for(100ms); // the build completes (no event to wait on here)
+  // Poll the build with a deadline until it is ready.
+  const auto build_deadline = std::chrono::steady_clock::now() + 10s;
+  while (built && built->status == "building") {
+    if (std::chrono::steady_clock::now() > build_deadline)
+      _exit(7);
+    std::this_thread::yield();
+    built = rt.get_build(tenant, "team/burst", built->build_id).get();
+  }
+  if (!built || built->status != "ready")
+    _exit(8);
   api::pool_spec spec;
   spec.template_ref = "team/burst:stable";
   spec.name = "burst";

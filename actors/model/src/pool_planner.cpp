@@ -25,11 +25,6 @@ struct planner {
     emit(events::member_changed{id, std::string(to_string(to)), std::move(reason), now});
   }
 
-  void wake_at(std::int64_t when) {
-    if (plan.wake_at_ns == 0 || when < plan.wake_at_ns)
-      plan.wake_at_ns = when;
-  }
-
   void set_degraded(const std::string& reason) {
     if (s.degraded_reason != reason)
       emit(events::degraded_changed{reason});
@@ -77,7 +72,6 @@ reconcile_plan plan_reconcile(const pool_state& state, const pool_context& conte
         p.plan.destroys.push_back(m.id);
         continue;
       }
-      p.wake_at(expires_at);
     }
     if (m.state == member_state::warming) {
       const std::int64_t deadline = m.since_ns + to_ns(options.warming_deadline);
@@ -86,7 +80,6 @@ reconcile_plan plan_reconcile(const pool_state& state, const pool_context& conte
         p.plan.destroys.push_back(m.id);
         continue;
       }
-      p.wake_at(deadline);
     }
     const bool live = m.state == member_state::ready || m.state == member_state::warming;
     if (live && (p.s.draining || m.generation < p.s.generation))
@@ -133,10 +126,8 @@ reconcile_plan plan_reconcile(const pool_state& state, const pool_context& conte
   if (want > 0 && p.s.consecutive_failures > 0) {
     const std::int64_t retry_at =
       p.s.last_failure_ns + to_ns(fill_backoff(p.s.consecutive_failures, options));
-    if (now < retry_at) {
-      p.wake_at(retry_at);
+    if (now < retry_at)
       want = 0;
-    }
   }
   p.plan.fills = want;
   return p.plan;

@@ -62,8 +62,6 @@ struct reconcile_plan {
   std::vector<events::domain_event> events;
   std::vector<std::string> destroys;
   std::uint32_t fills = 0;
-  /// The next time something is due (a backoff ending, a deadline, a TTL).
-  std::int64_t wake_at_ns = 0;
 };
 
 /// Decides one reconciliation of `state`. Pure: the same inputs give the same
