@@ -4,6 +4,8 @@ namespace hearth::vmm {
 
 driver::~driver() = default;
 
+std::string driver::build_log(const std::string&) { return {}; }
+
 std::string_view to_string(errc code) {
   switch (code) {
     case errc::build_failed:

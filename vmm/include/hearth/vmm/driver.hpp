@@ -117,6 +117,9 @@ public:
   /// The VMs this host runs now (for re-adoption after a restart).
   virtual std::vector<std::string> running() = 0;
 
+  /// What a build printed, step by step (kept after the build ends).
+  virtual std::string build_log(const std::string& build_id);
+
   /// Called when a VM exits on its own (it crashed, it was killed).
   virtual void on_vm_exit(std::function<void(std::string vm_id, std::string reason)> handler) = 0;
 
