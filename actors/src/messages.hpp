@@ -70,6 +70,7 @@ using hosts_atom = caf::atom_constant<caf::atom("hosts")>;
 using start_atom = caf::atom_constant<caf::atom("start")>;
 using stopped_atom = caf::atom_constant<caf::atom("stopped")>;
 using host_atom_register = caf::atom_constant<caf::atom("host_reg")>;
+using log_atom = caf::atom_constant<caf::atom("log")>;
 
 // -- errors -----------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ public:
   caf::scheduler::test_coordinator* scheduler = nullptr;
   std::shared_ptr<runtime_context> ctx;
   std::shared_ptr<vmm::sim_world> world;
+  std::map<std::string, std::shared_ptr<vmm::qemu_host>> qemu_hosts;
   std::vector<caf::actor> services;
 
   std::function<void()> driver() {
@@ -104,6 +105,9 @@ runtime::runtime(std::unique_ptr<impl> self) : impl_(std::move(self)) {}
 
 runtime::~runtime() {
   impl_->shutdown();
+  // No driver callback may reach the actor system once it is gone.
+  for (const auto& [id, host] : impl_->qemu_hosts)
+    vmm::close_qemu_host(*host);
   // The port's threads may still deliver to actors: stop them while the
   // actor system exists.
   impl_->port.reset();
@@ -144,6 +148,23 @@ model::result<std::unique_ptr<runtime>> runtime::open(runtime_options options) {
                         "cannot recover from the journal: " + scanned.error().message};
   if (failure)
     return model::error{model::errc::internal, "cannot recover: " + failure->message};
+
+  // Real VMs: look at what the hosts run before any actor starts (blocking:
+  // QEMU checks, the accelerator probe, re-adopting recorded VMs).
+  if (options.driver == vm_driver::qemu) {
+    auto qemu = options.qemu;
+    if (qemu.data_dir.empty())
+      qemu.data_dir = options.data_dir;
+    if (qemu.data_dir.empty())
+      return model::invalid("data_dir", "the QEMU driver needs a data directory");
+    for (const auto& host : options.hosts) {
+      auto opened = vmm::open_qemu_host(host.id, qemu);
+      if (!opened)
+        return model::error{model::errc::unavailable,
+                            "host " + host.id + ": " + opened.error().message};
+      self->qemu_hosts[host.id] = *opened;
+    }
+  }
 
   if (options.deterministic) {
     self->config.set("scheduler.policy", caf::atom("testing"));
@@ -186,11 +207,17 @@ model::result<std::unique_ptr<runtime>> runtime::open(runtime_options options) {
   ctx->capacity = self->system->spawn<capacity_actor>(ctx, world);
   ctx->templates = self->system->spawn<templates_actor>(ctx, world);
   for (const auto& host : options.hosts) {
-    auto sim_world = self->world;
-    auto sim = options.sim;
-    driver_factory factory = [sim_world, sim, id = host.id](vmm::executor run) {
-      return std::make_unique<vmm::sim_driver>(id, sim_world, sim, std::move(run));
-    };
+    driver_factory factory;
+    if (options.driver == vm_driver::qemu) {
+      auto qemu = self->qemu_hosts.at(host.id);
+      factory = [qemu](vmm::executor run) { return vmm::make_qemu_driver(qemu, std::move(run)); };
+    } else {
+      auto sim_world = self->world;
+      auto sim = options.sim;
+      factory = [sim_world, sim, id = host.id](vmm::executor run) {
+        return std::make_unique<vmm::sim_driver>(id, sim_world, sim, std::move(run));
+      };
+    }
     ctx->vmms[host.id] = self->system->spawn(vmm_actor, ctx, host.id, factory);
   }
   std::vector<model::host_state> known_hosts;
@@ -269,6 +296,11 @@ pending<api::build_info> runtime::delete_build(const std::string& tenant,
                                                const std::string& build_id) {
   return impl_->call<api::build_info>(impl_->ctx->templates, delete_atom::value, tenant, name,
                                       build_id);
+}
+
+pending<std::string> runtime::build_log(const std::string& tenant, const std::string& name,
+                                        const std::string& build_id) {
+  return impl_->call<std::string>(impl_->ctx->templates, log_atom::value, tenant, name, build_id);
 }
 
 pending<api::pool_info> runtime::create_pool(const std::string& tenant, api::pool_spec spec) {
@@ -380,6 +412,15 @@ pending<std::string> runtime::dump() {
 }
 
 vmm::sim_world& runtime::sim() { return *impl_->world; }
+
+std::vector<vmm::vm_process> runtime::vm_processes() const {
+  std::vector<vmm::vm_process> out;
+  for (const auto& [id, host] : impl_->qemu_hosts) {
+    auto some = vmm::processes(*host);
+    out.insert(out.end(), some.begin(), some.end());
+  }
+  return out;
+}
 
 runtime::counters runtime::metrics() const {
   const auto& m = impl_->ctx->metrics;

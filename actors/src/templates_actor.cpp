@@ -159,6 +159,22 @@ caf::behavior templates_actor::make_behavior() {
                       "build " + build_id + " of " + name + " does not exist", "build_id");
       return build_view(*t, build_id);
     },
+    [this](log_atom, const std::string& tenant, const std::string& name,
+           const std::string& build_id) -> caf::result<std::string> {
+      const auto* t = owned(tenant, name);
+      if (t == nullptr || t->builds.count(build_id) == 0)
+        return to_caf(model::errc::not_found,
+                      "build " + build_id + " of " + name + " does not exist", "build_id");
+      const auto& host = t->builds.at(build_id).host;
+      auto vmm = ctx_->vmms.find(host.empty() ? ctx_->build_host : host);
+      if (vmm == ctx_->vmms.end())
+        return to_caf(model::errc::unavailable, "the host that built " + build_id + " is gone");
+      auto rp = make_response_promise<std::string>();
+      request(vmm->second, caf::infinite, log_atom::value, build_id)
+        .then([rp](std::string& text) mutable { rp.deliver(std::move(text)); },
+              [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
     [this](list_atom, const std::string& tenant) {
       std::vector<api::template_info> out;
       for_each_durable([&](const std::string&, const model::template_state& t) {

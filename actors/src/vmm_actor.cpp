@@ -121,6 +121,9 @@ caf::behavior vmm_actor(caf::stateful_actor<vmm_state>* self,
       self->state.owners[vm_id] = owner;
     },
     [self](running_atom) { return self->state.driver->running(); },
+    [self](log_atom, const std::string& build_id) {
+      return self->state.driver->build_log(build_id);
+    },
   };
 }
 

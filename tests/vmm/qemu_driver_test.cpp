@@ -48,9 +48,11 @@ struct sync_driver {
   vmm::result<vmm::build_result> build(vmm::build_request r) {
     return wait<vmm::build_result>([&](auto cb) { driver->build(r, cb); });
   }
-  vmm::result<vmm::vm_info> restore(const std::string& vm_id, const std::string& artifact) {
+  vmm::result<vmm::vm_info> restore(const std::string& vm_id, const std::string& build_id,
+                                    const std::string& artifact) {
     vmm::vm_request r;
     r.vm_id = vm_id;
+    r.build_id = build_id;
     r.artifact = artifact;
     return wait<vmm::vm_info>([&](auto cb) { driver->restore(r, cb); });
   }
@@ -77,9 +79,9 @@ TEST_CASE("a busybox template is built into a snapshot and its clones answer ove
   CHECK(built->log == d.driver->build_log("web-1"));
   const auto memory_crc = file_crc(built->artifact + "/memory");
 
-  auto a = d.restore("clone-a", built->artifact);
+  auto a = d.restore("clone-a", "web-1", built->artifact);
   REQUIRE_MESSAGE(a.has_value(), (a ? "" : a.error().message));
-  auto b = d.restore("clone-b", built->artifact);
+  auto b = d.restore("clone-b", "web-1", built->artifact);
   REQUIRE_MESSAGE(b.has_value(), (b ? "" : b.error().message));
   const auto ea = a->endpoints.at("8080");
   const auto eb = b->endpoints.at("8080");

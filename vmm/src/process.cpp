@@ -78,19 +78,16 @@ std::uint64_t start_ticks_of(pid_t pid) {
 bool alive(process& p) {
   if (p.pid <= 0)
     return false;
-  if (p.child) {
-    int status = 0;
-    const pid_t r = waitpid(p.pid, &status, WNOHANG);
-    if (r == p.pid || (r < 0 && errno == ECHILD)) {
-      if (r == p.pid) {
-        p.pid = 0;
-        return false;
-      }
-      p.child = false; // someone else reaped it or it is not ours: fall through
-    } else {
-      return true;
-    }
+  // Reap it if it is our child (an adopted VM may be one too, when the
+  // process that started it opened the host again).
+  int status = 0;
+  const pid_t reaped = waitpid(p.pid, &status, WNOHANG);
+  if (reaped == p.pid) {
+    p.pid = 0;
+    return false;
   }
+  if (reaped == 0)
+    return true;
   const auto ticks = start_ticks_of(p.pid);
   return ticks != 0 && ticks == p.start_ticks;
 }

@@ -17,7 +17,7 @@ struct process {
   pid_t pid = 0;
   /// Its start time in clock ticks since boot (/proc/<pid>/stat field 22).
   std::uint64_t start_ticks = 0;
-  /// Whether this process is our child (we reap it) or was adopted.
+  /// Whether this process was started here (else adopted after a restart).
   bool child = true;
 };
 

@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
@@ -166,7 +167,13 @@ public:
   qemu_host(std::string host_id, qemu_options options)
     : host_id_(std::move(host_id)), options_(std::move(options)) {}
 
-  ~qemu_host() {
+  ~qemu_host() { shut_down(); }
+
+  /// Ends the workers and the watcher (after this, no callback runs), and
+  /// stops the VMs if asked to. Idempotent.
+  void shut_down() {
+    if (closed_.exchange(true))
+      return;
     // Builds and restores in flight wait on their VMs: end those VMs so the
     // workers finish now, not at their timeouts.
     std::vector<std::shared_ptr<running_vm>> unfinished;
@@ -189,9 +196,11 @@ public:
       for (const auto& [id, vm] : vms)
         stop(*vm);
     }
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      vms_.clear(); // their channels leave the loop before it goes
+    }
     loop_.reset();
-    std::lock_guard<std::mutex> lock(mutex_);
-    vms_.clear();
   }
 
   result<bool> start() {
@@ -234,6 +243,8 @@ public:
   // -- what the driver calls (from worker threads) --------------------------------
 
   void submit(bool build, std::function<void()> job) {
+    if (closed_)
+      return; // shutting down: nobody is left to hear the answer
     (build ? builds_ : jobs_)->submit(std::move(job));
   }
 
@@ -412,39 +423,60 @@ public:
     note("== artifact " + published->dir);
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      verified_[published->dir] = *published;
+      verified_[request.build_id] = *published;
     }
     return build_result{published->dir, text};
   }
 
-  result<bool> prepare(const std::string& artifact_dir) {
+  /// Verifies an artifact (every file against its manifest checksum) and
+  /// remembers it for the restores of `build_id`.
+  result<bool> prepare(const std::string& build_id, const std::string& artifact_dir) {
     auto loaded = detail::load_artifact(artifact_dir, true);
     if (!loaded)
       return loaded.error();
+    if (loaded->build_id != build_id)
+      return error{errc::prepare_failed,
+                   "artifact " + artifact_dir + " belongs to build " + loaded->build_id};
     if (loaded->config.accel != accel_)
       return error{errc::prepare_failed, "artifact " + artifact_dir + " was made under "
                                            + loaded->config.accel + ", this host runs " + accel_};
     std::lock_guard<std::mutex> lock(mutex_);
-    verified_[artifact_dir] = *loaded;
+    verified_[build_id] = *loaded;
     return true;
+  }
+
+  /// The verified artifact of `build_id`: remembered, at `hint`, or found
+  /// by its manifest under the artifact directory (after a restart).
+  result<artifact> artifact_of(const std::string& build_id, const std::string& hint) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      auto found = verified_.find(build_id);
+      if (found != verified_.end())
+        return found->second;
+    }
+    std::string dir = hint;
+    if (dir.empty()) {
+      std::error_code ec;
+      for (const auto& entry : fs::directory_iterator(options_.artifact_dir, ec)) {
+        auto manifest = detail::load_artifact(entry.path().string(), false);
+        if (manifest && manifest->build_id == build_id)
+          dir = entry.path().string();
+      }
+    }
+    if (dir.empty())
+      return error{errc::restore_failed, "no artifact of build " + build_id + " on this host"};
+    if (auto prepared = prepare(build_id, dir); !prepared)
+      return error{errc::restore_failed, prepared.error().message};
+    std::lock_guard<std::mutex> lock(mutex_);
+    return verified_.at(build_id);
   }
 
   result<vm_info> restore(const vm_request& request) {
     const auto started = clock_type::now();
-    artifact source;
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      auto found = verified_.find(request.artifact);
-      if (found != verified_.end())
-        source = found->second;
-    }
-    if (source.dir.empty()) {
-      // Not prepared on this host yet (a cold create can come first).
-      if (auto prepared = prepare(request.artifact); !prepared)
-        return error{errc::restore_failed, prepared.error().message};
-      std::lock_guard<std::mutex> lock(mutex_);
-      source = verified_.at(request.artifact);
-    }
+    auto found = artifact_of(request.build_id, request.artifact);
+    if (!found)
+      return found.error();
+    const artifact source = std::move(*found);
     auto vm = launch(request.vm_id, request.build_id, source, true, options_.outbound_network,
                      vm_dir(request.vm_id));
     if (!vm)
@@ -953,6 +985,7 @@ private:
   std::unique_ptr<detail::io_loop> loop_;
   std::unique_ptr<job_pool> jobs_;
   std::unique_ptr<job_pool> builds_;
+  std::atomic<bool> closed_{false};
 };
 
 namespace {
@@ -967,21 +1000,22 @@ public:
   ~qemu_driver() override { host_->clear_exit_listener(this); }
 
   void build(build_request request, callback<build_result> done) override {
-    post(true, [host = host_, request = std::move(request)] { return host->build(request); },
+    post(true, [host = host_.get(), request = std::move(request)] { return host->build(request); },
          std::move(done));
   }
 
-  void prepare(std::string, std::string artifact, done_callback done) override {
-    post(false, [host = host_, artifact] { return host->prepare(artifact); }, std::move(done));
+  void prepare(std::string build_id, std::string artifact, done_callback done) override {
+    post(false, [host = host_.get(), build_id, artifact] { return host->prepare(build_id, artifact); },
+         std::move(done));
   }
 
   void restore(vm_request request, callback<vm_info> done) override {
-    post(false, [host = host_, request = std::move(request)] { return host->restore(request); },
+    post(false, [host = host_.get(), request = std::move(request)] { return host->restore(request); },
          std::move(done));
   }
 
   void destroy(std::string vm_id, done_callback done) override {
-    post(false, [host = host_, vm_id] { return host->destroy(vm_id); }, std::move(done));
+    post(false, [host = host_.get(), vm_id] { return host->destroy(vm_id); }, std::move(done));
   }
 
   std::vector<std::string> running() override { return host_->running(); }
@@ -1032,5 +1066,7 @@ std::unique_ptr<driver> make_qemu_driver(std::shared_ptr<qemu_host> host, execut
 std::vector<vm_process> processes(const qemu_host& host) { return host.processes(); }
 
 std::string accelerator(const qemu_host& host) { return host.accel(); }
+
+void close_qemu_host(qemu_host& host) { host.shut_down(); }
 
 } // namespace hearth::vmm

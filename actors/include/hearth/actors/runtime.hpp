@@ -17,6 +17,7 @@
 #include "hearth/model/error.hpp"
 #include "hearth/model/pool_planner.hpp"
 #include "hearth/store/storage.hpp"
+#include "hearth/vmm/qemu_driver.hpp"
 #include "hearth/vmm/sim_driver.hpp"
 
 namespace hearth {
@@ -28,6 +29,14 @@ struct host_config {
   std::uint32_t vcpus = 64;
   // Default: 64 GiB
   std::uint32_t memory_mb = 65536;
+};
+
+/// What runs the VMs.
+enum class vm_driver {
+  /// Simulated VMs: the pool logic's tests and benchmarks.
+  simulated,
+  /// Real QEMU microVMs on this machine.
+  qemu,
 };
 
 /// How a runtime runs.
@@ -56,8 +65,14 @@ struct runtime_options {
   std::uint64_t snapshot_every = 100;
   /// The hosts; registered (or re-registered with new capacity) at start.
   std::vector<host_config> hosts{host_config{}};
+  /// What runs the VMs of every host.
+  // Default: simulated
+  vm_driver driver = vm_driver::simulated;
+  /// The QEMU driver: where it keeps VMs, artifacts and images. Its
+  /// `data_dir` defaults to the runtime's (which the QEMU driver needs).
+  vmm::qemu_options qemu;
   /// Simulated VMs: their world (kept across runtimes if the caller holds it)
-  /// and latencies. The QEMU driver replaces these in a later release.
+  /// and latencies.
   std::shared_ptr<vmm::sim_world> sim_world;
   vmm::sim_options sim;
   /// The tenant created at first start, and its quota.
@@ -160,6 +175,9 @@ public:
                                         const std::string& tag, const std::string& build_id);
   pending<api::build_info> delete_build(const std::string& tenant, const std::string& name,
                                         const std::string& build_id);
+  /// What a build printed, step by step.
+  pending<std::string> build_log(const std::string& tenant, const std::string& name,
+                                 const std::string& build_id);
 
   // -- warm pools -----------------------------------------------------------------
   pending<api::pool_info> create_pool(const std::string& tenant, api::pool_spec spec);
@@ -198,6 +216,8 @@ public:
   pending<std::string> dump();
   /// The simulated hosts.
   vmm::sim_world& sim();
+  /// The QEMU processes of every host (empty with simulated VMs).
+  std::vector<vmm::vm_process> vm_processes() const;
 
   struct counters {
     std::uint64_t checkouts_hit = 0;

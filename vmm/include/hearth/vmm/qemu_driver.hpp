@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -91,5 +92,9 @@ std::vector<vm_process> processes(const qemu_host& host);
 
 /// The accelerator `host` uses ("kvm" or "tcg").
 std::string accelerator(const qemu_host& host);
+
+/// Stops `host`'s workers and watcher: no driver callback runs after it
+/// returns. Operations in flight fail fast (their VMs are stopped).
+void close_qemu_host(qemu_host& host);
 
 } // namespace hearth::vmm
