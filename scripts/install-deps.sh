@@ -13,6 +13,8 @@ packages=(
   libboost-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
   # VMs
   qemu-system-x86
+  # guest images: qcow2 overlays, Debian roots on ext4
+  qemu-utils debootstrap e2fsprogs
   # test and example helpers
   curl
 )

@@ -7,33 +7,31 @@
 // host holds the only connection). With `--init` it is PID 1's helper: the
 // process forks, the parent reaps orphans forever, the child serves.
 
-#include <arpa/inet.h>
-#include <dirent.h>
-#include <fcntl.h>
-#include <linux/random.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/ioctl.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
+#include "hearth/guest/protocol.hpp"
 
+#include <arpa/inet.h>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <dirent.h>
+#include <fcntl.h>
 #include <fstream>
+#include <linux/random.h>
 #include <map>
+#include <netinet/in.h>
+#include <nlohmann/json.hpp>
+#include <poll.h>
+#include <signal.h>
 #include <sstream>
 #include <string>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <thread>
-
-#include <nlohmann/json.hpp>
-
-#include "hearth/guest/protocol.hpp"
+#include <time.h>
+#include <unistd.h>
 
 namespace {
 
@@ -42,7 +40,8 @@ using clock_type = std::chrono::steady_clock;
 
 constexpr const char* start_log = "/var/log/hearth-start.log";
 constexpr std::size_t output_tail_bytes = 64 * 1024;
-constexpr const char* default_path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+constexpr const char* default_path =
+    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 void log_line(const std::string& text) {
   std::fprintf(stderr, "hearth-agent: %s\n", text.c_str());
@@ -60,7 +59,8 @@ std::string read_file_tail(const char* path, std::size_t n) {
 }
 
 /// Child-side set-up shared by exec and start: own session, env, workdir.
-[[noreturn]] void exec_shell(const std::string& cmd, const json& env, const std::string& cwd) {
+[[noreturn]] void exec_shell(const std::string& cmd, const json& env,
+                             const std::string& cwd) {
   setsid();
   setenv("PATH", default_path, 1);
   setenv("HOME", "/root", 1);
@@ -69,7 +69,8 @@ std::string read_file_tail(const char* path, std::size_t n) {
       if (it.value().is_string())
         setenv(it.key().c_str(), it.value().get<std::string>().c_str(), 1);
   if (!cwd.empty() && chdir(cwd.c_str()) != 0) {
-    std::fprintf(stderr, "cannot enter workdir %s: %s\n", cwd.c_str(), std::strerror(errno));
+    std::fprintf(stderr, "cannot enter workdir %s: %s\n", cwd.c_str(),
+                 std::strerror(errno));
     _exit(126);
   }
   execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
@@ -109,8 +110,8 @@ run_result run_shell(const std::string& cmd, const json& env, const std::string&
   char chunk[4096];
   for (;;) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                        deadline - clock_type::now())
-                        .count();
+                          deadline - clock_type::now())
+                          .count();
     if (left <= 0) {
       result.timed_out = true;
       kill(-pid, SIGKILL);
@@ -171,8 +172,8 @@ int connect_local(std::uint32_t port, int timeout_ms) {
     pollfd p{fd, POLLOUT, 0};
     int err = 0;
     socklen_t len = sizeof err;
-    if (poll(&p, 1, timeout_ms) != 1 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0
-        || err != 0) {
+    if (poll(&p, 1, timeout_ms) != 1 ||
+        getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
       close(fd);
       return -1;
     }
@@ -185,9 +186,10 @@ int http_status(std::uint32_t port, const std::string& path, int timeout_ms) {
   const int fd = connect_local(port, timeout_ms);
   if (fd < 0)
     return 0;
-  const std::string request =
-    "GET " + (path.empty() ? std::string("/") : path) + " HTTP/1.0\r\nHost: localhost\r\n\r\n";
-  if (send(fd, request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) {
+  const std::string request = "GET " + (path.empty() ? std::string("/") : path) +
+                              " HTTP/1.0\r\nHost: localhost\r\n\r\n";
+  if (send(fd, request.data(), request.size(), MSG_NOSIGNAL) !=
+      static_cast<ssize_t>(request.size())) {
     close(fd);
     return 0;
   }
@@ -195,8 +197,8 @@ int http_status(std::uint32_t port, const std::string& path, int timeout_ms) {
   const auto deadline = clock_type::now() + std::chrono::milliseconds(timeout_ms);
   while (head.find("\r\n") == std::string::npos && head.size() < 256) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                        deadline - clock_type::now())
-                        .count();
+                          deadline - clock_type::now())
+                          .count();
     pollfd p{fd, POLLIN, 0};
     if (left <= 0 || poll(&p, 1, static_cast<int>(left)) != 1)
       break;
@@ -218,7 +220,8 @@ public:
   json handle(const json& request) {
     const std::string op = request.value("op", "");
     if (op == "ping")
-      return {{"ok", true}, {"version", hearth::guest::protocol_version}, {"pid", getpid()}};
+      return {
+          {"ok", true}, {"version", hearth::guest::protocol_version}, {"pid", getpid()}};
     if (op == "exec")
       return exec(request);
     if (op == "write_file")
@@ -233,11 +236,14 @@ public:
   }
 
 private:
-  static json failure(std::string message) { return {{"ok", false}, {"error", std::move(message)}}; }
+  static json failure(std::string message) {
+    return {{"ok", false}, {"error", std::move(message)}};
+  }
 
   json exec(const json& request) {
-    const auto r = run_shell(request.value("cmd", ""), request.value("env", json::object()),
-                             request.value("cwd", ""), request.value("timeout_ms", 600'000u));
+    const auto r =
+        run_shell(request.value("cmd", ""), request.value("env", json::object()),
+                  request.value("cwd", ""), request.value("timeout_ms", 600'000u));
     return {{"ok", true},
             {"exit_code", r.exit_code},
             {"timed_out", r.timed_out},
@@ -258,8 +264,8 @@ private:
     const int fd = open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
     if (fd < 0)
       return failure("cannot write " + path + ": " + std::strerror(errno));
-    const bool written = ::write(fd, content.data(), content.size())
-                         == static_cast<ssize_t>(content.size());
+    const bool written = ::write(fd, content.data(), content.size()) ==
+                         static_cast<ssize_t>(content.size());
     fchmod(fd, mode);
     close(fd);
     if (!written || rename(temp.c_str(), path.c_str()) != 0)
@@ -311,10 +317,11 @@ private:
       ++attempts;
       if (start_pid_ > 0 || start_exit_ >= 0) {
         if (!start_running())
-          return {{"ok", false},
-                  {"error", "start command exited with code " + std::to_string(start_exit_)},
-                  {"exit_code", start_exit_},
-                  {"output", read_file_tail(start_log, 4096)}};
+          return {
+              {"ok", false},
+              {"error", "start command exited with code " + std::to_string(start_exit_)},
+              {"exit_code", start_exit_},
+              {"output", read_file_tail(start_log, 4096)}};
       }
       bool passed = false;
       if (kind.empty()) {
@@ -336,10 +343,11 @@ private:
       if (passed)
         return {{"ok", true}, {"attempts", attempts}};
       if (clock_type::now() >= deadline)
-        return {{"ok", false},
-                {"error", "readiness timed out after " + std::to_string(timeout_ms) + " ms"},
-                {"timed_out", true},
-                {"output", read_file_tail(start_log, 4096)}};
+        return {
+            {"ok", false},
+            {"error", "readiness timed out after " + std::to_string(timeout_ms) + " ms"},
+            {"timed_out", true},
+            {"output", read_file_tail(start_log, 4096)}};
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
   }
@@ -353,7 +361,8 @@ private:
       out["clock_set"] = clock_settime(CLOCK_REALTIME, &ts) == 0;
     }
     std::string seed;
-    if (hearth::guest::base64_decode(request.value("seed_b64", ""), seed) && !seed.empty()) {
+    if (hearth::guest::base64_decode(request.value("seed_b64", ""), seed) &&
+        !seed.empty()) {
       // Credit the host's randomness and force the CRNG to reseed from it:
       // clones restored from one snapshot would otherwise share its state.
       const int fd = open("/dev/urandom", O_RDWR | O_CLOEXEC);
@@ -384,7 +393,7 @@ std::string find_port_device() {
         if (entry->d_name[0] == '.')
           continue;
         const std::string name_file =
-          std::string("/sys/class/virtio-ports/") + entry->d_name + "/name";
+            std::string("/sys/class/virtio-ports/") + entry->d_name + "/name";
         std::ifstream in(name_file);
         std::string name;
         std::getline(in, name);
@@ -452,8 +461,9 @@ int serve() {
         break;
       if (status != hearth::guest::parse_status::ok) {
         buffer.clear();
-        const json reply = {{"ok", false},
-                            {"error", std::string("bad frame: ") + hearth::guest::to_string(status)}};
+        const json reply = {
+            {"ok", false},
+            {"error", std::string("bad frame: ") + hearth::guest::to_string(status)}};
         write_all(fd, hearth::guest::encode_frame(hearth::guest::frame_kind::response, 0,
                                                   reply.dump()));
         break;
@@ -469,9 +479,9 @@ int serve() {
           reply = {{"ok", false}, {"error", std::string("bad request: ") + e.what()}};
         }
       }
-      write_all(fd, hearth::guest::encode_frame(hearth::guest::frame_kind::response, request.id,
-                                                reply.dump(-1, ' ', false,
-                                                           json::error_handler_t::replace)));
+      write_all(fd, hearth::guest::encode_frame(
+                        hearth::guest::frame_kind::response, request.id,
+                        reply.dump(-1, ' ', false, json::error_handler_t::replace)));
     }
   }
 }

@@ -1,18 +1,16 @@
 // Warm pools of real QEMU microVMs through the embedding API: build, fill,
 // check out, refill, crash, restart, isolation.
 
-#include <doctest/doctest.h>
-
-#include <netinet/in.h>
-#include <signal.h>
-#include <sys/socket.h>
-
-#include <fstream>
-#include <thread>
-
 #include "hearth/actors/runtime.hpp"
 #include "hearth/events/checksum.hpp"
 #include "qemu_fixture.hpp"
+
+#include <doctest/doctest.h>
+#include <fstream>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <thread>
 
 using namespace hearth;
 using namespace hearth::testing;
@@ -27,7 +25,8 @@ events::build_spec web_spec() {
   events::build_spec spec;
   spec.base = request.base;
   for (const auto& s : request.steps)
-    spec.steps.push_back(events::build_step{s.kind, s.text, s.content_b64, s.mode, s.packages, s.env});
+    spec.steps.push_back(
+        events::build_step{s.kind, s.text, s.content_b64, s.mode, s.packages, s.env});
   spec.start_cmd = request.start_cmd;
   spec.readiness = events::readiness_spec{request.ready.kind, request.ready.port, "", "",
                                           request.ready.timeout_ms};
@@ -56,15 +55,17 @@ T must(model::result<T> r) {
   return std::move(*r);
 }
 
-api::build_info build_and_wait(runtime& rt, const std::string& name, events::build_spec spec,
+api::build_info build_and_wait(runtime& rt, const std::string& name,
+                               events::build_spec spec,
                                std::vector<std::string> tags = {"stable"}) {
-  auto build = must(rt.build_template(tenant, name, std::move(spec), std::move(tags)).get());
+  auto build =
+      must(rt.build_template(tenant, name, std::move(spec), std::move(tags)).get());
   REQUIRE(eventually(
-    [&] {
-      build = must(rt.get_build(tenant, name, build.build_id).get());
-      return build.status != "building";
-    },
-    120s));
+      [&] {
+        build = must(rt.get_build(tenant, name, build.build_id).get());
+        return build.status != "building";
+      },
+      120s));
   return build;
 }
 
@@ -73,14 +74,14 @@ api::pool_info pool_when(runtime& rt, const std::string& id,
                          std::chrono::milliseconds timeout = 90s) {
   api::pool_info pool;
   const bool reached = eventually(
-    [&] {
-      pool = must(rt.get_pool(tenant, id).get());
-      return done(pool);
-    },
-    timeout);
-  INFO("pool " << id << ": ready " << pool.status.ready << ", warming " << pool.status.warming
-                << ", failed " << pool.status.failed << ", degraded '" << pool.degraded_reason
-                << "'");
+      [&] {
+        pool = must(rt.get_pool(tenant, id).get());
+        return done(pool);
+      },
+      timeout);
+  INFO("pool " << id << ": ready " << pool.status.ready << ", warming "
+               << pool.status.warming << ", failed " << pool.status.failed
+               << ", degraded '" << pool.degraded_reason << "'");
   CHECK(reached);
   return pool;
 }
@@ -121,7 +122,8 @@ bool running_pid(int pid) {
 
 std::uint32_t file_crc(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string data((std::istreambuf_iterator<char>(in)),
+                   std::istreambuf_iterator<char>());
   return events::crc32c(data);
 }
 
@@ -185,13 +187,14 @@ TEST_CASE("a pool of real VMs fills, hands out a working sandbox, and refills") 
   CHECK(http_get(endpoint, "/").body == "hello from hearth\n");
   const auto guest_time = std::atoll(http_get(endpoint, "/cgi-bin/time").body.c_str());
   const auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                     std::chrono::system_clock::now().time_since_epoch())
-                     .count();
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
   CHECK(std::llabs(guest_time - now) <= 3);
 
   // Refilled to three ready, the sandbox still running beside them.
-  pool = pool_when(*rt, pool.id,
-                   [](const auto& p) { return p.status.ready == 3 && p.status.claimed == 1; });
+  pool = pool_when(*rt, pool.id, [](const auto& p) {
+    return p.status.ready == 3 && p.status.claimed == 1;
+  });
   CHECK(rt->vm_processes().size() == 4);
 
   // Two sandboxes from one snapshot share nothing.
@@ -200,7 +203,8 @@ TEST_CASE("a pool of real VMs fills, hands out a working sandbox, and refills") 
   CHECK(http_get(endpoint, "/cgi-bin/put").body == "stored\n");
   CHECK(http_get(endpoint, "/cgi-bin/get").body == "mine\n");
   CHECK(http_get(other_endpoint, "/cgi-bin/get").body == "absent\n");
-  CHECK(http_get(endpoint, "/cgi-bin/rand").body != http_get(other_endpoint, "/cgi-bin/rand").body);
+  CHECK(http_get(endpoint, "/cgi-bin/rand").body !=
+        http_get(other_endpoint, "/cgi-bin/rand").body);
 
   // Deleting a sandbox stops its VM.
   must(rt->delete_sandbox(tenant, sandbox.id).get());
@@ -224,20 +228,24 @@ TEST_CASE("a failing start command fails the build with its exit code and output
   CHECK(rt->vm_processes().empty());
 }
 
-TEST_CASE("a failing build step fails the build with the step, its exit code and output") {
+TEST_CASE(
+    "a failing build step fails the build with the step, its exit code and output") {
   scratch_dirs dirs;
   auto rt = open_runtime(vm_options(dirs));
   auto spec = web_spec();
-  spec.steps.push_back(events::build_step{"run", "echo compiling; ls /nowhere", "", 0644, {}, {}});
+  spec.steps.push_back(
+      events::build_step{"run", "echo compiling; ls /nowhere", "", 0644, {}, {}});
   const auto build = build_and_wait(*rt, "team/broken-step", spec);
   CHECK(build.status == "failed");
-  CHECK(build.error.find("step 8 (run: echo compiling; ls /nowhere) exited with code 1")
-        != std::string::npos);
+  CHECK(
+      build.error.find("step 8 (run: echo compiling; ls /nowhere) exited with code 1") !=
+      std::string::npos);
   CHECK(build.error.find("compiling") != std::string::npos);
   CHECK(build.error.find("/nowhere") != std::string::npos);
 }
 
-TEST_CASE("a start command that never becomes ready fails the build with a readiness timeout") {
+TEST_CASE(
+    "a start command that never becomes ready fails the build with a readiness timeout") {
   scratch_dirs dirs;
   auto rt = open_runtime(vm_options(dirs));
   auto spec = web_spec();
@@ -258,7 +266,8 @@ TEST_CASE("a member whose QEMU is killed is noticed and replaced") {
   const auto victim = rt->vm_processes().front();
   REQUIRE(victim.pid > 0);
   kill(victim.pid, SIGKILL);
-  pool = pool_when(*rt, pool.id, [](const auto& p) { return p.status.failed >= 1; }, 10s);
+  pool = pool_when(
+      *rt, pool.id, [](const auto& p) { return p.status.failed >= 1; }, 10s);
   pool = pool_when(*rt, pool.id, [](const auto& p) { return p.status.ready == 2; });
   CHECK(pid_of(*rt, victim.vm_id) == 0);
   CHECK(rt->vm_processes().size() == 2);
@@ -300,12 +309,14 @@ TEST_CASE("a restarted runtime re-adopts its live VMs and kills VMs it does not 
     std::mutex mutex;
     std::condition_variable cv;
     std::optional<vmm::result<vmm::vm_info>> restored;
-    auto driver = vmm::make_qemu_driver(*host, [](auto, std::function<void()> f) { f(); });
-    driver->restore(vmm::vm_request{"stray-vm", build_id, artifact, 1, 128, false}, [&](auto r) {
-      std::lock_guard<std::mutex> lock(mutex);
-      restored.emplace(std::move(r));
-      cv.notify_all();
-    });
+    auto driver =
+        vmm::make_qemu_driver(*host, [](auto, std::function<void()> f) { f(); });
+    driver->restore(vmm::vm_request{"stray-vm", build_id, artifact, 1, 128, false},
+                    [&](auto r) {
+                      std::lock_guard<std::mutex> lock(mutex);
+                      restored.emplace(std::move(r));
+                      cv.notify_all();
+                    });
     std::unique_lock<std::mutex> lock(mutex);
     cv.wait(lock, [&] { return restored.has_value(); });
     REQUIRE_MESSAGE(restored->has_value(), (*restored ? "" : restored->error().message));
@@ -342,5 +353,6 @@ TEST_CASE("a guest cannot reach services on the host's own addresses") {
   CHECK(http_get(endpoint, "/cgi-bin/probe?10.0.2.2:" + port).body == "blocked\n");
   const auto address = host_address();
   if (!address.empty())
-    CHECK(http_get(endpoint, "/cgi-bin/probe?" + address + ":" + port).body == "blocked\n");
+    CHECK(http_get(endpoint, "/cgi-bin/probe?" + address + ":" + port).body ==
+          "blocked\n");
 }

@@ -1,15 +1,13 @@
 // The QEMU driver on its own, without actors: a real busybox guest built
 // into a fast-path snapshot and restored as clones.
 
-#include <doctest/doctest.h>
-
-#include <signal.h>
-
-#include <fstream>
-#include <thread>
-
 #include "hearth/events/checksum.hpp"
 #include "qemu_fixture.hpp"
+
+#include <doctest/doctest.h>
+#include <fstream>
+#include <signal.h>
+#include <thread>
 
 using namespace hearth;
 using namespace hearth::testing;
@@ -27,7 +25,7 @@ struct sync_driver {
     REQUIRE_MESSAGE(opened.has_value(), (opened ? "" : opened.error().message));
     host = *opened;
     driver = vmm::make_qemu_driver(
-      host, [](std::chrono::nanoseconds, std::function<void()> work) { work(); });
+        host, [](std::chrono::nanoseconds, std::function<void()> work) { work(); });
   }
 
   template <class T, class Start>
@@ -63,19 +61,22 @@ struct sync_driver {
 
 std::uint32_t file_crc(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string data((std::istreambuf_iterator<char>(in)),
+                   std::istreambuf_iterator<char>());
   return events::crc32c(data);
 }
 
 } // namespace
 
-TEST_CASE("a busybox template is built into a snapshot and its clones answer over HTTP, each "
-          "with its own state") {
+TEST_CASE(
+    "a busybox template is built into a snapshot and its clones answer over HTTP, each "
+    "with its own state") {
   scratch_dirs dirs;
   sync_driver d(dirs.options());
   auto built = d.build(web_template("web-1"));
   REQUIRE_MESSAGE(built.has_value(), (built ? "" : built.error().message));
-  CHECK(built->log.find("== step 7 (run: echo built > /www/built.txt)") != std::string::npos);
+  CHECK(built->log.find("== step 7 (run: echo built > /www/built.txt)") !=
+        std::string::npos);
   CHECK(built->log == d.driver->build_log("web-1"));
   const auto memory_crc = file_crc(built->artifact + "/memory");
 
@@ -86,7 +87,8 @@ TEST_CASE("a busybox template is built into a snapshot and its clones answer ove
   const auto ea = a->endpoints.at("8080");
   const auto eb = b->endpoints.at("8080");
   CHECK(ea != eb);
-  MESSAGE("restore to ready: " << a->restore_us / 1000 << " ms and " << b->restore_us / 1000 << " ms");
+  MESSAGE("restore to ready: " << a->restore_us / 1000 << " ms and "
+                               << b->restore_us / 1000 << " ms");
 
   auto index = http_get(ea, "/");
   CHECK(index.status == 200);
@@ -98,8 +100,8 @@ TEST_CASE("a busybox template is built into a snapshot and its clones answer ove
   INFO("time reply: " << time_reply.status << " " << time_reply.body);
   const auto guest_time = std::atoll(time_reply.body.c_str());
   const auto host_time = std::chrono::duration_cast<std::chrono::seconds>(
-                           std::chrono::system_clock::now().time_since_epoch())
-                           .count();
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
   CHECK(std::llabs(guest_time - host_time) <= 3);
 
   // Files and randomness are each clone's own.

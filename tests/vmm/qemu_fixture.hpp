@@ -4,22 +4,22 @@
 // data directory, synchronous wrappers around the asynchronous driver, and
 // an HTTP client for the guests' forwarded ports.
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
+#include "hearth/guest/protocol.hpp"
+#include "hearth/vmm/qemu_driver.hpp"
 
+#include <arpa/inet.h>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
 #include <mutex>
+#include <netinet/in.h>
 #include <optional>
+#include <poll.h>
 #include <string>
-
-#include "hearth/guest/protocol.hpp"
-#include "hearth/vmm/qemu_driver.hpp"
+#include <thread>
+#include <sys/socket.h>
+#include <unistd.h>
 
 namespace hearth::testing {
 
@@ -63,15 +63,17 @@ struct http_response {
 };
 
 /// GET `path` from "host:port"; status 0 when nothing answered in time.
-inline http_response http_get(const std::string& endpoint, const std::string& path,
-                              std::chrono::milliseconds timeout = std::chrono::seconds(10),
-                              const std::string& method = "GET", const std::string& body = {},
-                              const std::string& content_type = {}) {
+inline http_response
+http_get(const std::string& endpoint, const std::string& path,
+         std::chrono::milliseconds timeout = std::chrono::seconds(10),
+         const std::string& method = "GET", const std::string& body = {},
+         const std::string& content_type = {}) {
   http_response out;
   const auto colon = endpoint.rfind(':');
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<std::uint16_t>(std::stoi(endpoint.substr(colon + 1))));
+  addr.sin_port =
+      htons(static_cast<std::uint16_t>(std::stoi(endpoint.substr(colon + 1))));
   inet_pton(AF_INET, endpoint.substr(0, colon).c_str(), &addr.sin_addr);
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
@@ -89,8 +91,8 @@ inline http_response http_get(const std::string& endpoint, const std::string& pa
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                        deadline - std::chrono::steady_clock::now())
-                        .count();
+                          deadline - std::chrono::steady_clock::now())
+                          .count();
     pollfd p{fd, POLLIN, 0};
     if (left <= 0 || poll(&p, 1, static_cast<int>(left)) != 1)
       break;
@@ -159,17 +161,19 @@ inline vmm::build_request web_template(const std::string& build_id) {
   r.base = "busybox";
   r.steps.push_back(copy_step("/www/index.html", "hello from hearth\n"));
   r.steps.push_back(copy_step("/www/cgi-bin/time", cgi("date +%s"), 0755));
-  r.steps.push_back(copy_step(
-    "/www/cgi-bin/rand", cgi("head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \\n'"), 0755));
-  r.steps.push_back(copy_step("/www/cgi-bin/put", cgi("echo mine > /tmp/marker; echo stored"), 0755));
+  r.steps.push_back(copy_step("/www/cgi-bin/rand",
+                              cgi("head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \\n'"),
+                              0755));
   r.steps.push_back(
-    copy_step("/www/cgi-bin/get", cgi("cat /tmp/marker 2>/dev/null || echo absent"), 0755));
+      copy_step("/www/cgi-bin/put", cgi("echo mine > /tmp/marker; echo stored"), 0755));
+  r.steps.push_back(copy_step("/www/cgi-bin/get",
+                              cgi("cat /tmp/marker 2>/dev/null || echo absent"), 0755));
   // probe?ADDRESS:PORT tries to reach a service from inside the guest.
-  r.steps.push_back(copy_step(
-    "/www/cgi-bin/probe",
-    cgi("if nc -w 2 ${QUERY_STRING%:*} ${QUERY_STRING#*:} </dev/null >/dev/null 2>&1; then echo "
-        "reached; else echo blocked; fi"),
-    0755));
+  r.steps.push_back(copy_step("/www/cgi-bin/probe",
+                              cgi("if nc -w 2 ${QUERY_STRING%:*} ${QUERY_STRING#*:} "
+                                  "</dev/null >/dev/null 2>&1; then echo "
+                                  "reached; else echo blocked; fi"),
+                              0755));
   r.steps.push_back(run_step("echo built > /www/built.txt"));
   r.start_cmd = "httpd -f -p 8080 -h /www";
   r.ready.kind = "wait_for_port";

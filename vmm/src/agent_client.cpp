@@ -10,13 +10,16 @@ const nlohmann::json closed_marker = {{"hearth-closed", true}};
 
 } // namespace
 
-agent_client::agent_client(io_loop& loop, int fd) : channel(loop, fd) {}
+agent_client::agent_client(io_loop& loop, int fd)
+    : channel(loop, fd) {}
 
-agent_client::~agent_client() { shutdown(); }
+agent_client::~agent_client() {
+  shutdown();
+}
 
-result<std::unique_ptr<agent_client>> agent_client::connect(io_loop& loop,
-                                                            const std::string& path,
-                                                            std::chrono::milliseconds timeout) {
+result<std::unique_ptr<agent_client>>
+agent_client::connect(io_loop& loop, const std::string& path,
+                      std::chrono::milliseconds timeout) {
   auto fd = connect_unix(path, timeout);
   if (!fd)
     return fd.error();
@@ -25,7 +28,8 @@ result<std::unique_ptr<agent_client>> agent_client::connect(io_loop& loop,
   return client;
 }
 
-result<nlohmann::json> agent_client::call(json request, std::chrono::milliseconds timeout) {
+result<nlohmann::json> agent_client::call(json request,
+                                          std::chrono::milliseconds timeout) {
   auto reply = std::make_shared<slot<json>>();
   std::uint32_t id;
   const std::string op = request.value("op", "");
@@ -48,8 +52,9 @@ result<nlohmann::json> agent_client::call(json request, std::chrono::millisecond
     pending_.erase(id);
   }
   if (!answer)
-    return error{errc::readiness_timeout, "the guest agent did not answer '" + op + "' within "
-                                            + std::to_string(timeout.count()) + " ms"};
+    return error{errc::readiness_timeout, "the guest agent did not answer '" + op +
+                                              "' within " +
+                                              std::to_string(timeout.count()) + " ms"};
   if (answer->contains("hearth-closed"))
     return error{errc::restore_failed, "the VM exited during agent '" + op + "'"};
   return *answer;
@@ -59,10 +64,10 @@ result<nlohmann::json> agent_client::wait_until_up(std::chrono::milliseconds tim
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-      deadline - std::chrono::steady_clock::now());
+        deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0)
-      return error{errc::readiness_timeout, "the guest agent did not come up within "
-                                              + std::to_string(timeout.count()) + " ms"};
+      return error{errc::readiness_timeout, "the guest agent did not come up within " +
+                                                std::to_string(timeout.count()) + " ms"};
     // Before the guest opens its port, QEMU drops what we write: ask again.
     auto answer = call({{"op", "ping"}}, std::min(left, std::chrono::milliseconds(250)));
     if (answer && answer->value("ok", false))

@@ -1,13 +1,12 @@
 #pragma once
 
+#include "channel.hpp"
+
 #include <chrono>
 #include <map>
 #include <memory>
-#include <string>
-
 #include <nlohmann/json.hpp>
-
-#include "channel.hpp"
+#include <string>
 
 namespace hearth::vmm::detail {
 
@@ -18,8 +17,8 @@ class agent_client final : public channel {
 public:
   using json = nlohmann::json;
 
-  static result<std::unique_ptr<agent_client>> connect(io_loop& loop, const std::string& path,
-                                                       std::chrono::milliseconds timeout);
+  static result<std::unique_ptr<agent_client>>
+  connect(io_loop& loop, const std::string& path, std::chrono::milliseconds timeout);
   ~agent_client() override;
 
   /// Sends `request` ({"op": ...}) and waits for the agent's answer. A

@@ -1,11 +1,11 @@
 #include "artifact.hpp"
 
+#include "hearth/events/checksum.hpp"
+
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-
-#include "hearth/events/checksum.hpp"
 
 namespace hearth::vmm::detail {
 
@@ -52,6 +52,10 @@ json manifest_json(const artifact& a) {
           {"append", a.config.append},
           {"ports", a.config.ports},
           {"readiness", to_json(a.config.ready)},
+          {"base_disk",
+           {{"path", a.config.base_disk},
+            {"size", a.base_disk_sum.first},
+            {"crc32c", a.base_disk_sum.second}}},
           {"files", files}};
 }
 
@@ -76,13 +80,22 @@ readiness readiness_from_json(const json& j) {
 }
 
 result<artifact> seal_artifact(const std::string& staging, const std::string& build_id,
-                               const vm_config& config, const std::vector<std::string>& argv) {
+                               const vm_config& config,
+                               const std::vector<std::string>& argv) {
   std::ofstream(fs::path(staging) / "argv.json") << json(argv).dump(1) << "\n";
   artifact a;
   a.dir = staging;
   a.build_id = build_id;
   a.config = config;
-  for (const char* name : payload_files) {
+  std::vector<std::string> names(std::begin(payload_files), std::end(payload_files));
+  if (a.has_disk()) {
+    names.push_back("disk.qcow2");
+    auto sum = checksum_file(a.config.base_disk);
+    if (!sum)
+      return sum.error();
+    a.base_disk_sum = *sum;
+  }
+  for (const auto& name : names) {
     auto sum = checksum_file(fs::path(staging) / name);
     if (!sum)
       return sum.error();
@@ -109,8 +122,8 @@ result<artifact> publish_artifact(artifact sealed, const std::string& artifact_d
     fs::remove_all(target, ec);
     fs::rename(sealed.dir, target, ec);
     if (ec)
-      return error{errc::build_failed,
-                   "cannot move the artifact to " + target.string() + ": " + ec.message()};
+      return error{errc::build_failed, "cannot move the artifact to " + target.string() +
+                                           ": " + ec.message()};
   }
   sealed.dir = target.string();
   return sealed;
@@ -135,10 +148,15 @@ result<artifact> load_artifact(const std::string& dir, bool verify) {
     a.config.append = manifest.value("append", "");
     a.config.ports = manifest.value("ports", std::vector<std::uint32_t>{});
     a.config.ready = readiness_from_json(manifest.value("readiness", json::object()));
+    const auto base = manifest.value("base_disk", json::object());
+    a.config.base_disk = base.value("path", "");
+    a.base_disk_sum = {base.value("size", std::uint64_t{0}), base.value("crc32c", 0u)};
     for (const auto& [name, sum] : manifest.at("files").items())
-      a.files[name] = {sum.at("size").get<std::uint64_t>(), sum.at("crc32c").get<std::uint32_t>()};
+      a.files[name] = {sum.at("size").get<std::uint64_t>(),
+                       sum.at("crc32c").get<std::uint32_t>()};
   } catch (const json::exception& e) {
-    return error{errc::prepare_failed, "artifact " + dir + " has a bad manifest: " + e.what()};
+    return error{errc::prepare_failed,
+                 "artifact " + dir + " has a bad manifest: " + e.what()};
   }
   if (verify) {
     for (const auto& [name, expected] : a.files) {
@@ -146,8 +164,8 @@ result<artifact> load_artifact(const std::string& dir, bool verify) {
       if (!actual)
         return actual.error();
       if (*actual != expected)
-        return error{errc::prepare_failed, "artifact file " + dir + "/" + name
-                                             + " does not match its manifest checksum"};
+        return error{errc::prepare_failed, "artifact file " + dir + "/" + name +
+                                               " does not match its manifest checksum"};
     }
   }
   return a;

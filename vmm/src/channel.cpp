@@ -1,17 +1,18 @@
 #include "channel.hpp"
 
+#include <cerrno>
+#include <cstring>
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 #include <thread>
+#include <unistd.h>
 
 namespace hearth::vmm::detail {
 
-channel::channel(io_loop& loop, int fd) : loop_(loop), fd_(fd) {}
+channel::channel(io_loop& loop, int fd)
+    : loop_(loop)
+    , fd_(fd) {}
 
 channel::~channel() {
   // Subclasses call shutdown() in their destructors (it calls on_closed).
@@ -20,7 +21,8 @@ channel::~channel() {
   close(fd_);
 }
 
-result<int> channel::connect_unix(const std::string& path, std::chrono::milliseconds timeout) {
+result<int> channel::connect_unix(const std::string& path,
+                                  std::chrono::milliseconds timeout) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   if (path.size() >= sizeof addr.sun_path)
@@ -39,7 +41,8 @@ result<int> channel::connect_unix(const std::string& path, std::chrono::millisec
     }
     const int err = errno;
     close(fd);
-    if ((err != ENOENT && err != ECONNREFUSED) || std::chrono::steady_clock::now() >= deadline)
+    if ((err != ENOENT && err != ECONNREFUSED) ||
+        std::chrono::steady_clock::now() >= deadline)
       return error{errc::restore_failed,
                    "cannot connect to " + path + ": " + std::strerror(err)};
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
@@ -69,7 +72,8 @@ result<bool> channel::send(const std::string& data) {
     if (n < 0 && errno == EINTR)
       continue;
     if (n <= 0)
-      return error{errc::restore_failed, std::string("send failed: ") + std::strerror(errno)};
+      return error{errc::restore_failed,
+                   std::string("send failed: ") + std::strerror(errno)};
     done += static_cast<std::size_t>(n);
   }
   return true;

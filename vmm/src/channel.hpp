@@ -1,5 +1,8 @@
 #pragma once
 
+#include "hearth/vmm/driver.hpp"
+#include "io_loop.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -8,9 +11,6 @@
 #include <mutex>
 #include <optional>
 #include <string>
-
-#include "hearth/vmm/driver.hpp"
-#include "io_loop.hpp"
 
 namespace hearth::vmm::detail {
 
@@ -54,7 +54,8 @@ public:
 
 protected:
   /// Connects to `path`, retrying while QEMU has not created it yet.
-  static result<int> connect_unix(const std::string& path, std::chrono::milliseconds timeout);
+  static result<int> connect_unix(const std::string& path,
+                                  std::chrono::milliseconds timeout);
 
   channel(io_loop& loop, int fd);
   /// Starts reading; call once the subclass is ready for bytes.

@@ -7,7 +7,8 @@
 namespace hearth::vmm::detail {
 
 io_loop::io_loop(std::chrono::milliseconds tick_interval, std::function<void()> on_tick)
-  : tick_interval_(tick_interval), on_tick_(std::move(on_tick)) {
+    : tick_interval_(tick_interval)
+    , on_tick_(std::move(on_tick)) {
   if (pipe2(wake_pipe_, O_CLOEXEC | O_NONBLOCK) != 0)
     wake_pipe_[0] = wake_pipe_[1] = -1;
   thread_ = std::thread([this] { run(); });
@@ -57,8 +58,9 @@ void io_loop::run() {
         fds.push_back(pollfd{fd, POLLIN, 0});
     }
     const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
-      next_tick - std::chrono::steady_clock::now());
-    const int ready = poll(fds.data(), fds.size(), std::max<int>(0, static_cast<int>(wait.count())));
+        next_tick - std::chrono::steady_clock::now());
+    const int ready =
+        poll(fds.data(), fds.size(), std::max<int>(0, static_cast<int>(wait.count())));
     if (stopping_)
       break;
     if (ready > 0) {

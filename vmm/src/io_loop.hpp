@@ -16,7 +16,8 @@ namespace hearth::vmm::detail {
 /// on a socket and a host does not need a thread per VM.
 class io_loop {
 public:
-  explicit io_loop(std::chrono::milliseconds tick_interval, std::function<void()> on_tick);
+  explicit io_loop(std::chrono::milliseconds tick_interval,
+                   std::function<void()> on_tick);
   ~io_loop();
   io_loop(const io_loop&) = delete;
   io_loop& operator=(const io_loop&) = delete;

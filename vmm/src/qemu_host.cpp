@@ -1,22 +1,3 @@
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <atomic>
-#include <condition_variable>
-#include <cstdio>
-#include <deque>
-#include <filesystem>
-#include <fstream>
-#include <random>
-#include <set>
-#include <sstream>
-#include <thread>
-
-#include <nlohmann/json.hpp>
-
 #include "agent_client.hpp"
 #include "artifact.hpp"
 #include "guest_image.hpp"
@@ -25,6 +6,23 @@
 #include "io_loop.hpp"
 #include "process.hpp"
 #include "qmp_client.hpp"
+
+#include <arpa/inet.h>
+#include <atomic>
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <fcntl.h>
+#include <filesystem>
+#include <fstream>
+#include <netinet/in.h>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <set>
+#include <sstream>
+#include <sys/socket.h>
+#include <thread>
+#include <unistd.h>
 
 namespace hearth::vmm {
 
@@ -62,11 +60,13 @@ std::string fnv_hex(const std::string& text) {
 
 std::int64_t wall_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
-           std::chrono::system_clock::now().time_since_epoch())
-    .count();
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
-std::chrono::milliseconds ms(std::uint64_t n) { return std::chrono::milliseconds(n); }
+std::chrono::milliseconds ms(std::uint64_t n) {
+  return std::chrono::milliseconds(n);
+}
 
 /// The host CPU's frequency in kHz: TCG + microvm needs `tsc_early_khz` or
 /// about one boot in a dozen hangs calibrating the TSC.
@@ -165,7 +165,8 @@ struct running_vm {
 class qemu_host : public std::enable_shared_from_this<qemu_host> {
 public:
   qemu_host(std::string host_id, qemu_options options)
-    : host_id_(std::move(host_id)), options_(std::move(options)) {}
+      : host_id_(std::move(host_id))
+      , options_(std::move(options)) {}
 
   ~qemu_host() { shut_down(); }
 
@@ -225,13 +226,16 @@ public:
       if (fs::create_directories(dir, ec); ec)
         return error{errc::host_lost, "cannot create " + dir + ": " + ec.message()};
     int code = 0;
-    const auto version = detail::run_command(options_.qemu_binary + " --version 2>&1", code);
+    const auto version =
+        detail::run_command(options_.qemu_binary + " --version 2>&1", code);
     if (code != 0)
-      return error{errc::host_lost, options_.qemu_binary
-                                      + " does not run (install it: scripts/install-deps.sh): "
-                                      + tail(version, 300)};
+      return error{errc::host_lost,
+                   options_.qemu_binary +
+                       " does not run (install it: scripts/install-deps.sh): " +
+                       tail(version, 300)};
     qemu_version_ = version.substr(0, version.find('\n'));
-    loop_ = std::make_unique<detail::io_loop>(options_.watch_interval, [this] { watch(); });
+    loop_ =
+        std::make_unique<detail::io_loop>(options_.watch_interval, [this] { watch(); });
     if (auto accel = choose_accelerator(); !accel)
       return accel.error();
     adopt_recorded();
@@ -260,25 +264,32 @@ public:
       note("== failed: " + message);
       return error{code, message};
     };
-    if (request.base != "busybox")
-      return failed(errc::build_failed,
-                    "base '" + request.base + "' is not available on this host (have: busybox)");
+    auto recipe = detail::recipe_for_base(request.base);
+    if (!recipe)
+      return failed(errc::build_failed, recipe.error().message);
     std::string image_log;
-    auto image = detail::ensure_busybox_image(options_.image_dir, options_.agent_path, image_log);
+    note("== base " + request.base);
+    auto image =
+        detail::ensure_image(options_.image_dir, options_.agent_path, *recipe, image_log);
+    if (!image_log.empty())
+      note(image_log);
     if (!image)
       return failed(errc::build_failed, image.error().message);
-    note("== base busybox, image " + image->recipe_key);
+    note("== image " + image->dir);
 
     vm_config config;
     config.accel = accel_;
     config.vcpus = std::max<std::uint32_t>(1, request.vcpus);
     config.memory_mb = std::max<std::uint32_t>(64, request.memory_mb);
-    config.append = "console=ttyS0 quiet panic=-1 tsc_early_khz=" + std::to_string(tsc_khz());
+    config.append =
+        "console=ttyS0 quiet panic=-1 tsc_early_khz=" + std::to_string(tsc_khz());
     if (request.ready.port != 0)
       config.ports.push_back(request.ready.port);
     config.ready = request.ready;
+    config.base_disk = image->disk;
 
-    const fs::path staging = fs::path(options_.artifact_dir) / (".build-" + request.build_id);
+    const fs::path staging =
+        fs::path(options_.artifact_dir) / (".build-" + request.build_id);
     std::error_code ec;
     fs::remove_all(staging, ec);
     fs::create_directories(staging, ec);
@@ -289,13 +300,21 @@ public:
     artifact staged;
     staged.dir = staging.string();
     staged.config = config;
+    if (staged.has_disk()) {
+      // The template writes to its own overlay; once snapshotted it is
+      // frozen and every clone gets an overlay on top of it.
+      if (auto made = make_overlay(config.base_disk, "raw", staged.disk()); !made)
+        return failed(errc::build_failed, made.error().message);
+    }
 
     // The template VM: its memory is the file clones will map.
-    const bool needs_outbound = std::any_of(
-      request.steps.begin(), request.steps.end(),
-      [](const step& s) { return s.kind == "apt_install" || s.kind == "pip_install"; });
-    auto vm = launch("build-" + request.build_id, request.build_id, staged, false,
-                     needs_outbound || options_.outbound_network, (staging / "run").string());
+    const bool needs_outbound =
+        std::any_of(request.steps.begin(), request.steps.end(), [](const step& s) {
+          return s.kind == "apt_install" || s.kind == "pip_install";
+        });
+    auto vm =
+        launch("build-" + request.build_id, request.build_id, staged, false,
+               needs_outbound || options_.outbound_network, (staging / "run").string());
     if (!vm)
       return failed(errc::build_failed, vm.error().message);
     auto cleanup = [&] {
@@ -308,21 +327,21 @@ public:
     if (!up) {
       const auto console = read_text(fs::path((*vm)->dir) / "console.log");
       cleanup();
-      return failed(errc::build_failed, "the guest did not boot: " + up.error().message
-                                          + "; console: " + tail(console, 1500));
+      return failed(errc::build_failed, "the guest did not boot: " + up.error().message +
+                                            "; console: " + tail(console, 1500));
     }
-    note("== booted in "
-         + std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+    note("== booted in " +
+         std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
                             clock_type::now() - boot_started)
-                            .count())
-         + " ms (" + accel_ + ")");
+                            .count()) +
+         " ms (" + accel_ + ")");
 
     std::map<std::string, std::string> env;
     std::string workdir;
     for (std::size_t i = 0; i < request.steps.size(); ++i) {
       const auto& s = request.steps[i];
-      const std::string label = "step " + std::to_string(i + 1) + " (" + s.kind
-                                + (s.text.empty() ? "" : ": " + s.text) + ")";
+      const std::string label = "step " + std::to_string(i + 1) + " (" + s.kind +
+                                (s.text.empty() ? "" : ": " + s.text) + ")";
       note("== " + label);
       json call;
       if (s.kind == "env") {
@@ -332,7 +351,8 @@ public:
       }
       if (s.kind == "workdir") {
         workdir = s.text;
-        call = {{"op", "exec"}, {"cmd", "mkdir -p '" + s.text + "'"}, {"timeout_ms", 10'000}};
+        call = {
+            {"op", "exec"}, {"cmd", "mkdir -p '" + s.text + "'"}, {"timeout_ms", 10'000}};
       } else if (s.kind == "copy") {
         call = {{"op", "write_file"},
                 {"path", s.text},
@@ -344,10 +364,15 @@ public:
         for (const auto& p : s.packages)
           packages += " '" + p + "'";
         if (s.kind == "apt_install")
-          cmd = "DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends"
-                + packages;
+          // debootstrap leaves no package lists: fetch them once.
+          cmd =
+              "export DEBIAN_FRONTEND=noninteractive; "
+              "ls /var/lib/apt/lists/*_Packages >/dev/null 2>&1 || apt-get update -q && "
+              "apt-get install -y -q --no-install-recommends" +
+              packages;
         else if (s.kind == "pip_install")
-          cmd = "pip install --no-cache-dir --break-system-packages" + packages;
+          cmd =
+              "python3 -m pip install --no-cache-dir --break-system-packages" + packages;
         else if (s.kind != "run") {
           cleanup();
           return failed(errc::build_failed, label + " is not a known step kind");
@@ -368,26 +393,29 @@ public:
         note(tail(output, 64 * 1024));
       if (!answer->value("ok", false)) {
         cleanup();
-        return failed(errc::build_failed, label + ": " + answer->value("error", "failed"));
+        return failed(errc::build_failed,
+                      label + ": " + answer->value("error", "failed"));
       }
       const int exit_code = answer->value("exit_code", 0);
       if (answer->value("timed_out", false) || exit_code != 0) {
         cleanup();
         return failed(errc::build_failed,
-                      label
-                        + (answer->value("timed_out", false)
-                             ? " timed out"
-                             : " exited with code " + std::to_string(exit_code))
-                        + ": " + tail(output, 2000));
+                      label +
+                          (answer->value("timed_out", false)
+                               ? " timed out"
+                               : " exited with code " + std::to_string(exit_code)) +
+                          ": " + tail(output, 2000));
       }
     }
 
     if (!request.start_cmd.empty()) {
       note("== start: " + request.start_cmd);
       auto started = (*vm)->agent->call(
-        {{"op", "start"}, {"cmd", request.start_cmd}, {"env", env}, {"cwd", workdir}}, 10s);
+          {{"op", "start"}, {"cmd", request.start_cmd}, {"env", env}, {"cwd", workdir}},
+          10s);
       if (!started || !started->value("ok", false)) {
-        const auto why = started ? started->value("error", "failed") : started.error().message;
+        const auto why =
+            started ? started->value("error", "failed") : started.error().message;
         cleanup();
         return failed(errc::build_failed, "start command: " + why);
       }
@@ -397,8 +425,9 @@ public:
       cleanup();
       return failed(ready.error().code, ready.error().message);
     }
-    note("== ready (" + (request.ready.kind.empty() ? std::string("no check") : request.ready.kind)
-         + ")");
+    note("== ready (" +
+         (request.ready.kind.empty() ? std::string("no check") : request.ready.kind) +
+         ")");
 
     const auto snapshot_started = clock_type::now();
     if (auto saved = snapshot(**vm, staging); !saved) {
@@ -408,11 +437,16 @@ public:
     stop(**vm);
     forget((*vm)->id);
     fs::remove_all(staging / "run", ec);
-    note("== snapshot in "
-         + std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+    if (staged.has_disk())
+      fs::permissions(
+          staged.disk(),
+          fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read, ec);
+    note("== snapshot in " +
+         std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
                             clock_type::now() - snapshot_started)
-                            .count())
-         + " ms, device state " + std::to_string(fs::file_size(staging / "state", ec)) + " bytes");
+                            .count()) +
+         " ms, device state " + std::to_string(fs::file_size(staging / "state", ec)) +
+         " bytes");
     auto sealed = detail::seal_artifact(staging.string(), request.build_id, config,
                                         template_argv(staged));
     if (!sealed)
@@ -438,8 +472,9 @@ public:
       return error{errc::prepare_failed,
                    "artifact " + artifact_dir + " belongs to build " + loaded->build_id};
     if (loaded->config.accel != accel_)
-      return error{errc::prepare_failed, "artifact " + artifact_dir + " was made under "
-                                           + loaded->config.accel + ", this host runs " + accel_};
+      return error{errc::prepare_failed, "artifact " + artifact_dir + " was made under " +
+                                             loaded->config.accel + ", this host runs " +
+                                             accel_};
     std::lock_guard<std::mutex> lock(mutex_);
     verified_[build_id] = *loaded;
     return true;
@@ -464,7 +499,8 @@ public:
       }
     }
     if (dir.empty())
-      return error{errc::restore_failed, "no artifact of build " + build_id + " on this host"};
+      return error{errc::restore_failed,
+                   "no artifact of build " + build_id + " on this host"};
     if (auto prepared = prepare(build_id, dir); !prepared)
       return error{errc::restore_failed, prepared.error().message};
     std::lock_guard<std::mutex> lock(mutex_);
@@ -477,8 +513,8 @@ public:
     if (!found)
       return found.error();
     const artifact source = std::move(*found);
-    auto vm = launch(request.vm_id, request.build_id, source, true, options_.outbound_network,
-                     vm_dir(request.vm_id));
+    auto vm = launch(request.vm_id, request.build_id, source, true,
+                     options_.outbound_network, vm_dir(request.vm_id));
     if (!vm)
       return vm.error();
     auto fail = [&](const std::string& message) -> result<vm_info> {
@@ -502,7 +538,8 @@ public:
       const auto status = e["data"].value("status", "");
       return status == "completed" || status == "failed";
     });
-    if (auto r = qmp.execute("migrate-incoming", {{"uri", "exec:cat '" + source.state() + "'"}},
+    if (auto r = qmp.execute("migrate-incoming",
+                             {{"uri", "exec:cat '" + source.state() + "'"}},
                              options_.qmp_timeout);
         !r)
       return fail(r.error().message);
@@ -516,20 +553,22 @@ public:
     if (auto r = qmp.execute("cont", json::object(), options_.qmp_timeout); !r)
       return fail(r.error().message);
     // The clone woke with the template's clock and RNG: fix both first.
-    auto fixed = (*vm)->agent->call({{"op", "fixup"},
-                                     {"time_ns", wall_ns()},
-                                     {"seed_b64", guest::base64_encode(random_bytes(64))}},
-                                    ms(source.config.ready.timeout_ms));
+    auto fixed =
+        (*vm)->agent->call({{"op", "fixup"},
+                            {"time_ns", wall_ns()},
+                            {"seed_b64", guest::base64_encode(random_bytes(64))}},
+                           ms(source.config.ready.timeout_ms));
     if (!fixed || !fixed->value("ok", false))
-      return fail("post-restore fix-ups: "
-                  + (fixed ? fixed->value("error", "failed") : fixed.error().message));
+      return fail("post-restore fix-ups: " +
+                  (fixed ? fixed->value("error", "failed") : fixed.error().message));
     if (auto ready = check_ready(**vm, source.config.ready); !ready)
       return fail(ready.error().message);
     vm_info info;
     info.vm_id = request.vm_id;
     info.endpoints = (*vm)->endpoints;
     info.restore_us = static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::microseconds>(clock_type::now() - started).count());
+        std::chrono::duration_cast<std::chrono::microseconds>(clock_type::now() - started)
+            .count());
     record(**vm);
     return info;
   }
@@ -585,7 +624,9 @@ public:
     return out;
   }
 
-  const std::string& accel() const { return accel_; }
+  const std::string& accel() const {
+    return accel_;
+  }
 
 private:
   std::string vm_dir(const std::string& vm_id) const {
@@ -603,46 +644,73 @@ private:
     addr.sin_port = 0;
     socklen_t len = sizeof addr;
     std::uint16_t port = 0;
-    if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0
-        && getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
+    if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+        getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
       port = ntohs(addr.sin_port);
     close(fd);
     return port;
   }
 
   /// The QEMU command line of the template (`clone` false) or of a clone.
-  std::vector<std::string> argv_for(const artifact& a, const std::string& dir, bool clone,
-                                    bool outbound,
-                                    const std::map<std::uint32_t, std::uint16_t>& forwards) const {
+  std::vector<std::string>
+  argv_for(const artifact& a, const std::string& dir, bool clone, bool outbound,
+           const std::map<std::uint32_t, std::uint16_t>& forwards) const {
     const auto& c = a.config;
     const std::string memory = std::to_string(c.memory_mb) + "M";
     std::string netdev = "user,id=net0,restrict=" + std::string(outbound ? "off" : "on");
     for (const auto& [guest_port, host_port] : forwards)
-      netdev += ",hostfwd=tcp:" + options_.forward_address + ":" + std::to_string(host_port)
-                + "-:" + std::to_string(guest_port);
+      netdev += ",hostfwd=tcp:" + options_.forward_address + ":" +
+                std::to_string(host_port) + "-:" + std::to_string(guest_port);
     std::vector<std::string> argv = {
-      options_.qemu_binary,
-      "-name", "hearth-vm," + std::string("debug-threads=off"),
-      "-machine", "microvm,memory-backend=mem0",
-      "-accel", c.accel,
-      "-cpu", c.accel == "kvm" ? "host" : "max",
-      "-smp", std::to_string(c.vcpus),
-      "-m", memory,
-      "-nodefaults", "-no-user-config", "-display", "none",
-      "-object", "memory-backend-file,id=mem0,size=" + memory + ",mem-path=" + a.memory()
-                   + ",share=" + (clone ? "off" : "on"),
-      "-kernel", a.kernel(),
-      "-initrd", a.initramfs(),
-      "-append", c.append,
-      "-chardev", "file,id=console,path=" + dir + "/console.log",
-      "-serial", "chardev:console",
-      "-chardev", "socket,id=agent,path=" + dir + "/agent.sock,server=on,wait=off",
-      "-device", "virtio-serial-device",
-      "-device", std::string("virtserialport,chardev=agent,name=") + guest::port_name,
-      "-netdev", netdev,
-      "-device", "virtio-net-device,netdev=net0",
-      "-qmp", "unix:" + dir + "/qmp.sock,server=on,wait=off",
+        options_.qemu_binary,
+        "-name",
+        "hearth-vm," + std::string("debug-threads=off"),
+        "-machine",
+        "microvm,memory-backend=mem0",
+        "-accel",
+        c.accel,
+        "-cpu",
+        c.accel == "kvm" ? "host" : "max",
+        "-smp",
+        std::to_string(c.vcpus),
+        "-m",
+        memory,
+        "-nodefaults",
+        "-no-user-config",
+        "-display",
+        "none",
+        "-object",
+        "memory-backend-file,id=mem0,size=" + memory + ",mem-path=" + a.memory() +
+            ",share=" + (clone ? "off" : "on"),
+        "-kernel",
+        a.kernel(),
+        "-initrd",
+        a.initramfs(),
+        "-append",
+        c.append,
+        "-chardev",
+        "file,id=console,path=" + dir + "/console.log",
+        "-serial",
+        "chardev:console",
+        "-chardev",
+        "socket,id=agent,path=" + dir + "/agent.sock,server=on,wait=off",
+        "-device",
+        "virtio-serial-device",
+        "-device",
+        std::string("virtserialport,chardev=agent,name=") + guest::port_name,
+        "-netdev",
+        netdev,
+        "-device",
+        "virtio-net-device,netdev=net0",
+        "-qmp",
+        "unix:" + dir + "/qmp.sock,server=on,wait=off",
     };
+    if (a.has_disk()) {
+      argv.insert(argv.end(), {"-drive",
+                               "file=" + (clone ? dir + "/disk.qcow2" : a.disk()) +
+                                   ",if=none,id=disk0,format=qcow2",
+                               "-device", "virtio-blk-device,drive=disk0"});
+    }
     if (clone) {
       argv.push_back("-incoming");
       argv.push_back("defer");
@@ -658,7 +726,8 @@ private:
   }
 
   /// Starts QEMU for `vm_id` and connects QMP and the agent channel.
-  result<std::shared_ptr<running_vm>> launch(const std::string& vm_id, const std::string& build_id,
+  result<std::shared_ptr<running_vm>> launch(const std::string& vm_id,
+                                             const std::string& build_id,
                                              const artifact& a, bool clone, bool outbound,
                                              const std::string& dir) {
     std::error_code ec;
@@ -668,6 +737,9 @@ private:
       fs::create_directories(dir, ec);
       if (ec)
         return error{errc::restore_failed, "cannot create " + dir + ": " + ec.message()};
+      if (clone && a.has_disk())
+        if (auto made = make_overlay(a.disk(), "qcow2", dir + "/disk.qcow2"); !made)
+          return made.error();
       std::map<std::uint32_t, std::uint16_t> forwards;
       for (auto port : a.config.ports)
         forwards[port] = free_port();
@@ -678,7 +750,7 @@ private:
       vm->dir = dir;
       for (const auto& [guest_port, host_port] : forwards)
         vm->endpoints[std::to_string(guest_port)] =
-          options_.forward_address + ":" + std::to_string(host_port);
+            options_.forward_address + ":" + std::to_string(host_port);
       auto proc = detail::spawn(argv, dir + "/qemu.log");
       if (!proc)
         return proc.error();
@@ -693,7 +765,8 @@ private:
       if (qmp) {
         vm->qmp = std::move(*qmp);
         vm->qmp->on_close([this] { loop_->poke(); });
-        auto agent = agent_client::connect(*loop_, dir + "/agent.sock", options_.qmp_timeout);
+        auto agent =
+            agent_client::connect(*loop_, dir + "/agent.sock", options_.qmp_timeout);
         if (agent) {
           vm->agent = std::move(*agent);
           std::lock_guard<std::mutex> lock(mutex_);
@@ -714,6 +787,21 @@ private:
       last_error += "; qemu: " + tail(log, 300);
     }
     return error{errc::restore_failed, "QEMU did not start: " + last_error};
+  }
+
+  /// A copy-on-write qcow2 overlay at `path` over `backing`.
+  result<bool> make_overlay(const std::string& backing, const std::string& format,
+                            const std::string& path) {
+    int code = 0;
+    const auto output = detail::run_command("qemu-img create -q -f qcow2 -b '" + backing +
+                                                "' -F " + format + " '" + path + "' 2>&1",
+                                            code);
+    if (code != 0)
+      return error{errc::restore_failed, "qemu-img create " + path +
+                                             " failed (is qemu-utils "
+                                             "installed?): " +
+                                             output};
+    return true;
   }
 
   /// Writes what finds this VM again after a restart of hearth.
@@ -752,14 +840,17 @@ private:
     if (answer->value("ok", false))
       return true;
     const std::string output = answer->value("output", "");
-    const std::string what = ready.kind + (ready.port != 0 ? "(" + std::to_string(ready.port) + ")"
-                                                           : std::string());
+    const std::string what =
+        ready.kind +
+        (ready.port != 0 ? "(" + std::to_string(ready.port) + ")" : std::string());
     if (answer->value("timed_out", false))
       return error{errc::readiness_timeout,
-                   "readiness " + what + " timed out after " + std::to_string(ready.timeout_ms)
-                     + " ms" + (output.empty() ? "" : "; output: " + tail(output, 1500))};
-    return error{errc::build_failed, answer->value("error", "readiness failed")
-                                       + (output.empty() ? "" : "; output: " + tail(output, 1500))};
+                   "readiness " + what + " timed out after " +
+                       std::to_string(ready.timeout_ms) + " ms" +
+                       (output.empty() ? "" : "; output: " + tail(output, 1500))};
+    return error{errc::build_failed,
+                 answer->value("error", "readiness failed") +
+                     (output.empty() ? "" : "; output: " + tail(output, 1500))};
   }
 
   /// Saves the template on the fast path: with x-ignore-shared, RAM stays in
@@ -785,15 +876,17 @@ private:
       const auto status = e["data"].value("status", "");
       return status == "completed" || status == "failed";
     });
-    if (auto r = qmp.execute("migrate", {{"uri", "exec:cat > '" + (staging / "state").string() + "'"}},
-                             options_.qmp_timeout);
+    if (auto r = qmp.execute(
+            "migrate", {{"uri", "exec:cat > '" + (staging / "state").string() + "'"}},
+            options_.qmp_timeout);
         !r)
       return r.error();
     auto outcome = done->wait_for(options_.qmp_timeout);
-    if (!outcome || outcome->contains("hearth-closed")
-        || (*outcome)["data"].value("status", "") != "completed")
-      return error{errc::build_failed, "the migration to " + (staging / "state").string()
-                                         + " did not complete"};
+    if (!outcome || outcome->contains("hearth-closed") ||
+        (*outcome)["data"].value("status", "") != "completed")
+      return error{errc::build_failed, "the migration to " +
+                                           (staging / "state").string() +
+                                           " did not complete"};
     return true;
   }
 
@@ -804,7 +897,8 @@ private:
       vm.destroying = true;
     }
     if (vm.qmp && !vm.qmp->closed())
-      (void) vm.qmp->execute("quit", json::object(), 2s); // SHUTDOWN or a reset socket: both fine
+      (void)vm.qmp->execute("quit", json::object(),
+                            2s); // SHUTDOWN or a reset socket: both fine
     if (!detail::wait_exit(vm.proc, 3s))
       detail::terminate(vm.proc, 2s);
   }
@@ -846,7 +940,8 @@ private:
       const auto log = read_text(fs::path(vm->dir) / "qemu.log");
       fs::remove_all(vm->dir, ec);
       if (listener)
-        listener(vm->id, "the QEMU process exited" + (log.empty() ? "" : ": " + tail(log, 300)));
+        listener(vm->id,
+                 "the QEMU process exited" + (log.empty() ? "" : ": " + tail(log, 300)));
     }
   }
 
@@ -855,7 +950,8 @@ private:
       accel_ = options_.accel;
       return true;
     }
-    const fs::path cache = fs::path(options_.image_dir) / ("accel-" + fnv_hex(qemu_version_));
+    const fs::path cache =
+        fs::path(options_.image_dir) / ("accel-" + fnv_hex(qemu_version_));
     if (auto cached = read_text(cache); cached == "kvm" || cached == "tcg") {
       accel_ = cached;
       return true;
@@ -884,7 +980,8 @@ private:
   /// Boots the busybox guest under KVM and waits for its agent.
   result<bool> kvm_canary() {
     std::string log;
-    auto image = detail::ensure_busybox_image(options_.image_dir, options_.agent_path, log);
+    auto image = detail::ensure_image(options_.image_dir, options_.agent_path,
+                                      detail::image_recipe{"busybox", false, {}, 0}, log);
     if (!image)
       return image.error();
     const std::string dir = vms_dir_ + "/kvm-canary";
@@ -892,13 +989,31 @@ private:
     fs::remove_all(dir, ec);
     fs::create_directories(dir, ec);
     const std::vector<std::string> argv = {
-      options_.qemu_binary, "-machine", "microvm", "-accel", "kvm", "-cpu", "host", "-m", "128M",
-      "-nodefaults", "-no-user-config", "-display", "none", "-kernel", image->kernel, "-initrd",
-      image->initramfs, "-append",
-      "console=ttyS0 quiet panic=-1 tsc_early_khz=" + std::to_string(tsc_khz()), "-chardev",
-      "socket,id=agent,path=" + dir + "/agent.sock,server=on,wait=off", "-device",
-      "virtio-serial-device", "-device",
-      std::string("virtserialport,chardev=agent,name=") + guest::port_name};
+        options_.qemu_binary,
+        "-machine",
+        "microvm",
+        "-accel",
+        "kvm",
+        "-cpu",
+        "host",
+        "-m",
+        "128M",
+        "-nodefaults",
+        "-no-user-config",
+        "-display",
+        "none",
+        "-kernel",
+        image->kernel,
+        "-initrd",
+        image->initramfs,
+        "-append",
+        "console=ttyS0 quiet panic=-1 tsc_early_khz=" + std::to_string(tsc_khz()),
+        "-chardev",
+        "socket,id=agent,path=" + dir + "/agent.sock,server=on,wait=off",
+        "-device",
+        "virtio-serial-device",
+        "-device",
+        std::string("virtserialport,chardev=agent,name=") + guest::port_name};
     auto proc = detail::spawn(argv, dir + "/qemu.log");
     if (!proc)
       return proc.error();
@@ -922,7 +1037,8 @@ private:
   void adopt_recorded() {
     std::error_code ec;
     for (const auto& entry : fs::directory_iterator(vms_dir_, ec)) {
-      const auto rec = json::parse(read_text(entry.path() / "record.json"), nullptr, false);
+      const auto rec =
+          json::parse(read_text(entry.path() / "record.json"), nullptr, false);
       if (!rec.is_discarded() && rec.value("owner", "") != host_id_)
         continue; // another host's VM in a shared data directory
       if (rec.is_discarded() || !rec.contains("pid")) {
@@ -933,9 +1049,9 @@ private:
       proc.pid = rec.value("pid", 0);
       proc.start_ticks = rec.value("start_ticks", std::uint64_t{0});
       proc.child = false;
-      const bool same_process = detail::alive(proc)
-                                && detail::argv_hash(detail::argv_of(proc.pid))
-                                     == rec.value("argv_hash", "");
+      const bool same_process =
+          detail::alive(proc) &&
+          detail::argv_hash(detail::argv_of(proc.pid)) == rec.value("argv_hash", "");
       auto vm = std::make_shared<running_vm>();
       vm->id = rec.value("vm_id", "");
       vm->build_id = rec.value("build_id", "");
@@ -995,27 +1111,42 @@ namespace {
 class qemu_driver final : public driver {
 public:
   qemu_driver(std::shared_ptr<qemu_host> host, executor run)
-    : host_(std::move(host)), run_(std::move(run)) {}
+      : host_(std::move(host))
+      , run_(std::move(run)) {}
 
   ~qemu_driver() override { host_->clear_exit_listener(this); }
 
   void build(build_request request, callback<build_result> done) override {
-    post(true, [host = host_.get(), request = std::move(request)] { return host->build(request); },
-         std::move(done));
+    post(
+        true,
+        [host = host_.get(), request = std::move(request)] {
+          return host->build(request);
+        },
+        std::move(done));
   }
 
   void prepare(std::string build_id, std::string artifact, done_callback done) override {
-    post(false, [host = host_.get(), build_id, artifact] { return host->prepare(build_id, artifact); },
-         std::move(done));
+    post(
+        false,
+        [host = host_.get(), build_id, artifact] {
+          return host->prepare(build_id, artifact);
+        },
+        std::move(done));
   }
 
   void restore(vm_request request, callback<vm_info> done) override {
-    post(false, [host = host_.get(), request = std::move(request)] { return host->restore(request); },
-         std::move(done));
+    post(
+        false,
+        [host = host_.get(), request = std::move(request)] {
+          return host->restore(request);
+        },
+        std::move(done));
   }
 
   void destroy(std::string vm_id, done_callback done) override {
-    post(false, [host = host_.get(), vm_id] { return host->destroy(vm_id); }, std::move(done));
+    post(
+        false, [host = host_.get(), vm_id] { return host->destroy(vm_id); },
+        std::move(done));
   }
 
   std::vector<std::string> running() override { return host_->running(); }
@@ -1024,13 +1155,15 @@ public:
     return host_->build_log(build_id);
   }
 
-  void on_vm_exit(std::function<void(std::string vm_id, std::string reason)> handler) override {
-    host_->set_exit_listener(this, [run = run_, handler](std::string vm_id, std::string reason) {
-      run(std::chrono::nanoseconds(0),
-          [handler, vm_id = std::move(vm_id), reason = std::move(reason)] {
-            handler(vm_id, reason);
-          });
-    });
+  void on_vm_exit(
+      std::function<void(std::string vm_id, std::string reason)> handler) override {
+    host_->set_exit_listener(
+        this, [run = run_, handler](std::string vm_id, std::string reason) {
+          run(std::chrono::nanoseconds(0),
+              [handler, vm_id = std::move(vm_id), reason = std::move(reason)] {
+                handler(vm_id, reason);
+              });
+        });
   }
 
   void on_host_health(std::function<void(bool healthy, std::string reason)>) override {
@@ -1040,10 +1173,12 @@ public:
 private:
   template <class Work, class T>
   void post(bool build, Work work, std::function<void(result<T>)> done) {
-    host_->submit(build, [work = std::move(work), done = std::move(done), run = run_]() mutable {
-      auto outcome = std::make_shared<result<T>>(work());
-      run(std::chrono::nanoseconds(0), [done = std::move(done), outcome] { done(*outcome); });
-    });
+    host_->submit(build,
+                  [work = std::move(work), done = std::move(done), run = run_]() mutable {
+                    auto outcome = std::make_shared<result<T>>(work());
+                    run(std::chrono::nanoseconds(0),
+                        [done = std::move(done), outcome] { done(*outcome); });
+                  });
   }
 
   std::shared_ptr<qemu_host> host_;
@@ -1052,7 +1187,8 @@ private:
 
 } // namespace
 
-result<std::shared_ptr<qemu_host>> open_qemu_host(std::string host_id, qemu_options options) {
+result<std::shared_ptr<qemu_host>> open_qemu_host(std::string host_id,
+                                                  qemu_options options) {
   auto host = std::make_shared<qemu_host>(std::move(host_id), std::move(options));
   if (auto started = host->start(); !started)
     return started.error();
@@ -1063,10 +1199,16 @@ std::unique_ptr<driver> make_qemu_driver(std::shared_ptr<qemu_host> host, execut
   return std::make_unique<qemu_driver>(std::move(host), std::move(run));
 }
 
-std::vector<vm_process> processes(const qemu_host& host) { return host.processes(); }
+std::vector<vm_process> processes(const qemu_host& host) {
+  return host.processes();
+}
 
-std::string accelerator(const qemu_host& host) { return host.accel(); }
+std::string accelerator(const qemu_host& host) {
+  return host.accel();
+}
 
-void close_qemu_host(qemu_host& host) { host.shut_down(); }
+void close_qemu_host(qemu_host& host) {
+  host.shut_down();
+}
 
 } // namespace hearth::vmm

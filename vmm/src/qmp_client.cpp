@@ -8,12 +8,16 @@ const nlohmann::json closed_marker = {{"hearth-closed", true}};
 
 } // namespace
 
-qmp_client::qmp_client(io_loop& loop, int fd) : channel(loop, fd) {}
+qmp_client::qmp_client(io_loop& loop, int fd)
+    : channel(loop, fd) {}
 
-qmp_client::~qmp_client() { shutdown(); }
+qmp_client::~qmp_client() {
+  shutdown();
+}
 
-result<std::unique_ptr<qmp_client>> qmp_client::connect(io_loop& loop, const std::string& path,
-                                                        std::chrono::milliseconds timeout) {
+result<std::unique_ptr<qmp_client>>
+qmp_client::connect(io_loop& loop, const std::string& path,
+                    std::chrono::milliseconds timeout) {
   auto fd = connect_unix(path, timeout);
   if (!fd)
     return fd.error();
@@ -53,8 +57,8 @@ result<nlohmann::json> qmp_client::execute(const std::string& command, json argu
     pending_.erase(id);
   }
   if (!answer)
-    return error{errc::restore_failed, "QMP '" + command + "' got no reply within "
-                                         + std::to_string(timeout.count()) + " ms"};
+    return error{errc::restore_failed, "QMP '" + command + "' got no reply within " +
+                                           std::to_string(timeout.count()) + " ms"};
   if (answer->contains("hearth-closed"))
     return error{errc::restore_failed, "QEMU exited during '" + command + "'"};
   if (answer->contains("error")) {
@@ -77,9 +81,11 @@ std::shared_ptr<slot<nlohmann::json>> qmp_client::expect(event_filter filter) {
 
 void qmp_client::on_bytes(std::string& buffer) {
   std::size_t start = 0;
-  for (std::size_t end; (end = buffer.find('\n', start)) != std::string::npos; start = end + 1) {
-    json message = json::parse(buffer.begin() + static_cast<std::ptrdiff_t>(start),
-                               buffer.begin() + static_cast<std::ptrdiff_t>(end), nullptr, false);
+  for (std::size_t end; (end = buffer.find('\n', start)) != std::string::npos;
+       start = end + 1) {
+    json message =
+        json::parse(buffer.begin() + static_cast<std::ptrdiff_t>(start),
+                    buffer.begin() + static_cast<std::ptrdiff_t>(end), nullptr, false);
     if (message.is_discarded() || !message.is_object())
       continue;
     if (message.contains("QMP")) {

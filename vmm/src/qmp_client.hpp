@@ -1,15 +1,14 @@
 #pragma once
 
+#include "channel.hpp"
+
 #include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
-
-#include "channel.hpp"
 
 namespace hearth::vmm::detail {
 
@@ -23,8 +22,8 @@ public:
   using event_filter = std::function<bool(const json& event)>;
 
   /// Connects, reads the greeting and negotiates capabilities.
-  static result<std::unique_ptr<qmp_client>> connect(io_loop& loop, const std::string& path,
-                                                     std::chrono::milliseconds timeout);
+  static result<std::unique_ptr<qmp_client>>
+  connect(io_loop& loop, const std::string& path, std::chrono::milliseconds timeout);
   ~qmp_client() override;
 
   /// Runs `command`; its "return" value, or its error as a message.

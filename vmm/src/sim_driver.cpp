@@ -57,7 +57,8 @@ void sim_world::restore_host(const std::string& host) {
     owner->notify_health(true, "host answers again");
 }
 
-void sim_world::add_running(const std::string& host, const std::vector<std::string>& vm_ids) {
+void sim_world::add_running(const std::string& host,
+                            const std::vector<std::string>& vm_ids) {
   std::lock_guard<std::mutex> lock(mutex_);
   auto& record = hosts_[host];
   record.vms.insert(vm_ids.begin(), vm_ids.end());
@@ -88,7 +89,10 @@ std::map<std::string, int> sim_world::restores() const {
 
 sim_driver::sim_driver(std::string host, std::shared_ptr<sim_world> world,
                        sim_options options, executor run)
-  : host_(std::move(host)), world_(std::move(world)), options_(options), run_(std::move(run)) {
+    : host_(std::move(host))
+    , world_(std::move(world))
+    , options_(options)
+    , run_(std::move(run)) {
   std::lock_guard<std::mutex> lock(world_->mutex_);
   world_->hosts_[host_].driver = this;
 }
@@ -163,8 +167,8 @@ void sim_driver::restore(vm_request request, callback<vm_info> done) {
   const std::string port = std::to_string(next_port_++);
   run_(latency, [this, done = std::move(done), outcome, request, port, latency]() {
     if (outcome == failing) {
-      done(error{errc::restore_failed, "restoring " + request.vm_id + " on " + host_
-                                         + " failed"});
+      done(error{errc::restore_failed,
+                 "restoring " + request.vm_id + " on " + host_ + " failed"});
       return;
     }
     if (!world_->has_vm(request.vm_id)) {
@@ -174,8 +178,8 @@ void sim_driver::restore(vm_request request, callback<vm_info> done) {
     vm_info info;
     info.vm_id = request.vm_id;
     info.endpoints["8080"] = "127.0.0.1:" + port;
-    info.restore_us =
-      static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(latency).count());
+    info.restore_us = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(latency).count());
     done(std::move(info));
   });
 }

@@ -41,18 +41,18 @@ enum class parse_status { ok, need_more, bad_magic, bad_version, bad_kind, too_l
 
 inline const char* to_string(parse_status s) {
   switch (s) {
-    case parse_status::ok:
-      return "ok";
-    case parse_status::need_more:
-      return "need more bytes";
-    case parse_status::bad_magic:
-      return "bad magic";
-    case parse_status::bad_version:
-      return "unsupported protocol version";
-    case parse_status::bad_kind:
-      return "bad frame kind";
-    case parse_status::too_large:
-      return "payload too large";
+  case parse_status::ok:
+    return "ok";
+  case parse_status::need_more:
+    return "need more bytes";
+  case parse_status::bad_magic:
+    return "bad magic";
+  case parse_status::bad_version:
+    return "unsupported protocol version";
+  case parse_status::bad_kind:
+    return "bad frame kind";
+  case parse_status::too_large:
+    return "payload too large";
   }
   return "?";
 }
@@ -79,7 +79,8 @@ inline std::uint32_t get_u32(const char* p) {
 
 } // namespace detail
 
-inline std::string encode_frame(frame_kind kind, std::uint32_t id, std::string_view payload) {
+inline std::string encode_frame(frame_kind kind, std::uint32_t id,
+                                std::string_view payload) {
   std::string out;
   out.reserve(header_size + payload.size());
   out.append(magic, 4);
@@ -127,14 +128,14 @@ inline parse_status take_frame(std::string& buffer, frame& out) {
 
 inline std::string base64_encode(std::string_view in) {
   static constexpr char table[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   std::string out;
   out.reserve((in.size() + 2) / 3 * 4);
   std::size_t i = 0;
   for (; i + 2 < in.size(); i += 3) {
-    const std::uint32_t n = (static_cast<unsigned char>(in[i]) << 16)
-                            | (static_cast<unsigned char>(in[i + 1]) << 8)
-                            | static_cast<unsigned char>(in[i + 2]);
+    const std::uint32_t n = (static_cast<unsigned char>(in[i]) << 16) |
+                            (static_cast<unsigned char>(in[i + 1]) << 8) |
+                            static_cast<unsigned char>(in[i + 2]);
     out += table[(n >> 18) & 63];
     out += table[(n >> 12) & 63];
     out += table[(n >> 6) & 63];

@@ -1,13 +1,13 @@
 #pragma once
 
+#include "hearth/vmm/driver.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include "hearth/vmm/driver.hpp"
 
 namespace hearth::vmm {
 
@@ -82,7 +82,8 @@ class qemu_host;
 /// and answers QMP is re-adopted (`driver::running` lists it), every other
 /// record's process is killed and its files removed. Blocking: call it
 /// before the actors start, never from an actor.
-result<std::shared_ptr<qemu_host>> open_qemu_host(std::string host_id, qemu_options options);
+result<std::shared_ptr<qemu_host>> open_qemu_host(std::string host_id,
+                                                  qemu_options options);
 
 /// A driver on `host` that delivers its callbacks through `run`.
 std::unique_ptr<driver> make_qemu_driver(std::shared_ptr<qemu_host> host, executor run);
