@@ -38,7 +38,15 @@ namespace {
 using json = nlohmann::json;
 using clock_type = std::chrono::steady_clock;
 
-constexpr const char* start_log = "/var/log/hearth-start.log";
+/// Where the start command's output goes ($HEARTH_AGENT_START_LOG overrides,
+/// for tests that run the agent on the host).
+const char* start_log_path() {
+  static const char* path = [] {
+    const char* env = std::getenv("HEARTH_AGENT_START_LOG");
+    return env != nullptr ? env : "/var/log/hearth-start.log";
+  }();
+  return path;
+}
 constexpr std::size_t output_tail_bytes = 64 * 1024;
 constexpr const char* default_path =
     "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -274,11 +282,11 @@ private:
   }
 
   json start(const json& request) {
-    make_parents(start_log);
+    make_parents(start_log_path());
     const pid_t pid = fork();
     if (pid == 0) {
       int null_fd = open("/dev/null", O_RDONLY);
-      int log_fd = open(start_log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+      int log_fd = open(start_log_path(), O_WRONLY | O_CREAT | O_APPEND, 0644);
       dup2(null_fd, 0);
       dup2(log_fd, 1);
       dup2(log_fd, 2);
@@ -321,7 +329,7 @@ private:
               {"ok", false},
               {"error", "start command exited with code " + std::to_string(start_exit_)},
               {"exit_code", start_exit_},
-              {"output", read_file_tail(start_log, 4096)}};
+              {"output", read_file_tail(start_log_path(), 4096)}};
       }
       bool passed = false;
       if (kind.empty()) {
@@ -347,7 +355,7 @@ private:
             {"ok", false},
             {"error", "readiness timed out after " + std::to_string(timeout_ms) + " ms"},
             {"timed_out", true},
-            {"output", read_file_tail(start_log, 4096)}};
+            {"output", read_file_tail(start_log_path(), 4096)}};
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
   }
@@ -428,19 +436,11 @@ bool write_all(int fd, const std::string& data) {
   return true;
 }
 
-int serve() {
+/// Serves requests on `fd` (read and written). `stream`: a socket whose end
+/// means the host is done; a virtio port instead reads as closed while no
+/// host is connected, and one may come later.
+int serve(int fd, bool stream) {
   signal(SIGPIPE, SIG_IGN);
-  const std::string device = find_port_device();
-  if (device.empty()) {
-    log_line("no virtio-serial port named hearth.agent");
-    return 1;
-  }
-  const int fd = open(device.c_str(), O_RDWR | O_CLOEXEC);
-  if (fd < 0) {
-    log_line("cannot open " + device + ": " + std::strerror(errno));
-    return 1;
-  }
-  log_line("serving on " + device);
   agent handler;
   std::string buffer;
   char chunk[65536];
@@ -449,6 +449,8 @@ int serve() {
     if (got < 0 && errno == EINTR)
       continue;
     if (got <= 0) {
+      if (stream)
+        return 0;
       // No host on the other end: the port reads as closed until one comes.
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
       continue;
@@ -486,14 +488,34 @@ int serve() {
   }
 }
 
+int serve_port() {
+  const std::string device = find_port_device();
+  if (device.empty()) {
+    log_line("no virtio-serial port named hearth.agent");
+    return 1;
+  }
+  const int fd = open(device.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) {
+    log_line("cannot open " + device + ": " + std::strerror(errno));
+    return 1;
+  }
+  log_line("serving on " + device);
+  return serve(fd, false);
+}
+
 } // namespace
 
+// hearth-agent            serve on the virtio-serial port "hearth.agent"
+// hearth-agent --init     the same, as PID 1's helper (reaps orphans)
+// hearth-agent --stdio    serve on standard input (a socket), for tests
 int main(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "--stdio")
+    return serve(0, true);
   if (argc > 1 && std::string(argv[1]) == "--init") {
     // PID 1: reap every orphan, forever, and bring the agent back if it dies.
     pid_t child = fork();
     if (child == 0)
-      return serve();
+      return serve_port();
     for (;;) {
       const pid_t gone = wait(nullptr);
       if (gone == child) {
@@ -501,11 +523,11 @@ int main(int argc, char** argv) {
         std::this_thread::sleep_for(std::chrono::seconds(1));
         child = fork();
         if (child == 0)
-          return serve();
+          return serve_port();
       } else if (gone < 0 && errno == ECHILD) {
         std::this_thread::sleep_for(std::chrono::seconds(1));
       }
     }
   }
-  return serve();
+  return serve_port();
 }
