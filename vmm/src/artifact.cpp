@@ -15,7 +15,7 @@ using json = nlohmann::json;
 namespace {
 
 constexpr int manifest_format = 1;
-constexpr const char* payload_files[] = {"vmlinuz", "initramfs.cpio", "memory", "state",
+constexpr const char* payload_files[] = {"vmlinuz", "initramfs.cpio", "state",
                                          "argv.json"};
 
 result<std::pair<std::uint64_t, std::uint32_t>> checksum_file(const fs::path& path) {
@@ -50,6 +50,7 @@ json manifest_json(const artifact& a) {
           {"vcpus", a.config.vcpus},
           {"memory_mb", a.config.memory_mb},
           {"append", a.config.append},
+          {"memory_file", a.config.memory_file},
           {"ports", a.config.ports},
           {"readiness", to_json(a.config.ready)},
           {"base_disk",
@@ -88,6 +89,8 @@ result<artifact> seal_artifact(const std::string& staging, const std::string& bu
   a.build_id = build_id;
   a.config = config;
   std::vector<std::string> names(std::begin(payload_files), std::end(payload_files));
+  if (config.memory_file)
+    names.push_back("memory");
   if (a.has_disk()) {
     names.push_back("disk.qcow2");
     auto sum = checksum_file(a.config.base_disk);
@@ -146,6 +149,7 @@ result<artifact> load_artifact(const std::string& dir, bool verify) {
     a.config.vcpus = manifest.value("vcpus", 1u);
     a.config.memory_mb = manifest.value("memory_mb", 128u);
     a.config.append = manifest.value("append", "");
+    a.config.memory_file = manifest.value("memory_file", true);
     a.config.ports = manifest.value("ports", std::vector<std::uint32_t>{});
     a.config.ready = readiness_from_json(manifest.value("readiness", json::object()));
     const auto base = manifest.value("base_disk", json::object());

@@ -22,6 +22,8 @@ struct vm_config {
   /// Debian bases: the raw root image the template's overlay sits on (in
   /// the image cache); empty for busybox, whose root is in memory.
   std::string base_disk;
+  /// RAM lives in the memory file (fast path); else in the state file.
+  bool memory_file = true;
 };
 
 /// A finished template build: a content-addressed folder holding kernel,

@@ -287,6 +287,7 @@ public:
       config.ports.push_back(request.ready.port);
     config.ready = request.ready;
     config.base_disk = image->disk;
+    config.memory_file = options_.memory_file_snapshots;
 
     const fs::path staging =
         fs::path(options_.artifact_dir) / (".build-" + request.build_id);
@@ -312,6 +313,7 @@ public:
         std::any_of(request.steps.begin(), request.steps.end(), [](const step& s) {
           return s.kind == "apt_install" || s.kind == "pip_install";
         });
+    const auto spawned = clock_type::now();
     auto vm =
         launch("build-" + request.build_id, request.build_id, staged, false,
                needs_outbound || options_.outbound_network, (staging / "run").string());
@@ -338,6 +340,7 @@ public:
 
     std::map<std::string, std::string> env;
     std::string workdir;
+    const auto steps_started = clock_type::now();
     for (std::size_t i = 0; i < request.steps.size(); ++i) {
       const auto& s = request.steps[i];
       const std::string label = "step " + std::to_string(i + 1) + " (" + s.kind +
@@ -408,6 +411,10 @@ public:
       }
     }
 
+    const auto steps_us =
+        static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                       clock_type::now() - steps_started)
+                                       .count());
     if (!request.start_cmd.empty()) {
       note("== start: " + request.start_cmd);
       auto started = (*vm)->agent->call(
@@ -429,8 +436,11 @@ public:
          (request.ready.kind.empty() ? std::string("no check") : request.ready.kind) +
          ")");
 
+    const auto ready_us = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(clock_type::now() - spawned)
+            .count());
     const auto snapshot_started = clock_type::now();
-    if (auto saved = snapshot(**vm, staging); !saved) {
+    if (auto saved = snapshot(**vm, staging, config.memory_file); !saved) {
       cleanup();
       return failed(errc::build_failed, "snapshot: " + saved.error().message);
     }
@@ -459,7 +469,7 @@ public:
       std::lock_guard<std::mutex> lock(mutex_);
       verified_[request.build_id] = *published;
     }
-    return build_result{published->dir, text};
+    return build_result{published->dir, text, ready_us, steps_us};
   }
 
   /// Verifies an artifact (every file against its manifest checksum) and
@@ -514,6 +524,7 @@ public:
       return found.error();
     const artifact source = std::move(*found);
     auto vm = launch(request.vm_id, request.build_id, source, true,
+
                      options_.outbound_network, vm_dir(request.vm_id));
     if (!vm)
       return vm.error();
@@ -525,11 +536,13 @@ public:
                    message + (log.empty() ? "" : "; qemu: " + tail(log, 500))};
     };
     auto& qmp = *(*vm)->qmp;
-    if (auto r = qmp.execute("migrate-set-capabilities",
-                             {{"capabilities",
-                               {{{"capability", "x-ignore-shared"}, {"state", true}},
-                                {{"capability", "events"}, {"state", true}}}}},
-                             options_.qmp_timeout);
+    // x-ignore-shared must be set before the incoming migration starts.
+    if (auto r = qmp.execute(
+            "migrate-set-capabilities",
+            {{"capabilities",
+              {{{"capability", "x-ignore-shared"}, {"state", source.config.memory_file}},
+               {{"capability", "events"}, {"state", true}}}}},
+            options_.qmp_timeout);
         !r)
       return fail(r.error().message);
     auto migrated = qmp.expect([](const json& e) {
@@ -550,18 +563,15 @@ public:
       return fail("QEMU exited while loading " + source.state());
     if ((*outcome)["data"].value("status", "") != "completed")
       return fail("loading the snapshot " + source.state() + " failed");
-    if (auto r = qmp.execute("cont", json::object(), options_.qmp_timeout); !r)
+    // The agent's request waits in the port until the guest runs: send it
+    // right behind `cont` instead of after its reply.
+    auto resumed = qmp.submit("cont", json::object());
+    if (!resumed)
+      return fail(resumed.error().message);
+    auto ready = check_ready(**vm, source.config.ready, true);
+    if (auto r = qmp.await("cont", *resumed, options_.qmp_timeout); !r)
       return fail(r.error().message);
-    // The clone woke with the template's clock and RNG: fix both first.
-    auto fixed =
-        (*vm)->agent->call({{"op", "fixup"},
-                            {"time_ns", wall_ns()},
-                            {"seed_b64", guest::base64_encode(random_bytes(64))}},
-                           ms(source.config.ready.timeout_ms));
-    if (!fixed || !fixed->value("ok", false))
-      return fail("post-restore fix-ups: " +
-                  (fixed ? fixed->value("error", "failed") : fixed.error().message));
-    if (auto ready = check_ready(**vm, source.config.ready); !ready)
+    if (!ready)
       return fail(ready.error().message);
     vm_info info;
     info.vm_id = request.vm_id;
@@ -666,7 +676,7 @@ private:
         "-name",
         "hearth-vm," + std::string("debug-threads=off"),
         "-machine",
-        "microvm,memory-backend=mem0",
+        c.memory_file ? "microvm,memory-backend=mem0" : "microvm",
         "-accel",
         c.accel,
         "-cpu",
@@ -679,9 +689,6 @@ private:
         "-no-user-config",
         "-display",
         "none",
-        "-object",
-        "memory-backend-file,id=mem0,size=" + memory + ",mem-path=" + a.memory() +
-            ",share=" + (clone ? "off" : "on"),
         "-kernel",
         a.kernel(),
         "-initrd",
@@ -705,6 +712,11 @@ private:
         "-qmp",
         "unix:" + dir + "/qmp.sock,server=on,wait=off",
     };
+    if (c.memory_file) {
+      argv.insert(argv.end(), {"-object", "memory-backend-file,id=mem0,size=" + memory +
+                                              ",mem-path=" + a.memory() +
+                                              ",share=" + (clone ? "off" : "on")});
+    }
     if (a.has_disk()) {
       argv.insert(argv.end(), {"-drive",
                                "file=" + (clone ? dir + "/disk.qcow2" : a.disk()) +
@@ -827,13 +839,26 @@ private:
     fs::rename(temp, path, ec);
   }
 
-  result<bool> check_ready(running_vm& vm, const readiness& ready) {
-    json call = {{"op", "ready"},
-                 {"kind", ready.kind},
-                 {"port", ready.port},
-                 {"path", ready.path.empty() ? "/" : ready.path},
-                 {"command", ready.command},
-                 {"timeout_ms", ready.timeout_ms}};
+  /// Runs the readiness check in the guest. After a restore (`restored`),
+  /// the same round trip first resyncs the clock and reseeds the RNG: the
+  /// clone woke with the template's.
+  result<bool> check_ready(running_vm& vm, const readiness& ready,
+                           bool restored = false) {
+    json check = {{"kind", ready.kind},
+                  {"port", ready.port},
+                  {"path", ready.path.empty() ? "/" : ready.path},
+                  {"command", ready.command},
+                  {"timeout_ms", ready.timeout_ms}};
+    json call;
+    if (restored) {
+      call = {{"op", "restored"},
+              {"time_ns", wall_ns()},
+              {"seed_b64", guest::base64_encode(random_bytes(64))},
+              {"ready", check}};
+    } else {
+      call = check;
+      call["op"] = "ready";
+    }
     auto answer = vm.agent->call(call, ms(ready.timeout_ms) + 10s);
     if (!answer)
       return error{answer.error().code, "readiness: " + answer.error().message};
@@ -855,13 +880,14 @@ private:
 
   /// Saves the template on the fast path: with x-ignore-shared, RAM stays in
   /// the memory file and only device state is written. Never resumed after.
-  result<bool> snapshot(running_vm& vm, const fs::path& staging) {
+  result<bool> snapshot(running_vm& vm, const fs::path& staging, bool memory_file) {
     auto& qmp = *vm.qmp;
-    if (auto r = qmp.execute("migrate-set-capabilities",
-                             {{"capabilities",
-                               {{{"capability", "x-ignore-shared"}, {"state", true}},
-                                {{"capability", "events"}, {"state", true}}}}},
-                             options_.qmp_timeout);
+    if (auto r =
+            qmp.execute("migrate-set-capabilities",
+                        {{"capabilities",
+                          {{{"capability", "x-ignore-shared"}, {"state", memory_file}},
+                           {{"capability", "events"}, {"state", true}}}}},
+                        options_.qmp_timeout);
         !r)
       return r.error();
     if (auto r = qmp.execute("migrate-set-parameters", {{"max-bandwidth", 8ll << 30}},

@@ -34,6 +34,14 @@ qmp_client::connect(io_loop& loop, const std::string& path,
 
 result<nlohmann::json> qmp_client::execute(const std::string& command, json arguments,
                                            std::chrono::milliseconds timeout) {
+  auto sent = submit(command, std::move(arguments));
+  if (!sent)
+    return sent.error();
+  return await(command, *sent, timeout);
+}
+
+result<qmp_client::pending_reply> qmp_client::submit(const std::string& command,
+                                                     json arguments) {
   auto reply = std::make_shared<slot<json>>();
   std::uint64_t id;
   {
@@ -51,10 +59,16 @@ result<nlohmann::json> qmp_client::execute(const std::string& command, json argu
     pending_.erase(id);
     return error{errc::restore_failed, "QMP '" + command + "': " + sent.error().message};
   }
-  auto answer = reply->wait_for(timeout);
+  return pending_reply{id, reply};
+}
+
+result<nlohmann::json> qmp_client::await(const std::string& command,
+                                         const pending_reply& reply,
+                                         std::chrono::milliseconds timeout) {
+  auto answer = reply.answer->wait_for(timeout);
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    pending_.erase(id);
+    pending_.erase(reply.id);
   }
   if (!answer)
     return error{errc::restore_failed, "QMP '" + command + "' got no reply within " +

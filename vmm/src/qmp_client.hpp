@@ -30,6 +30,16 @@ public:
   result<json> execute(const std::string& command, json arguments,
                        std::chrono::milliseconds timeout);
 
+  /// A command sent whose reply is still to come: send, do other work,
+  /// then `await` it.
+  struct pending_reply {
+    std::uint64_t id = 0;
+    std::shared_ptr<slot<json>> answer;
+  };
+  result<pending_reply> submit(const std::string& command, json arguments);
+  result<json> await(const std::string& command, const pending_reply& reply,
+                     std::chrono::milliseconds timeout);
+
   /// Waits for an event accepted by `filter`. Arm it before the command that
   /// causes the event, then wait on the returned slot.
   std::shared_ptr<slot<json>> expect(event_filter filter);

@@ -60,6 +60,12 @@ struct qemu_options {
   /// Where forwarded ports listen on the host.
   // Default: 127.0.0.1
   std::string forward_address = "127.0.0.1";
+  /// Snapshots keep the guest's RAM in a memory file that clones map
+  /// copy-on-write (`x-ignore-shared`: the fast path). Off: RAM goes into
+  /// the state file and every clone reads it back (classic migrate to file;
+  /// the benchmark's baseline).
+  // Default: true
+  bool memory_file_snapshots = true;
   /// Stop every VM when the driver goes away. Off: VMs outlive hearth and
   /// the next start re-adopts them.
   // Default: false
