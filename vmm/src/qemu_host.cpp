@@ -524,7 +524,6 @@ public:
       return found.error();
     const artifact source = std::move(*found);
     auto vm = launch(request.vm_id, request.build_id, source, true,
-
                      options_.outbound_network, vm_dir(request.vm_id));
     if (!vm)
       return vm.error();
