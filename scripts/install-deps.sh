@@ -15,6 +15,8 @@ packages=(
   qemu-system-x86
   # guest images: qcow2 overlays, Debian roots on ext4
   qemu-utils debootstrap e2fsprogs
+  # the relay behind a guest's allowed outbound destinations
+  socat
   # test and example helpers
   curl
 )

@@ -1,5 +1,7 @@
 #include "controller_actor.hpp"
 
+#include "hearth/model/network.hpp"
+
 #include <algorithm>
 #include <cstdio>
 
@@ -30,7 +32,7 @@ std::string unpoolable_reason(const api::sandbox_request& r) {
     return "a cwd override is not poolable";
   if (r.desktop)
     return "desktop settings are not poolable";
-  if (r.custom_network)
+  if (r.custom_network || !r.network_allow.empty())
     return "custom networking is not poolable";
   if (!r.timeout_policy.empty() && r.timeout_policy != "destroy")
     return "a non-destroy timeout policy is not poolable";
@@ -467,7 +469,8 @@ void controller_actor::cold_create(caf::response_promise rp, const std::string& 
                                    const std::string& template_name, const std::string& build_id,
                                    std::uint32_t vcpus, std::uint32_t memory_mb,
                                    std::string origin, events::warm_pool_checkout checkout,
-                                   const std::string& correlation) {
+                                   const std::string& correlation,
+                                   std::vector<std::string> network_allow) {
   const std::string id = new_sandbox_id();
   const std::string vm_id = id + ".vm";
   std::vector<place_request> requests{
@@ -493,6 +496,7 @@ void controller_actor::cold_create(caf::response_promise rp, const std::string& 
         created.vcpus = vcpus;
         created.memory_mb = memory_mb;
         created.checkout = checkout;
+        created.network_allow = network_allow;
         created.at_ns = now_ns(this, *ctx_);
         sandboxes_.erase(id);
         auto sandbox = spawn_new_sandbox(std::move(created), correlation);
@@ -515,6 +519,8 @@ controller_actor::create_sandbox(const std::string& tenant, api::sandbox_request
       && req.warm_pool_mode != "bypass")
     return to_caf(model::invalid("warm_pool_mode", "warm_pool_mode must be prefer, require or "
                                                    "bypass"));
+  if (auto bad = model::check_network_allow(req.network_allow, "network_allow"))
+    return to_caf(*bad);
   if (req.warm_pool_wait_ms > limits_.max_warm_pool_wait_ms)
     return to_caf(model::invalid("warm_pool_wait_ms",
                                  "warm_pool_wait_ms must be at most "
@@ -553,7 +559,8 @@ controller_actor::create_sandbox(const std::string& tenant, api::sandbox_request
         [=](const std::string& name, const std::string& build_id) mutable {
           events::warm_pool_checkout checkout;
           checkout.considered = considered;
-          cold_create(rp, tenant, name, build_id, 1, 128, "cold", checkout, correlation);
+          cold_create(rp, tenant, name, build_id, 1, 128, "cold", checkout, correlation,
+                      req.network_allow);
         },
         [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
     return rp;
@@ -582,7 +589,7 @@ controller_actor::create_sandbox(const std::string& tenant, api::sandbox_request
             return;
           }
           cold_create(rp, tenant, reply.template_name, reply.build_id, reply.vcpus,
-                      reply.memory_mb, "cold", checkout, correlation);
+                      reply.memory_mb, "cold", checkout, correlation, req.network_allow);
           return;
         }
         auto hit = checkout;
@@ -695,7 +702,8 @@ caf::behavior controller_actor::make_behavior() {
               return;
             }
             cold_create(rp, tenant, info.template_name, info.build_id, info.vcpus,
-                        info.memory_mb, "fork", events::warm_pool_checkout{}, correlation);
+                        info.memory_mb, "fork", events::warm_pool_checkout{}, correlation,
+                        info.network_allow);
           },
           [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
       return rp;
@@ -707,7 +715,7 @@ caf::behavior controller_actor::make_behavior() {
         .then(
           [=](const std::string& name, const std::string& build_id) mutable {
             cold_create(rp, tenant, name, build_id, 1, 128, "snapshot",
-                        events::warm_pool_checkout{}, correlation);
+                        events::warm_pool_checkout{}, correlation, {});
           },
           [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
       return rp;

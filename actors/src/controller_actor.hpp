@@ -71,7 +71,8 @@ private:
   void cold_create(caf::response_promise rp, const std::string& tenant,
                    const std::string& template_name, const std::string& build_id,
                    std::uint32_t vcpus, std::uint32_t memory_mb, std::string origin,
-                   events::warm_pool_checkout checkout, const std::string& correlation);
+                   events::warm_pool_checkout checkout, const std::string& correlation,
+                   std::vector<std::string> network_allow);
   void reconcile_with_hosts();
 
   template <class T, class Atom>

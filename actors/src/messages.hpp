@@ -221,14 +221,14 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, sandbox_request& x) {
   return f(caf::meta::type_name("sandbox_request"), x.template_ref, x.warm_pool,
            x.warm_pool_mode, x.warm_pool_wait_ms, x.envs, x.volumes, x.cwd, x.desktop,
-           x.custom_network, x.timeout_policy, x.auto_resume);
+           x.custom_network, x.timeout_policy, x.auto_resume, x.network_allow);
 }
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, sandbox_info& x) {
   return f(caf::meta::type_name("sandbox_info"), x.id, x.tenant, x.template_name, x.build_id,
            x.state, x.origin, x.vm_id, x.host, x.vcpus, x.memory_mb, x.endpoints,
-           x.warm_pool_checkout, x.reason);
+           x.warm_pool_checkout, x.reason, x.network_allow);
 }
 
 template <class Inspector>
@@ -266,7 +266,7 @@ typename Inspector::result_type inspect(Inspector& f, readiness_spec& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, build_spec& x) {
   return f(caf::meta::type_name("build_spec"), x.base, x.steps, x.start_cmd, x.readiness,
-           x.vcpus, x.memory_mb);
+           x.vcpus, x.memory_mb, x.network_allow);
 }
 
 } // namespace hearth::events
@@ -276,7 +276,7 @@ namespace hearth::vmm {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, vm_request& x) {
   return f(caf::meta::type_name("vm_request"), x.vm_id, x.build_id, x.artifact, x.vcpus,
-           x.memory_mb, x.cold);
+           x.memory_mb, x.cold, x.network_allow);
 }
 
 template <class Inspector>

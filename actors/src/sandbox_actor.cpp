@@ -45,6 +45,7 @@ api::sandbox_info sandbox_actor::info_of(const model::sandbox_state& s) {
   out.warm_pool_checkout = api::checkout_info{s.checkout.considered, s.checkout.source,
                                               s.checkout.hit, s.checkout.id, s.checkout.mode};
   out.reason = s.reason;
+  out.network_allow = s.network_allow;
   return out;
 }
 
@@ -111,6 +112,7 @@ caf::behavior sandbox_actor::make_behavior() {
       request_msg.vcpus = settled().vcpus;
       request_msg.memory_mb = settled().memory_mb;
       request_msg.cold = true;
+      request_msg.network_allow = settled().network_allow;
       request(vmm->second, caf::infinite, restore_atom::value, std::move(request_msg))
         .then(
           [this](vmm::vm_info& info) {

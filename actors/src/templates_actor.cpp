@@ -1,5 +1,7 @@
 #include "templates_actor.hpp"
 
+#include "hearth/model/network.hpp"
+
 namespace hearth::actors {
 
 templates_actor::templates_actor(caf::actor_config& cfg, std::shared_ptr<runtime_context> ctx,
@@ -106,6 +108,8 @@ caf::behavior templates_actor::make_behavior() {
            const std::string& correlation) -> caf::result<api::build_info> {
       if (!model::valid_template_name(name))
         return to_caf(model::invalid("template", "'" + name + "' is not a team/name"));
+      if (auto bad = model::check_network_allow(spec.network_allow, "spec.network_allow"))
+        return to_caf(*bad);
       const auto stream = model::template_stream(name);
       const auto* existing = state(stream);
       if (existing != nullptr && existing->exists && existing->tenant != tenant)

@@ -23,6 +23,7 @@ vmm::build_request to_driver(const std::string& build_id, const events::build_sp
                              spec.readiness.command, spec.readiness.timeout_ms};
   out.vcpus = spec.vcpus;
   out.memory_mb = spec.memory_mb;
+  out.network_allow = spec.network_allow;
   return out;
 }
 

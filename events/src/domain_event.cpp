@@ -36,8 +36,26 @@ const std::unordered_map<std::string, decoder>& decoders() {
 
 } // namespace
 
+/// Version 1 lacked a field that version 2 added with an empty default: the
+/// current decoder leaves a missing map key at its default, so lifting is
+/// decoding and encoding again.
+template <class Event>
+upcast_fn added_defaulted_field() {
+  return [](std::string_view payload) -> result<std::string> {
+    auto decoded = decode_payload<Event>(payload);
+    if (!decoded)
+      return decoded.error();
+    return encode_payload(*decoded);
+  };
+}
+
 const upcaster_registry& domain_upcasters() {
-  static const auto registry = make_registry(static_cast<domain_event*>(nullptr));
+  static const auto registry = [] {
+    auto r = make_registry(static_cast<domain_event*>(nullptr));
+    r.add(build_started::type_name, 1, added_defaulted_field<build_started>());
+    r.add(sandbox_created::type_name, 1, added_defaulted_field<sandbox_created>());
+    return r;
+  }();
   return registry;
 }
 

@@ -266,6 +266,8 @@ public:
       // After a restore: fix-ups, then readiness, in one round trip.
       const auto t0 = clock_type::now();
       json fixed = fixup(request);
+      if (!fixed.value("ok", false))
+        return fixed;
       const auto t1 = clock_type::now();
       json out = ready(request.value("ready", json::object()));
       out["fixup_us"] =
@@ -393,8 +395,30 @@ private:
     }
   }
 
+  /// Points each allowed destination's name at its relay address: lines we
+  /// wrote before (marked) are replaced, the rest of /etc/hosts is kept.
+  static bool write_hosts(const json& hosts) {
+    std::ifstream in("/etc/hosts");
+    std::string kept, line;
+    while (std::getline(in, line))
+      if (line.find("# hearth") == std::string::npos)
+        kept += line + "\n";
+    if (kept.find("localhost") == std::string::npos)
+      kept = "127.0.0.1 localhost\n" + kept;
+    for (auto it = hosts.begin(); it != hosts.end(); ++it)
+      kept += it.value().get<std::string>() + " " + it.key() + " # hearth\n";
+    std::ofstream out("/etc/hosts.hearth-tmp", std::ios::trunc);
+    out << kept;
+    out.close();
+    return out && rename("/etc/hosts.hearth-tmp", "/etc/hosts") == 0;
+  }
+
   json fixup(const json& request) {
     json out = {{"ok", true}};
+    if (request.contains("hosts") && request["hosts"].is_object()) {
+      if (!write_hosts(request["hosts"]))
+        return failure("cannot write /etc/hosts");
+    }
     const auto time_ns = request.value("time_ns", std::int64_t{0});
     if (time_ns > 0) {
       timespec ts{static_cast<time_t>(time_ns / 1'000'000'000),

@@ -311,7 +311,7 @@ TEST_CASE("a restarted runtime re-adopts its live VMs and kills VMs it does not 
     std::optional<vmm::result<vmm::vm_info>> restored;
     auto driver =
         vmm::make_qemu_driver(*host, [](auto, std::function<void()> f) { f(); });
-    driver->restore(vmm::vm_request{"stray-vm", build_id, artifact, 1, 128, false},
+    driver->restore(vmm::vm_request{"stray-vm", build_id, artifact, 1, 128, false, {}},
                     [&](auto r) {
                       std::lock_guard<std::mutex> lock(mutex);
                       restored.emplace(std::move(r));
@@ -355,4 +355,59 @@ TEST_CASE("a guest cannot reach services on the host's own addresses") {
   if (!address.empty())
     CHECK(http_get(endpoint, "/cgi-bin/probe?" + address + ":" + port).body ==
           "blocked\n");
+}
+
+TEST_CASE(
+    "outbound access is what the template or the sandbox allows, and never the host") {
+  scratch_dirs dirs;
+  auto rt = open_runtime(vm_options(dirs));
+  const auto mirror = std::string("deb.debian.org:80");
+  auto open_spec = web_spec();
+  open_spec.network_allow = {mirror};
+  REQUIRE(build_and_wait(*rt, "team/web", web_spec()).status == "ready");
+  REQUIRE(build_and_wait(*rt, "team/open-web", open_spec).status == "ready");
+  host_listener listener;
+  const auto host_port = std::to_string(listener.port);
+
+  // The default: nothing outside is reachable.
+  api::sandbox_request isolated_request;
+  isolated_request.template_ref = "team/web:stable";
+  auto isolated = must(rt->create_sandbox(tenant, isolated_request).get());
+  const auto isolated_endpoint = isolated.endpoints.at("8080");
+  CHECK(http_get(isolated_endpoint, "/cgi-bin/probe?10.0.2.100:80").body == "blocked\n");
+
+  // The template allows the mirror: its relay address answers, named in
+  // /etc/hosts; the host stays out of reach.
+  api::sandbox_request open_request;
+  open_request.template_ref = "team/open-web:stable";
+  auto open = must(rt->create_sandbox(tenant, open_request).get());
+  const auto open_endpoint = open.endpoints.at("8080");
+  CHECK(http_get(open_endpoint, "/cgi-bin/probe?10.0.2.100:80").body == "reached\n");
+  CHECK(http_get(open_endpoint, "/cgi-bin/probe?10.0.2.2:" + host_port).body ==
+        "blocked\n");
+  CHECK(http_get(open_endpoint, "/cgi-bin/probe?10.0.2.100:" + host_port).body ==
+        "blocked\n");
+
+  // A sandbox's own allow-list replaces its template's; it is custom
+  // networking, so require mode refuses it and prefer creates it cold.
+  auto pool = make_pool(*rt, 1, 1);
+  api::sandbox_request custom;
+  custom.template_ref = "team/web:stable";
+  custom.warm_pool = pool.id;
+  custom.warm_pool_mode = "require";
+  custom.network_allow = {mirror};
+  auto refused = rt->create_sandbox(tenant, custom).get();
+  REQUIRE_FALSE(refused.has_value());
+  CHECK(refused.error().code == model::errc::warm_pool_unavailable);
+  custom.warm_pool_mode = "prefer";
+  auto allowed = must(rt->create_sandbox(tenant, custom).get());
+  CHECK_FALSE(allowed.warm_pool_checkout.hit);
+  CHECK(allowed.network_allow == std::vector<std::string>{mirror});
+  CHECK(http_get(allowed.endpoints.at("8080"), "/cgi-bin/probe?10.0.2.100:80").body ==
+        "reached\n");
+
+  custom.network_allow = {"localhost:not-a-port"};
+  auto invalid = rt->create_sandbox(tenant, custom).get();
+  REQUIRE_FALSE(invalid.has_value());
+  CHECK(invalid.error().field == "network_allow");
 }

@@ -51,6 +51,7 @@ json manifest_json(const artifact& a) {
           {"memory_mb", a.config.memory_mb},
           {"append", a.config.append},
           {"memory_file", a.config.memory_file},
+          {"network_allow", a.config.network_allow},
           {"ports", a.config.ports},
           {"readiness", to_json(a.config.ready)},
           {"base_disk",
@@ -150,6 +151,7 @@ result<artifact> load_artifact(const std::string& dir, bool verify) {
     a.config.memory_mb = manifest.value("memory_mb", 128u);
     a.config.append = manifest.value("append", "");
     a.config.memory_file = manifest.value("memory_file", true);
+    a.config.network_allow = manifest.value("network_allow", std::vector<std::string>{});
     a.config.ports = manifest.value("ports", std::vector<std::uint32_t>{});
     a.config.ready = readiness_from_json(manifest.value("readiness", json::object()));
     const auto base = manifest.value("base_disk", json::object());

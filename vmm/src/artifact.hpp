@@ -24,6 +24,8 @@ struct vm_config {
   std::string base_disk;
   /// RAM lives in the memory file (fast path); else in the state file.
   bool memory_file = true;
+  /// Outbound destinations ("host:port") the VMs may reach.
+  std::vector<std::string> network_allow;
 };
 
 /// A finished template build: a content-addressed folder holding kernel,

@@ -261,6 +261,16 @@ result<bool> make_debian_root(const fs::path& image_root, const fs::path& root_d
 
 } // namespace
 
+std::string debian_mirror_destination() {
+  static const std::regex url(R"(^(\w+)://([^/:]+)(?::(\d+))?)");
+  const auto mirror = debian_mirror();
+  std::smatch m;
+  if (!std::regex_search(mirror, m, url))
+    return "deb.debian.org:80";
+  const std::string port = m[3].matched ? m[3].str() : (m[1] == "https" ? "443" : "80");
+  return m[2].str() + ":" + port;
+}
+
 result<guest_image> ensure_image(const std::string& image_dir,
                                  const std::string& agent_path,
                                  const image_recipe& recipe, std::string& log) {

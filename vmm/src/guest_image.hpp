@@ -45,6 +45,10 @@ result<guest_image> ensure_image(const std::string& image_dir,
                                  const std::string& agent_path,
                                  const image_recipe& recipe, std::string& log);
 
+/// The Debian mirror apt uses on this host, as "host:port" (what a build
+/// VM's apt_install needs to reach).
+std::string debian_mirror_destination();
+
 /// Runs a fixed command line (no user input) and returns its output;
 /// `exit_code` receives its exit status.
 std::string run_command(const std::string& command_line, int& exit_code);

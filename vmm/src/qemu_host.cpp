@@ -17,6 +17,8 @@
 #include <fstream>
 #include <netinet/in.h>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <poll.h>
 #include <random>
 #include <set>
 #include <sstream>
@@ -288,6 +290,7 @@ public:
     config.ready = request.ready;
     config.base_disk = image->disk;
     config.memory_file = options_.memory_file_snapshots;
+    config.network_allow = request.network_allow;
 
     const fs::path staging =
         fs::path(options_.artifact_dir) / (".build-" + request.build_id);
@@ -308,15 +311,23 @@ public:
         return failed(errc::build_failed, made.error().message);
     }
 
-    // The template VM: its memory is the file clones will map.
-    const bool needs_outbound =
-        std::any_of(request.steps.begin(), request.steps.end(), [](const step& s) {
-          return s.kind == "apt_install" || s.kind == "pip_install";
-        });
+    // The template VM: its memory is the file clones will map. Package
+    // steps reach their index through the build VM's own allow-list only.
+    auto build_allow = config.network_allow;
+    for (const auto& s : request.steps) {
+      if (s.kind == "apt_install")
+        build_allow.push_back(detail::debian_mirror_destination());
+      if (s.kind == "pip_install") {
+        build_allow.push_back("pypi.org:443");
+        build_allow.push_back("files.pythonhosted.org:443");
+      }
+    }
+    std::sort(build_allow.begin(), build_allow.end());
+    build_allow.erase(std::unique(build_allow.begin(), build_allow.end()),
+                      build_allow.end());
     const auto spawned = clock_type::now();
-    auto vm =
-        launch("build-" + request.build_id, request.build_id, staged, false,
-               needs_outbound || options_.outbound_network, (staging / "run").string());
+    auto vm = launch("build-" + request.build_id, request.build_id, staged, false,
+                     build_allow, (staging / "run").string());
     if (!vm)
       return failed(errc::build_failed, vm.error().message);
     auto cleanup = [&] {
@@ -331,6 +342,13 @@ public:
       cleanup();
       return failed(errc::build_failed, "the guest did not boot: " + up.error().message +
                                             "; console: " + tail(console, 1500));
+    }
+    // Allowed destinations resolve to their relays' guest addresses.
+    if (auto hosts = (*vm)->agent->call(
+            {{"op", "fixup"}, {"hosts", guest_hosts(build_allow)}}, 10s);
+        !hosts || !hosts->value("ok", false)) {
+      cleanup();
+      return failed(errc::build_failed, "cannot set the guest's host names");
     }
     note("== booted in " +
          std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -435,6 +453,12 @@ public:
     note("== ready (" +
          (request.ready.kind.empty() ? std::string("no check") : request.ready.kind) +
          ")");
+    // One request through each forwarded port before the snapshot: what an
+    // app loads lazily on its first request (Python imports, say) is then in
+    // the snapshot, not paid again by every clone.
+    for (const auto& [guest_port, endpoint] : (*vm)->endpoints)
+      note("== warm-up GET / on " + guest_port + ": " +
+           warm_up(endpoint, options_.warm_up_timeout));
 
     const auto ready_us = static_cast<std::uint64_t>(
         std::chrono::duration_cast<std::chrono::microseconds>(clock_type::now() - spawned)
@@ -523,8 +547,10 @@ public:
     if (!found)
       return found.error();
     const artifact source = std::move(*found);
-    auto vm = launch(request.vm_id, request.build_id, source, true,
-                     options_.outbound_network, vm_dir(request.vm_id));
+    const auto& allow = request.network_allow.empty() ? source.config.network_allow
+                                                      : request.network_allow;
+    auto vm = launch(request.vm_id, request.build_id, source, true, allow,
+                     vm_dir(request.vm_id));
     if (!vm)
       return vm.error();
     auto fail = [&](const std::string& message) -> result<vm_info> {
@@ -567,7 +593,7 @@ public:
     auto resumed = qmp.submit("cont", json::object());
     if (!resumed)
       return fail(resumed.error().message);
-    auto ready = check_ready(**vm, source.config.ready, true);
+    auto ready = check_ready(**vm, source.config.ready, guest_hosts(allow));
     if (auto r = qmp.await("cont", *resumed, options_.qmp_timeout); !r)
       return fail(r.error().message);
     if (!ready)
@@ -661,12 +687,28 @@ private:
   }
 
   /// The QEMU command line of the template (`clone` false) or of a clone.
+  /// The network is always `restrict=on`: the guest reaches nothing, the
+  /// host included, except each allowed destination, through a relay QEMU
+  /// starts per connection to that destination's guest address
+  /// (`guestfwd`); the guest resolves the names to those addresses.
   std::vector<std::string>
-  argv_for(const artifact& a, const std::string& dir, bool clone, bool outbound,
+  argv_for(const artifact& a, const std::string& dir, bool clone,
+           const std::vector<std::string>& allow,
            const std::map<std::uint32_t, std::uint16_t>& forwards) const {
     const auto& c = a.config;
     const std::string memory = std::to_string(c.memory_mb) + "M";
-    std::string netdev = "user,id=net0,restrict=" + std::string(outbound ? "off" : "on");
+    std::string netdev = "user,id=net0,restrict=on";
+    auto hosts = guest_hosts(allow);
+    for (const auto& destination : allow) {
+      const auto colon = destination.rfind(':');
+      const auto host = destination.substr(0, colon);
+      const auto port = destination.substr(colon + 1);
+      std::string relay = options_.relay_command;
+      relay.replace(relay.find("{host}"), 6, host);
+      relay.replace(relay.find("{port}"), 6, port);
+      netdev += ",guestfwd=tcp:" + hosts[host].get<std::string>() + ":" + port +
+                "-cmd:" + relay;
+    }
     for (const auto& [guest_port, host_port] : forwards)
       netdev += ",hostfwd=tcp:" + options_.forward_address + ":" +
                 std::to_string(host_port) + "-:" + std::to_string(guest_port);
@@ -733,14 +775,26 @@ private:
   /// artifact records it.
   std::vector<std::string> template_argv(artifact a) const {
     a.dir = "<artifact>";
-    return argv_for(a, "<vm-dir>", false, false, {});
+    return argv_for(a, "<vm-dir>", false, a.config.network_allow, {});
+  }
+
+  /// The guest address of each allowed host: 10.0.2.100 and up, one per
+  /// distinct name, in the order given.
+  static json guest_hosts(const std::vector<std::string>& allow) {
+    json hosts = json::object();
+    int next = 100;
+    for (const auto& destination : allow) {
+      const auto host = destination.substr(0, destination.rfind(':'));
+      if (!hosts.contains(host))
+        hosts[host] = "10.0.2." + std::to_string(next++);
+    }
+    return hosts;
   }
 
   /// Starts QEMU for `vm_id` and connects QMP and the agent channel.
-  result<std::shared_ptr<running_vm>> launch(const std::string& vm_id,
-                                             const std::string& build_id,
-                                             const artifact& a, bool clone, bool outbound,
-                                             const std::string& dir) {
+  result<std::shared_ptr<running_vm>>
+  launch(const std::string& vm_id, const std::string& build_id, const artifact& a,
+         bool clone, const std::vector<std::string>& allow, const std::string& dir) {
     std::error_code ec;
     std::string last_error;
     for (int attempt = 0; attempt < 3; ++attempt) {
@@ -754,7 +808,7 @@ private:
       std::map<std::uint32_t, std::uint16_t> forwards;
       for (auto port : a.config.ports)
         forwards[port] = free_port();
-      const auto argv = argv_for(a, dir, clone, outbound, forwards);
+      const auto argv = argv_for(a, dir, clone, allow, forwards);
       auto vm = std::make_shared<running_vm>();
       vm->id = vm_id;
       vm->build_id = build_id;
@@ -800,6 +854,40 @@ private:
     return error{errc::restore_failed, "QEMU did not start: " + last_error};
   }
 
+  /// Sends GET / to `endpoint` and waits for the answer's first line.
+  static std::string warm_up(const std::string& endpoint,
+                             std::chrono::milliseconds timeout) {
+    const auto colon = endpoint.rfind(':');
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port =
+        htons(static_cast<std::uint16_t>(std::stoi(endpoint.substr(colon + 1))));
+    inet_pton(AF_INET, endpoint.substr(0, colon).c_str(), &addr.sin_addr);
+    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    std::string answer;
+    if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+      const std::string request = "GET / HTTP/1.0\r\nHost: localhost\r\n\r\n";
+      if (send(fd, request.data(), request.size(), MSG_NOSIGNAL) > 0) {
+        const auto deadline = clock_type::now() + timeout;
+        while (answer.find('\n') == std::string::npos) {
+          const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+              deadline - clock_type::now());
+          pollfd p{fd, POLLIN, 0};
+          if (left.count() <= 0 || poll(&p, 1, static_cast<int>(left.count())) != 1)
+            break;
+          char chunk[512];
+          const ssize_t n = recv(fd, chunk, sizeof chunk, 0);
+          if (n <= 0)
+            break;
+          answer.append(chunk, static_cast<std::size_t>(n));
+        }
+      }
+    }
+    ::close(fd);
+    const auto line = answer.substr(0, answer.find('\r'));
+    return line.empty() ? std::string("no answer") : line;
+  }
+
   /// A copy-on-write qcow2 overlay at `path` over `backing`.
   result<bool> make_overlay(const std::string& backing, const std::string& format,
                             const std::string& path) {
@@ -842,17 +930,18 @@ private:
   /// the same round trip first resyncs the clock and reseeds the RNG: the
   /// clone woke with the template's.
   result<bool> check_ready(running_vm& vm, const readiness& ready,
-                           bool restored = false) {
+                           std::optional<json> restored_hosts = std::nullopt) {
     json check = {{"kind", ready.kind},
                   {"port", ready.port},
                   {"path", ready.path.empty() ? "/" : ready.path},
                   {"command", ready.command},
                   {"timeout_ms", ready.timeout_ms}};
     json call;
-    if (restored) {
+    if (restored_hosts) {
       call = {{"op", "restored"},
               {"time_ns", wall_ns()},
               {"seed_b64", guest::base64_encode(random_bytes(64))},
+              {"hosts", *restored_hosts},
               {"ready", check}};
     } else {
       call = check;

@@ -77,6 +77,7 @@ struct sandbox_applier {
     s.memory_mb = e.memory_mb;
     s.checkout = e.checkout;
     s.endpoints = e.endpoints;
+    s.network_allow = e.network_allow;
     // A sandbox made from a ready pool member runs from its first event.
     s.status = e.origin == "warm_pool" ? sandbox_status::running : sandbox_status::creating;
     s.created_ns = e.at_ns;

@@ -110,6 +110,9 @@ struct sandbox_request {
   bool custom_network = false;
   std::string timeout_policy;         // "" or "destroy" are poolable
   bool auto_resume = false;
+  /// Outbound destinations ("host:port") for this sandbox instead of its
+  /// template's: custom networking, so never from a pool.
+  std::vector<std::string> network_allow;
 };
 
 struct sandbox_info {
@@ -126,6 +129,7 @@ struct sandbox_info {
   std::map<std::string, std::string> endpoints;
   checkout_info warm_pool_checkout;
   std::string reason;
+  std::vector<std::string> network_allow; // empty: the template's
 };
 
 struct host_info {

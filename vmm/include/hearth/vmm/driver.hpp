@@ -1,13 +1,13 @@
 #pragma once
 
+#include "hearth/result.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <string>
 #include <vector>
-
-#include "hearth/result.hpp"
 
 namespace hearth::vmm {
 
@@ -62,6 +62,9 @@ struct build_request {
   readiness ready;
   std::uint32_t vcpus = 1;
   std::uint32_t memory_mb = 128;
+  /// Outbound destinations ("host:port") the build VM and every clone may
+  /// reach; nothing else (and never the host itself).
+  std::vector<std::string> network_allow;
 };
 
 struct build_result {
@@ -83,6 +86,9 @@ struct vm_request {
   /// A cold create (no ready inventory was used): same artifact, but the
   /// driver may take a slower path.
   bool cold = false;
+  /// This VM's outbound destinations instead of its template's (empty: the
+  /// template's).
+  std::vector<std::string> network_allow;
 };
 
 struct vm_info {
@@ -98,7 +104,8 @@ using done_callback = std::function<void(result<bool>)>;
 /// Runs `work` after `delay` in the owner's context. The driver calls every
 /// callback through it, so an actor that owns a driver sees them as its own
 /// messages, never on a foreign thread.
-using executor = std::function<void(std::chrono::nanoseconds delay, std::function<void()> work)>;
+using executor =
+    std::function<void(std::chrono::nanoseconds delay, std::function<void()> work)>;
 
 /// What drives the VMs of one host. Every operation is asynchronous and
 /// answers through its callback (via the executor).
@@ -111,7 +118,8 @@ public:
   virtual void build(build_request request, callback<build_result> done) = 0;
 
   /// Makes an artifact built elsewhere usable on this host (and verifies it).
-  virtual void prepare(std::string build_id, std::string artifact, done_callback done) = 0;
+  virtual void prepare(std::string build_id, std::string artifact,
+                       done_callback done) = 0;
 
   /// Restores a clone of the artifact and waits until it is ready.
   virtual void restore(vm_request request, callback<vm_info> done) = 0;
@@ -126,10 +134,12 @@ public:
   virtual std::string build_log(const std::string& build_id);
 
   /// Called when a VM exits on its own (it crashed, it was killed).
-  virtual void on_vm_exit(std::function<void(std::string vm_id, std::string reason)> handler) = 0;
+  virtual void
+  on_vm_exit(std::function<void(std::string vm_id, std::string reason)> handler) = 0;
 
   /// Called when the whole host is lost or comes back.
-  virtual void on_host_health(std::function<void(bool healthy, std::string reason)> handler) = 0;
+  virtual void
+  on_host_health(std::function<void(bool healthy, std::string reason)> handler) = 0;
 };
 
 } // namespace hearth::vmm

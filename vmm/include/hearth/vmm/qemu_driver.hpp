@@ -48,15 +48,17 @@ struct qemu_options {
   /// A QMP command, and a clone's migration from the artifact.
   // Default: 10 s
   std::chrono::milliseconds qmp_timeout{10'000};
+  /// How long a template's warm-up request (one GET / through each
+  /// forwarded port, before the snapshot) may take.
+  // Default: 10 s
+  std::chrono::milliseconds warm_up_timeout{10'000};
   /// How often the host looks for QEMU processes that died.
   // Default: 250 ms
   std::chrono::milliseconds watch_interval{250};
-  /// Whether sandboxes and pool members may open connections to the
-  /// outside. Off: the guest's user-mode network is `restrict=on` (only
-  /// forwarded ports reach it). Builds that install packages always get
-  /// outbound access.
-  // Default: false
-  bool outbound_network = false;
+  /// The relay QEMU runs for each connection to an allowed outbound
+  /// destination; `{host}` and `{port}` are replaced.
+  // Default: socat - TCP:{host}:{port}
+  std::string relay_command = "socat - TCP:{host}:{port}";
   /// Where forwarded ports listen on the host.
   // Default: 127.0.0.1
   std::string forward_address = "127.0.0.1";

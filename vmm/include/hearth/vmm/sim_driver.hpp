@@ -1,5 +1,7 @@
 #pragma once
 
+#include "hearth/vmm/driver.hpp"
+
 #include <chrono>
 #include <map>
 #include <memory>
@@ -7,8 +9,6 @@
 #include <set>
 #include <string>
 #include <vector>
-
-#include "hearth/vmm/driver.hpp"
 
 namespace hearth::vmm {
 

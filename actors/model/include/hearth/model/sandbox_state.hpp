@@ -36,9 +36,10 @@ struct sandbox_state {
   sandbox_status status = sandbox_status::creating;
   std::string reason;
   std::int64_t created_ns = 0;
+  std::vector<std::string> network_allow;
 
   MSGPACK_DEFINE_MAP(exists, id, tenant, template_name, build_id, origin, vm_id, host, vcpus,
-                     memory_mb, checkout, endpoints, status, reason, created_ns)
+                     memory_mb, checkout, endpoints, status, reason, created_ns, network_allow)
 
   bool apply(const events::domain_event& event);
 

@@ -20,7 +20,8 @@ struct warm_pool_checkout {
 
 struct sandbox_created {
   static constexpr const char* type_name = "sandbox.created";
-  static constexpr std::uint32_t version = 1;
+  /// 2: network_allow.
+  static constexpr std::uint32_t version = 2;
   std::string id;
   std::string tenant;
   std::string template_name;
@@ -33,8 +34,11 @@ struct sandbox_created {
   warm_pool_checkout checkout;
   std::map<std::string, std::string> endpoints;
   std::int64_t at_ns = 0;
+  /// Outbound destinations of a cold-created sandbox ("host:port"); empty:
+  /// its template's.
+  std::vector<std::string> network_allow;
   MSGPACK_DEFINE_MAP(id, tenant, template_name, build_id, origin, vm_id, host, vcpus,
-                     memory_mb, checkout, endpoints, at_ns)
+                     memory_mb, checkout, endpoints, at_ns, network_allow)
 };
 
 /// A state change of a sandbox: `to` is running, paused, hibernated,

@@ -39,12 +39,16 @@ struct build_spec {
   readiness_spec readiness;
   std::uint32_t vcpus = 1;
   std::uint32_t memory_mb = 128;
-  MSGPACK_DEFINE_MAP(base, steps, start_cmd, readiness, vcpus, memory_mb)
+  /// Outbound destinations ("host:port") the template's VMs may reach; none
+  /// by default (version 2).
+  std::vector<std::string> network_allow;
+  MSGPACK_DEFINE_MAP(base, steps, start_cmd, readiness, vcpus, memory_mb, network_allow)
 };
 
 struct build_started {
   static constexpr const char* type_name = "template.build_started";
-  static constexpr std::uint32_t version = 1;
+  /// 2: spec.network_allow.
+  static constexpr std::uint32_t version = 2;
   std::string build_id;
   std::string tenant;
   build_spec spec;
