@@ -1,7 +1,8 @@
 // A C++ service embedding hearth: build a template, keep a warm pool, take a
 // sandbox from it, then drain and delete the pool. No HTTP, no CAF types.
 //
-//   build/bin/example_embed [data-dir]
+//   build/bin/example_embed [data-dir]           simulated VMs
+//   build/bin/example_embed --qemu DATA-DIR      real QEMU microVMs
 #include <chrono>
 #include <cstdio>
 #include <thread>
@@ -38,7 +39,12 @@ auto wait_until(Fetch fetch, Done done, std::chrono::seconds deadline) {
 
 int main(int argc, char** argv) {
   hearth::runtime_options options;
-  options.data_dir = argc > 1 ? argv[1] : ""; // empty: in memory
+  const bool qemu = argc > 2 && std::string(argv[1]) == "--qemu";
+  options.data_dir = qemu ? argv[2] : argc > 1 ? argv[1] : ""; // empty: in memory
+  if (qemu) {
+    options.driver = hearth::vm_driver::qemu;
+    options.qemu.stop_vms_on_exit = true; // a demo: leave nothing running
+  }
   options.sim.build_latency = 200ms;
   options.sim.restore_latency = 20ms;
   auto rt = must(hearth::runtime::open(options), "open");
@@ -46,13 +52,18 @@ int main(int argc, char** argv) {
 
   hearth::events::build_spec spec;
   spec.base = "busybox";
-  spec.start_cmd = "httpd -f -p 8080";
+  hearth::events::build_step page;
+  page.kind = "copy";
+  page.text = "/www/index.html";
+  page.content_b64 = "aGVsbG8gZnJvbSBhIHdhcm0gVk0K"; // "hello from a warm VM\n"
+  spec.steps.push_back(page);
+  spec.start_cmd = "httpd -f -p 8080 -h /www";
   spec.readiness.kind = "wait_for_port";
   spec.readiness.port = 8080;
   auto build = must(rt->build_template(tenant, "team/review-api", spec, {"stable"}).get(), "build");
   std::printf("build %s: %s\n", build.canonical_ref.c_str(), build.status.c_str());
   build = wait_until([&] { return must(rt->get_build(tenant, "team/review-api", build.build_id).get(), "get build"); },
-                     [](const auto& b) { return b.status != "building"; }, 30s);
+                     [](const auto& b) { return b.status != "building"; }, 300s);
   std::printf("build %s: %s\n", build.canonical_ref.c_str(), build.status.c_str());
 
   hearth::api::pool_spec pool_spec;
@@ -62,7 +73,7 @@ int main(int argc, char** argv) {
   pool_spec.max_ready = 4;
   auto pool = must(rt->create_pool(tenant, pool_spec).get(), "create pool");
   pool = wait_until([&] { return must(rt->get_pool(tenant, pool.id).get(), "get pool"); },
-                    [](const auto& p) { return p.status.ready >= 2; }, 30s);
+                    [](const auto& p) { return p.status.ready >= 2; }, 120s);
   std::printf("pool %s: ready %u, warming %u\n", pool.id.c_str(), pool.status.ready,
               pool.status.warming);
 
@@ -76,6 +87,9 @@ int main(int argc, char** argv) {
   std::printf("sandbox %s: %s, warm_pool_checkout {source: %s, hit: %s, id: %s, mode: %s}\n",
               sandbox.id.c_str(), sandbox.state.c_str(), c.source.c_str(),
               c.hit ? "true" : "false", c.id.c_str(), c.mode.c_str());
+  for (const auto& [guest_port, address] : sandbox.endpoints)
+    std::printf("sandbox %s: guest port %s is at http://%s/\n", sandbox.id.c_str(),
+                guest_port.c_str(), address.c_str());
 
   must(rt->drain_pool(tenant, pool.id).get(), "drain");
   must(rt->delete_pool(tenant, pool.id).get(), "delete");
