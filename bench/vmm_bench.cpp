@@ -178,16 +178,21 @@ int main(int argc, char** argv) {
   int vms = 200;
   std::size_t workers = 4;
   bool no_python = false;
+  bool no_warm_up = false;
   app.add_option("--samples", samples, "restores per method");
   app.add_option("--vms", vms, "ready VMs to hold at once");
   app.add_option("--workers", workers, "parallel restores while filling");
   app.add_flag("--no-python", no_python, "skip the FastAPI guest");
+  app.add_flag("--no-warm-up", no_warm_up,
+               "snapshot templates without a warm-up request");
   CLI11_PARSE(app, argc, argv);
 
   testing::scratch_dirs fast_dirs;
   testing::scratch_dirs classic_dirs;
   auto fast_options = fast_dirs.options();
   fast_options.workers = workers;
+  if (no_warm_up)
+    fast_options.warm_up_timeout = std::chrono::milliseconds(0);
   auto classic_options = classic_dirs.options();
   classic_options.memory_file_snapshots = false;
   sync_driver fast(fast_options);

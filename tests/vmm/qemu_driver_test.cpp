@@ -119,4 +119,20 @@ TEST_CASE(
   CHECK(d.driver->running().empty());
   // Clones map the memory file privately: the template is untouched.
   CHECK(file_crc(built->artifact + "/memory") == memory_crc);
+
+  // A damaged artifact is refused before any VM uses it.
+  {
+    std::fstream state(built->artifact + "/state",
+                       std::ios::in | std::ios::out | std::ios::binary);
+    state.seekg(100);
+    const char byte = static_cast<char>(state.get());
+    state.seekp(100);
+    state.put(static_cast<char>(~byte));
+  }
+  sync_driver fresh(dirs.options());
+  auto refused = fresh.restore("clone-c", "web-1", built->artifact);
+  REQUIRE_FALSE(refused.has_value());
+  CHECK(refused.error().message.find("state does not match its manifest checksum") !=
+        std::string::npos);
+  CHECK(fresh.driver->running().empty());
 }

@@ -433,6 +433,16 @@ public:
         static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
                                        clock_type::now() - steps_started)
                                        .count());
+    // The snapshot keeps the template's own names: its clones then need no
+    // /etc/hosts rewrite (only a sandbox with its own allow-list does).
+    if (build_allow != config.network_allow) {
+      if (auto hosts = (*vm)->agent->call(
+              {{"op", "fixup"}, {"hosts", guest_hosts(config.network_allow)}}, 10s);
+          !hosts || !hosts->value("ok", false)) {
+        cleanup();
+        return failed(errc::build_failed, "cannot set the guest's host names");
+      }
+    }
     if (!request.start_cmd.empty()) {
       note("== start: " + request.start_cmd);
       auto started = (*vm)->agent->call(
@@ -456,9 +466,12 @@ public:
     // One request through each forwarded port before the snapshot: what an
     // app loads lazily on its first request (Python imports, say) is then in
     // the snapshot, not paid again by every clone.
-    for (const auto& [guest_port, endpoint] : (*vm)->endpoints)
-      note("== warm-up GET / on " + guest_port + ": " +
-           warm_up(endpoint, options_.warm_up_timeout));
+    for (const auto& [guest_port, endpoint] : options_.warm_up_timeout.count() > 0
+                                                  ? (*vm)->endpoints
+                                                  : std::map<std::string, std::string>{})
+      for (int round = 0; round < 3; ++round)
+        note("== warm-up GET / on " + guest_port + ": " +
+             warm_up(endpoint, options_.warm_up_timeout));
 
     const auto ready_us = static_cast<std::uint64_t>(
         std::chrono::duration_cast<std::chrono::microseconds>(clock_type::now() - spawned)
@@ -593,7 +606,9 @@ public:
     auto resumed = qmp.submit("cont", json::object());
     if (!resumed)
       return fail(resumed.error().message);
-    auto ready = check_ready(**vm, source.config.ready, guest_hosts(allow));
+    auto ready =
+        check_ready(**vm, source.config.ready,
+                    request.network_allow.empty() ? json(nullptr) : guest_hosts(allow));
     if (auto r = qmp.await("cont", *resumed, options_.qmp_timeout); !r)
       return fail(r.error().message);
     if (!ready)
@@ -931,6 +946,7 @@ private:
   /// clone woke with the template's.
   result<bool> check_ready(running_vm& vm, const readiness& ready,
                            std::optional<json> restored_hosts = std::nullopt) {
+    // restored_hosts: after a restore; null when the snapshot's names stand.
     json check = {{"kind", ready.kind},
                   {"port", ready.port},
                   {"path", ready.path.empty() ? "/" : ready.path},
@@ -941,8 +957,9 @@ private:
       call = {{"op", "restored"},
               {"time_ns", wall_ns()},
               {"seed_b64", guest::base64_encode(random_bytes(64))},
-              {"hosts", *restored_hosts},
               {"ready", check}};
+      if (!restored_hosts->is_null())
+        call["hosts"] = *restored_hosts;
     } else {
       call = check;
       call["op"] = "ready";

@@ -49,7 +49,7 @@ struct qemu_options {
   // Default: 10 s
   std::chrono::milliseconds qmp_timeout{10'000};
   /// How long a template's warm-up request (one GET / through each
-  /// forwarded port, before the snapshot) may take.
+  /// forwarded port, before the snapshot) may take; 0: no warm-up.
   // Default: 10 s
   std::chrono::milliseconds warm_up_timeout{10'000};
   /// How often the host looks for QEMU processes that died.
