@@ -16,6 +16,7 @@
 #include <string>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <thread>
 #include <unistd.h>
 
 using json = nlohmann::json;
@@ -219,4 +220,48 @@ TEST_CASE("wait_for_port passes once something listens and times out otherwise")
                                       {"command", "test -d /"},
                                       {"timeout_ms", 3000}});
   CHECK(by_command["ok"] == true);
+}
+
+TEST_CASE("wait_for_http passes on a 2xx answer and not on a 5xx one") {
+  agent_process agent;
+  const int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  socklen_t len = sizeof addr;
+  getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len);
+  REQUIRE(listen(listener, 16) == 0);
+  const int port = ntohs(addr.sin_port);
+  // A server that fails until /healthz is asked for.
+  std::thread server([listener] {
+    for (;;) {
+      const int client = accept(listener, nullptr, nullptr);
+      if (client < 0)
+        return;
+      char request[1024] = {0};
+      const ssize_t n = recv(client, request, sizeof request - 1, 0);
+      const bool healthy = n > 0 && std::string(request).rfind("GET /healthz ", 0) == 0;
+      const std::string answer =
+          healthy ? "HTTP/1.0 200 OK\r\n\r\nok" : "HTTP/1.0 503 Busy\r\n\r\n";
+      send(client, answer.data(), answer.size(), MSG_NOSIGNAL);
+      close(client);
+    }
+  });
+  const auto busy = agent.call({{"op", "ready"},
+                                {"kind", "wait_for_http"},
+                                {"port", port},
+                                {"path", "/"},
+                                {"timeout_ms", 300}});
+  CHECK(busy["ok"] == false);
+  CHECK(busy["timed_out"] == true);
+  const auto healthy = agent.call({{"op", "ready"},
+                                   {"kind", "wait_for_http"},
+                                   {"port", port},
+                                   {"path", "/healthz"},
+                                   {"timeout_ms", 3000}});
+  CHECK(healthy["ok"] == true);
+  shutdown(listener, SHUT_RDWR);
+  close(listener);
+  server.join();
 }

@@ -1,6 +1,7 @@
 #include "artifact.hpp"
 
 #include "hearth/events/checksum.hpp"
+#include "text_util.hpp"
 
 #include <cstdio>
 #include <filesystem>
@@ -32,12 +33,6 @@ result<std::pair<std::uint64_t, std::uint32_t>> checksum_file(const fs::path& pa
     size += n;
   }
   return std::make_pair(size, crc);
-}
-
-std::string hex64(std::uint64_t v) {
-  char out[17];
-  std::snprintf(out, sizeof out, "%016llx", static_cast<unsigned long long>(v));
-  return out;
 }
 
 json manifest_json(const artifact& a) {
@@ -115,10 +110,7 @@ result<artifact> seal_artifact(const std::string& staging, const std::string& bu
 result<artifact> publish_artifact(artifact sealed, const std::string& artifact_dir) {
   // The address is a hash of the manifest, which holds every file's checksum.
   const auto manifest = manifest_json(sealed).dump();
-  std::uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : manifest)
-    h = (h ^ c) * 1099511628211ull;
-  const fs::path target = fs::path(artifact_dir) / hex64(h);
+  const fs::path target = fs::path(artifact_dir) / fnv_hex(manifest);
   std::error_code ec;
   if (fs::exists(target / "manifest.json")) {
     fs::remove_all(sealed.dir, ec);

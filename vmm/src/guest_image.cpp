@@ -1,6 +1,7 @@
 #include "guest_image.hpp"
 
-#include "guest_scripts.hpp" // generated from guest/*/*.sh
+#include "guest_scripts.hpp"
+#include "text_util.hpp" // generated from guest/*/*.sh
 
 #include <cstdio>
 #include <fcntl.h>
@@ -35,22 +36,6 @@ constexpr const char* modules[] = {
     "drivers/char/virtio_console.ko",
     "drivers/block/virtio_blk.ko",
 };
-
-std::string read_all(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::string fnv_hex(const std::string& text) {
-  std::uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : text)
-    h = (h ^ c) * 1099511628211ull;
-  char out[17];
-  std::snprintf(out, sizeof out, "%016llx", static_cast<unsigned long long>(h));
-  return out;
-}
 
 /// An initramfs in the "newc" cpio format, written entry by entry.
 class cpio_writer {
@@ -178,7 +163,7 @@ std::string debian_mirror() {
   for (const auto& entry : fs::directory_iterator("/etc/apt/sources.list.d", ec))
     sources.push_back(entry.path());
   for (const auto& path : sources) {
-    const auto text = read_all(path);
+    const auto text = read_file(path);
     std::smatch match;
     if (path.extension() == ".sources") {
       // The first stanza that serves bookworm's main suite.
@@ -281,7 +266,7 @@ result<guest_image> ensure_image(const std::string& image_dir,
     return error{errc::build_failed, "cannot create " + image_dir + ": " + ec.message()};
   file_lock lock(root / ".lock");
 
-  const std::string agent = read_all(agent_path);
+  const std::string agent = read_file(agent_path);
   if (agent.empty())
     return error{errc::build_failed, "the guest agent is missing at " + agent_path +
                                          " (build the hearth-agent target)"};
@@ -357,7 +342,7 @@ result<guest_image> ensure_image(const std::string& image_dir,
   if (vmlinuz.empty() || module_root.empty())
     return error{errc::build_failed,
                  "the kernel package " + kernel_name + " has no vmlinuz or modules"};
-  const std::string busybox = read_all(work / "b" / "bin" / "busybox");
+  const std::string busybox = read_file(work / "b" / "bin" / "busybox");
 
   const fs::path staging = work / "image";
   fs::create_directories(staging, ec);
@@ -384,7 +369,7 @@ result<guest_image> ensure_image(const std::string& image_dir,
     if (!fs::exists(source))
       return error{errc::build_failed,
                    "the kernel package " + kernel_name + " lacks " + m};
-    cpio.file("lib/modules/" + source.filename().string(), read_all(source), 0644);
+    cpio.file("lib/modules/" + source.filename().string(), read_file(source), 0644);
   }
   if (!cpio.finish())
     return error{errc::build_failed,

@@ -1,5 +1,7 @@
 #include "process.hpp"
 
+#include "text_util.hpp"
+
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -114,15 +116,11 @@ void terminate(process& p, std::chrono::milliseconds grace) {
 }
 
 std::string argv_hash(const std::vector<std::string>& argv) {
-  std::uint64_t h = 1469598103934665603ull;
-  for (const auto& a : argv) {
-    for (unsigned char c : a)
-      h = (h ^ c) * 1099511628211ull;
-    h = (h ^ 0u) * 1099511628211ull;
-  }
-  char out[17];
-  std::snprintf(out, sizeof out, "%016llx", static_cast<unsigned long long>(h));
-  return out;
+  std::uint64_t h = fnv1a("");
+  for (const auto& a : argv)
+    h = fnv1a(std::string_view(a.c_str(), a.size() + 1),
+              h); // with its NUL: "ab","c" != "a","bc"
+  return hex16(h);
 }
 
 std::vector<std::string> argv_of(pid_t pid) {

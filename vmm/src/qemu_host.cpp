@@ -6,6 +6,7 @@
 #include "io_loop.hpp"
 #include "process.hpp"
 #include "qmp_client.hpp"
+#include "text_util.hpp"
 
 #include <arpa/inet.h>
 #include <atomic>
@@ -42,22 +43,6 @@ using clock_type = std::chrono::steady_clock;
 
 std::string tail(const std::string& s, std::size_t n) {
   return s.size() <= n ? s : "..." + s.substr(s.size() - n);
-}
-
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::string fnv_hex(const std::string& text) {
-  std::uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : text)
-    h = (h ^ c) * 1099511628211ull;
-  char out[17];
-  std::snprintf(out, sizeof out, "%016llx", static_cast<unsigned long long>(h));
-  return out;
 }
 
 std::int64_t wall_ns() {
@@ -338,7 +323,7 @@ public:
     const auto boot_started = clock_type::now();
     auto up = (*vm)->agent->wait_until_up(options_.boot_timeout);
     if (!up) {
-      const auto console = read_text(fs::path((*vm)->dir) / "console.log");
+      const auto console = detail::read_file(fs::path((*vm)->dir) / "console.log");
       cleanup();
       return failed(errc::build_failed, "the guest did not boot: " + up.error().message +
                                             "; console: " + tail(console, 1500));
@@ -567,7 +552,7 @@ public:
     if (!vm)
       return vm.error();
     auto fail = [&](const std::string& message) -> result<vm_info> {
-      const auto log = read_text(fs::path((*vm)->dir) / "qemu.log");
+      const auto log = detail::read_file(fs::path((*vm)->dir) / "qemu.log");
       stop(**vm);
       forget((*vm)->id);
       return error{errc::restore_failed,
@@ -648,7 +633,7 @@ public:
   }
 
   std::string build_log(const std::string& build_id) {
-    return read_text(fs::path(builds_dir_) / (build_id + ".log"));
+    return detail::read_file(fs::path(builds_dir_) / (build_id + ".log"));
   }
 
   void set_exit_listener(const void* owner,
@@ -681,7 +666,7 @@ public:
 private:
   std::string vm_dir(const std::string& vm_id) const {
     // Unix socket paths are short (108 bytes): name the folder by a hash.
-    return vms_dir_ + "/" + fnv_hex(host_id_ + "/" + vm_id);
+    return vms_dir_ + "/" + detail::fnv_hex(host_id_ + "/" + vm_id);
   }
 
   /// A free TCP port on the forward address (QEMU exits at once if it is
@@ -857,7 +842,7 @@ private:
       } else {
         last_error = qmp.error().message;
       }
-      const auto log = read_text(fs::path(dir) / "qemu.log");
+      const auto log = detail::read_file(fs::path(dir) / "qemu.log");
       stop(*vm);
       forget(vm_id);
       // A forwarded port taken between our check and QEMU's bind: try others.
@@ -923,7 +908,7 @@ private:
     const fs::path path = fs::path(vm.dir) / "record.json";
     json rec = json::object();
     if (hash.empty()) {
-      rec = json::parse(read_text(path), nullptr, false);
+      rec = json::parse(detail::read_file(path), nullptr, false);
       if (rec.is_discarded())
         return;
     } else {
@@ -1068,7 +1053,7 @@ private:
     }
     for (const auto& vm : dead) {
       std::error_code ec;
-      const auto log = read_text(fs::path(vm->dir) / "qemu.log");
+      const auto log = detail::read_file(fs::path(vm->dir) / "qemu.log");
       fs::remove_all(vm->dir, ec);
       if (listener)
         listener(vm->id,
@@ -1082,8 +1067,8 @@ private:
       return true;
     }
     const fs::path cache =
-        fs::path(options_.image_dir) / ("accel-" + fnv_hex(qemu_version_));
-    if (auto cached = read_text(cache); cached == "kvm" || cached == "tcg") {
+        fs::path(options_.image_dir) / ("accel-" + detail::fnv_hex(qemu_version_));
+    if (auto cached = detail::read_file(cache); cached == "kvm" || cached == "tcg") {
       accel_ = cached;
       return true;
     }
@@ -1169,7 +1154,7 @@ private:
     std::error_code ec;
     for (const auto& entry : fs::directory_iterator(vms_dir_, ec)) {
       const auto rec =
-          json::parse(read_text(entry.path() / "record.json"), nullptr, false);
+          json::parse(detail::read_file(entry.path() / "record.json"), nullptr, false);
       if (!rec.is_discarded() && rec.value("owner", "") != host_id_)
         continue; // another host's VM in a shared data directory
       if (rec.is_discarded() || !rec.contains("pid")) {
