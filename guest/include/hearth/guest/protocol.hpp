@@ -16,9 +16,20 @@
 // answers an error with id 0 and drops what it has buffered, so one bad
 // frame costs the stream its buffer, never the agent.
 //
-// Requests are JSON objects with an "op": ping, exec, write_file, start,
-// ready, fixup. Responses are {"ok": true, ...} or {"ok": false, "error":
-// "...", ...}. Header-only and dependency-free, so the static agent can use it.
+// Requests are JSON objects with an "op":
+//   ping                          -> version, pid
+//   exec {cmd, env, cwd, timeout_ms}        -> exit_code, timed_out, output
+//   write_file {path, content_b64, mode}    -> bytes
+//   start {cmd, env, cwd}         the start command, in the background
+//   ready {kind, port, path, command, timeout_ms}
+//                                 -> attempts; or exit_code + output when the
+//                                    start command exited, timed_out + output
+//   fixup {time_ns, seed_b64, hosts}        clock, RNG reseed, /etc/hosts
+//   restored {fixup fields..., ready: {...}}
+//                                 both in one round trip (after a restore),
+//                                 with fixup_us and ready_us as the guest saw
+// Responses are {"ok": true, ...} or {"ok": false, "error": "...", ...}.
+// Header-only and dependency-free, so the static agent can use it.
 
 #include <cstddef>
 #include <cstdint>
