@@ -193,18 +193,26 @@ int connect_local(std::uint32_t port, int timeout_ms) {
 /// socket tables: much cheaper than a loopback handshake right after a
 /// restore, when every kernel path runs for the first time under TCG.
 bool listening(std::uint32_t port) {
-  char wanted[8];
-  std::snprintf(wanted, sizeof wanted, ":%04X", port);
+  // Plain read() and sscanf: right after a restore every code path costs its
+  // translation again, and iostreams are a lot of code.
   for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
-    std::ifstream in(table);
-    std::string line;
-    std::getline(in, line); // header
-    while (std::getline(in, line)) {
-      std::istringstream fields(line);
-      std::string slot, local, remote, state;
-      fields >> slot >> local >> remote >> state;
-      if (state == "0A" && local.size() > 5 &&
-          local.compare(local.size() - 5, 5, wanted) == 0)
+    const int fd = open(table, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+      continue;
+    std::string text;
+    char chunk[4096];
+    for (ssize_t n; (n = read(fd, chunk, sizeof chunk)) > 0;)
+      text.append(chunk, static_cast<std::size_t>(n));
+    close(fd);
+    // "  sl  local_address rem_address   st ...", addresses as HEX:PORT.
+    for (auto eol = text.find('\n'); eol != std::string::npos && eol + 1 < text.size();
+         eol = text.find('\n', eol + 1)) {
+      unsigned local_port = 0;
+      unsigned state = 0;
+      if (std::sscanf(text.c_str() + eol + 1,
+                      "%*d: %*[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x", &local_port,
+                      &state) == 2 &&
+          local_port == port && state == 0x0A)
         return true;
     }
   }

@@ -457,6 +457,11 @@ public:
       for (int round = 0; round < 3; ++round)
         note("== warm-up GET / on " + guest_port + ": " +
              warm_up(endpoint, options_.warm_up_timeout));
+    // Let the warm-up's connections finish closing: a snapshot taken in the
+    // middle of a TCP teardown makes every clone finish it (against a
+    // user-mode network that no longer knows the peer) while it restores.
+    if (options_.warm_up_timeout.count() > 0 && !(*vm)->endpoints.empty())
+      std::this_thread::sleep_for(options_.warm_up_settle);
 
     const auto ready_us = static_cast<std::uint64_t>(
         std::chrono::duration_cast<std::chrono::microseconds>(clock_type::now() - spawned)

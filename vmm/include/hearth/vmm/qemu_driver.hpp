@@ -52,6 +52,9 @@ struct qemu_options {
   /// forwarded port, before the snapshot) may take; 0: no warm-up.
   // Default: 10 s
   std::chrono::milliseconds warm_up_timeout{10'000};
+  /// How long the template idles after its warm-up, before the snapshot.
+  // Default: 1 s
+  std::chrono::milliseconds warm_up_settle{1'000};
   /// How often the host looks for QEMU processes that died.
   // Default: 250 ms
   std::chrono::milliseconds watch_interval{250};
