@@ -11,14 +11,16 @@ packages=(
   # libraries
   libcaf-dev librocksdb-dev libmsgpack-cxx-dev doctest-dev
   libboost-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
+  # hearthd: its TOML config file; API keys are kept as SHA-256 digests
+  libtomlplusplus-dev libssl-dev
   # VMs
   qemu-system-x86
   # guest images: qcow2 overlays, Debian roots on ext4
   qemu-utils debootstrap e2fsprogs
   # the relay behind a guest's allowed outbound destinations
   socat
-  # test and example helpers
-  curl
+  # test and example helpers; wrk drives bench/api's status figure
+  curl wrk
 )
 
 missing=()

@@ -2,32 +2,36 @@
 
 namespace hearth::actors {
 
-capacity_actor::capacity_actor(caf::actor_config& cfg, std::shared_ptr<runtime_context> ctx,
+capacity_actor::capacity_actor(caf::actor_config& cfg,
+                               std::shared_ptr<runtime_context> ctx,
                                const model::world_state& recovered)
-  : event_sourced<capacity_stream>(cfg, std::move(ctx)) {
+    : event_sourced<capacity_stream>(cfg, std::move(ctx)) {
   for (const auto& [id, host] : recovered.hosts) {
     const auto stream = model::host_stream(id);
     auto seq = recovered.sequences.find(stream);
-    adopt(stream, capacity_stream{host, {}}, seq == recovered.sequences.end() ? 0 : seq->second);
+    adopt(stream, capacity_stream{host, {}},
+          seq == recovered.sequences.end() ? 0 : seq->second);
     refresh(stream);
   }
   for (const auto& [id, tenant] : recovered.tenants) {
     const auto stream = model::tenant_stream(id);
     auto seq = recovered.sequences.find(stream);
-    adopt(stream, capacity_stream{{}, tenant}, seq == recovered.sequences.end() ? 0 : seq->second);
+    adopt(stream, capacity_stream{{}, tenant},
+          seq == recovered.sequences.end() ? 0 : seq->second);
     refresh(stream);
   }
   // Allocations are not events: they follow from pool members and sandboxes.
   for (const auto& [id, pool] : recovered.pools) {
     if (!pool.exists || pool.deleted)
       continue;
-    ledger_.set_reservation(id, pool.tenant,
-                            model::usage{std::uint64_t{pool.config.max_ready} * pool.config.vcpus,
-                                         std::uint64_t{pool.config.max_ready}
-                                           * pool.config.memory_mb});
+    ledger_.set_reservation(
+        id, pool.tenant,
+        model::usage{std::uint64_t{pool.config.max_ready} * pool.config.vcpus,
+                     std::uint64_t{pool.config.max_ready} * pool.config.memory_mb});
     for (const auto& [member_id, m] : pool.members)
-      ledger_.allocate(member_id, model::allocation{m.host, pool.tenant, pool.config.vcpus,
-                                                    pool.config.memory_mb, false});
+      ledger_.allocate(member_id,
+                       model::allocation{m.host, pool.tenant, pool.config.vcpus,
+                                         pool.config.memory_mb, false});
   }
   for (const auto& [sandbox_id, c] : recovered.claims)
     if (recovered.sandboxes.count(sandbox_id) == 0)
@@ -35,8 +39,9 @@ capacity_actor::capacity_actor(caf::actor_config& cfg, std::shared_ptr<runtime_c
                                                        c.memory_mb, true});
   for (const auto& [id, sandbox] : recovered.sandboxes)
     if (sandbox.holds_capacity())
-      ledger_.allocate(sandbox.vm_id, model::allocation{sandbox.host, sandbox.tenant,
-                                                        sandbox.vcpus, sandbox.memory_mb, true});
+      ledger_.allocate(sandbox.vm_id,
+                       model::allocation{sandbox.host, sandbox.tenant, sandbox.vcpus,
+                                         sandbox.memory_mb, true});
   for (const auto& [name, tmpl] : recovered.templates)
     for (const auto& [build_id, build] : tmpl.builds)
       if (build.status == "ready")
@@ -66,32 +71,35 @@ void capacity_actor::prepare(const std::string& host, const std::string& build_i
     auto vmm = ctx_->vmms.find(host);
     if (vmm == ctx_->vmms.end())
       return;
-    request(vmm->second, caf::infinite, prepare_atom::value, build_id, artifact_refs_[build_id])
-      .then(
-        [=](bool) {
-          persist(stream, events::artifact_changed{build_id, "ready", ""}, [=] {
-            refresh(stream);
-            notify_waiting();
-          });
-        },
-        [=](const caf::error& err) {
-          persist(stream, events::artifact_changed{build_id, "failed", from_caf(err).message},
-                  [=] {
-                    refresh(stream);
-                    notify_waiting();
-                  });
-        });
+    request(vmm->second, caf::infinite, prepare_atom::value, build_id,
+            artifact_refs_[build_id])
+        .then(
+            [=](bool) {
+              persist(stream, events::artifact_changed{build_id, "ready", ""}, [=] {
+                refresh(stream);
+                notify_waiting();
+              });
+            },
+            [=](const caf::error& err) {
+              persist(stream,
+                      events::artifact_changed{build_id, "failed", from_caf(err).message},
+                      [=] {
+                        refresh(stream);
+                        notify_waiting();
+                      });
+            });
   });
 }
 
 std::vector<place_reply> capacity_actor::place(std::vector<place_request>& requests) {
   std::vector<place_reply> replies;
   for (const auto& r : requests) {
-    const model::usage extra = r.sandbox ? model::usage{r.vcpus, r.memory_mb} : model::usage{};
+    const model::usage extra =
+        r.sandbox ? model::usage{r.vcpus, r.memory_mb} : model::usage{};
     auto where = ledger_.place(r.tenant, r.build_id, r.vcpus, r.memory_mb, extra);
     if (!where.host.empty()) {
-      ledger_.allocate(r.vm_id, model::allocation{where.host, r.tenant, r.vcpus, r.memory_mb,
-                                                  r.sandbox});
+      ledger_.allocate(r.vm_id, model::allocation{where.host, r.tenant, r.vcpus,
+                                                  r.memory_mb, r.sandbox});
       replies.push_back(place_reply{r.vm_id, where.host, ""});
       continue;
     }
@@ -122,118 +130,156 @@ std::vector<api::host_info> capacity_actor::host_infos() const {
 
 caf::behavior capacity_actor::make_behavior() {
   return {
-    [this](persisted_atom, const std::string& stream, persist_outcome& outcome) {
-      on_persisted(stream, outcome);
-    },
-    [this](place_atom, std::vector<place_request>& requests) {
-      auto replies = place(requests);
-      // A pool that could not fill hears when capacity changes; a cold
-      // create just fails.
-      for (std::size_t i = 0; i < replies.size(); ++i)
-        if (replies[i].host.empty() && !requests[i].sandbox) {
-          waiting_.insert(caf::actor_cast<caf::actor>(current_sender()));
-          break;
+      [this](persisted_atom, const std::string& stream, persist_outcome& outcome) {
+        on_persisted(stream, outcome);
+      },
+      [this](place_atom, std::vector<place_request>& requests) {
+        auto replies = place(requests);
+        // A pool that could not fill hears when capacity changes; a cold
+        // create just fails.
+        for (std::size_t i = 0; i < replies.size(); ++i)
+          if (replies[i].host.empty() && !requests[i].sandbox) {
+            waiting_.insert(caf::actor_cast<caf::actor>(current_sender()));
+            break;
+          }
+        return replies;
+      },
+      [this](release_atom, const std::string& vm_id) {
+        if (ledger_.find(vm_id) != nullptr) {
+          ledger_.release(vm_id);
+          notify_waiting();
         }
-      return replies;
-    },
-    [this](release_atom, const std::string& vm_id) {
-      if (ledger_.find(vm_id) != nullptr) {
-        ledger_.release(vm_id);
-        notify_waiting();
-      }
-    },
-    [this](claimed_atom, const std::string& vm_id) {
-      if (const auto* held = ledger_.find(vm_id)) {
-        auto as_sandbox = *held;
-        as_sandbox.sandbox = true;
-        ledger_.allocate(vm_id, as_sandbox);
-      }
-    },
-    [this](reserve_atom, const std::string& pool_id, const std::string& tenant,
-           std::uint64_t vcpus, std::uint64_t memory_mb) -> caf::result<bool> {
-      if (ledger_.tenants.count(tenant) == 0)
-        return to_caf(model::errc::not_found, "tenant " + tenant + " does not exist");
-      const auto before = ledger_.reserved(tenant);
-      ledger_.set_reservation(pool_id, tenant, model::usage{0, 0});
-      const auto without = ledger_.reserved(tenant);
-      if (!ledger_.within_quota(tenant, model::usage{vcpus, memory_mb})) {
-        // Put back what the pool had.
-        ledger_.set_reservation(pool_id, tenant,
-                                model::usage{before.vcpus - without.vcpus,
-                                             before.memory_mb - without.memory_mb});
-        const auto& t = ledger_.tenants[tenant];
-        return to_caf(model::errc::quota_exceeded,
-                      "tenant " + tenant + " would reserve more than its quota of "
-                        + std::to_string(t.quota_vcpus) + " vcpus and "
-                        + std::to_string(t.quota_memory_mb) + " MiB");
-      }
-      ledger_.set_reservation(pool_id, tenant, model::usage{vcpus, memory_mb});
-      notify_waiting();
-      return true;
-    },
-    [this](health_atom, const std::string& host, bool healthy, const std::string& reason) {
-      const auto stream = model::host_stream(host);
-      const auto* s = state(stream);
-      if (s == nullptr || s->host.healthy == healthy)
-        return;
-      persist(stream, events::host_health_changed{healthy ? "healthy" : "lost", reason}, [=] {
-        refresh(stream);
-        if (!healthy) {
-          // Its VMs are gone: their owners hear of it and release them.
-          send(ctx_->controller, host_lost_atom::value, host);
+      },
+      [this](claimed_atom, const std::string& vm_id) {
+        if (const auto* held = ledger_.find(vm_id)) {
+          auto as_sandbox = *held;
+          as_sandbox.sandbox = true;
+          ledger_.allocate(vm_id, as_sandbox);
         }
+      },
+      [this](reserve_atom, const std::string& pool_id, const std::string& tenant,
+             std::uint64_t vcpus, std::uint64_t memory_mb) -> caf::result<bool> {
+        if (ledger_.tenants.count(tenant) == 0)
+          return to_caf(model::errc::not_found, "tenant " + tenant + " does not exist");
+        const auto before = ledger_.reserved(tenant);
+        ledger_.set_reservation(pool_id, tenant, model::usage{0, 0});
+        const auto without = ledger_.reserved(tenant);
+        if (!ledger_.within_quota(tenant, model::usage{vcpus, memory_mb})) {
+          // Put back what the pool had.
+          ledger_.set_reservation(pool_id, tenant,
+                                  model::usage{before.vcpus - without.vcpus,
+                                               before.memory_mb - without.memory_mb});
+          const auto& t = ledger_.tenants[tenant];
+          return to_caf(model::errc::quota_exceeded,
+                        "tenant " + tenant + " would reserve more than its quota of " +
+                            std::to_string(t.quota_vcpus) + " vcpus and " +
+                            std::to_string(t.quota_memory_mb) + " MiB");
+        }
+        ledger_.set_reservation(pool_id, tenant, model::usage{vcpus, memory_mb});
         notify_waiting();
-      });
-    },
-    [this](artifact_atom, const std::string& host, const std::string& build_id,
-           const std::string& artifact) {
-      artifact_refs_[build_id] = artifact;
-      const auto stream = model::host_stream(host);
-      persist(stream, events::artifact_changed{build_id, "ready", ""}, [=] {
-        refresh(stream);
-        notify_waiting();
-        // Prewarm: every other healthy host prepares the artifact now, so
-        // fills can spread without waiting for it.
-        for (const auto& [id, h] : ledger_.hosts)
-          if (id != host && h.healthy && h.artifacts.count(build_id) == 0)
-            prepare(id, build_id);
-      });
-    },
-    [this](hosts_atom) { return host_infos(); },
-    [this](tenant_atom, const std::string& id, std::uint32_t quota_vcpus,
-           std::uint32_t quota_memory_mb) -> caf::result<bool> {
-      const auto stream = model::tenant_stream(id);
-      auto rp = make_response_promise<bool>();
-      const auto* s = state(stream);
-      events::domain_event event = events::tenant_quota_set{quota_vcpus, quota_memory_mb};
-      if (s == nullptr || !s->tenant.exists)
-        event = events::tenant_created{id, quota_vcpus, quota_memory_mb};
-      persist(stream, std::move(event), [=]() mutable {
-        refresh(stream);
-        notify_waiting();
-        rp.deliver(true);
-      });
-      return rp;
-    },
-    [this](host_atom_register, const std::string& id, std::uint32_t vcpus,
-           std::uint32_t memory_mb) -> caf::result<bool> {
-      const auto stream = model::host_stream(id);
-      auto rp = make_response_promise<bool>();
-      persist(stream, events::host_registered{id, vcpus, memory_mb}, [=]() mutable {
-        refresh(stream);
-        notify_waiting();
-        rp.deliver(true);
-      });
-      return rp;
-    },
-    [this](dump_atom) {
-      std::string out;
-      for_each_durable([&](const std::string& stream, const capacity_stream& s) {
-        out += stream + " "
-               + (s.host.exists ? model::describe(s.host) : model::describe(s.tenant)) + "\n";
-      });
-      return out;
-    },
+        return true;
+      },
+      [this](health_atom, const std::string& host, bool healthy,
+             const std::string& reason) {
+        const auto stream = model::host_stream(host);
+        const auto* s = state(stream);
+        if (s == nullptr || s->host.healthy == healthy)
+          return;
+        persist(stream, events::host_health_changed{healthy ? "healthy" : "lost", reason},
+                [=] {
+                  refresh(stream);
+                  if (!healthy) {
+                    // Its VMs are gone: their owners hear of it and release them.
+                    send(ctx_->controller, host_lost_atom::value, host);
+                  }
+                  notify_waiting();
+                });
+      },
+      [this](artifact_atom, const std::string& host, const std::string& build_id,
+             const std::string& artifact) {
+        artifact_refs_[build_id] = artifact;
+        const auto stream = model::host_stream(host);
+        persist(stream, events::artifact_changed{build_id, "ready", ""}, [=] {
+          refresh(stream);
+          notify_waiting();
+          // Prewarm: every other healthy host prepares the artifact now, so
+          // fills can spread without waiting for it.
+          for (const auto& [id, h] : ledger_.hosts)
+            if (id != host && h.healthy && h.artifacts.count(build_id) == 0)
+              prepare(id, build_id);
+        });
+      },
+      [this](hosts_atom) { return host_infos(); },
+      [this](tenant_atom, const std::string& id, std::uint32_t quota_vcpus,
+             std::uint32_t quota_memory_mb) -> caf::result<bool> {
+        const auto stream = model::tenant_stream(id);
+        auto rp = make_response_promise<bool>();
+        const auto* s = state(stream);
+        events::domain_event event =
+            events::tenant_quota_set{quota_vcpus, quota_memory_mb};
+        if (s == nullptr || !s->tenant.exists)
+          event = events::tenant_created{id, quota_vcpus, quota_memory_mb};
+        persist(stream, std::move(event), [=]() mutable {
+          refresh(stream);
+          notify_waiting();
+          rp.deliver(true);
+        });
+        return rp;
+      },
+      [this](key_atom, const std::string& tenant, const std::string& key_id,
+             const std::string& digest, const std::string& role) -> caf::result<bool> {
+        const auto stream = model::tenant_stream(tenant);
+        const auto* s = state(stream);
+        if (s == nullptr || !s->tenant.exists)
+          return to_caf(model::errc::not_found, "tenant " + tenant + " does not exist",
+                        "tenant");
+        auto rp = make_response_promise<bool>();
+        persist(stream,
+                events::tenant_key_added{key_id, digest, role, now_ns(this, *ctx_)},
+                [=]() mutable {
+                  refresh(stream);
+                  rp.deliver(true);
+                });
+        return rp;
+      },
+      [this](auth_atom, const std::string& digest) -> caf::result<api::principal> {
+        for (const auto& [id, tenant] : ledger_.tenants) {
+          auto key = tenant.keys.find(digest);
+          if (key != tenant.keys.end())
+            return api::principal{id, key->second.key_id, key->second.role};
+        }
+        return to_caf(model::errc::unauthenticated, "the API key is not known");
+      },
+      [this](tenants_atom) {
+        std::vector<api::tenant_info> out;
+        for (const auto& [id, tenant] : ledger_.tenants) {
+          api::tenant_info info{id, tenant.quota_vcpus, tenant.quota_memory_mb, {}};
+          for (const auto& [digest, key] : tenant.keys)
+            info.key_ids.push_back(key.key_id);
+          out.push_back(std::move(info));
+        }
+        return out;
+      },
+      [this](host_atom_register, const std::string& id, std::uint32_t vcpus,
+             std::uint32_t memory_mb) -> caf::result<bool> {
+        const auto stream = model::host_stream(id);
+        auto rp = make_response_promise<bool>();
+        persist(stream, events::host_registered{id, vcpus, memory_mb}, [=]() mutable {
+          refresh(stream);
+          notify_waiting();
+          rp.deliver(true);
+        });
+        return rp;
+      },
+      [this](dump_atom) {
+        std::string out;
+        for_each_durable([&](const std::string& stream, const capacity_stream& s) {
+          out += stream + " " +
+                 (s.host.exists ? model::describe(s.host) : model::describe(s.tenant)) +
+                 "\n";
+        });
+        return out;
+      },
   };
 }
 

@@ -32,6 +32,9 @@ struct capacity_stream {
 ///   (artifact_atom, host, build_id, artifact)   a build finished on `host`
 ///   (hosts_atom)                                -> vector<api::host_info>
 ///   (tenant_atom, id, quota_vcpus, quota_memory_mb) -> bool
+///   (key_atom, tenant, key_id, digest, role)     -> bool | not_found
+///   (auth_atom, digest)                          -> api::principal | unauthenticated
+///   (tenants_atom)                               -> vector<api::tenant_info>
 class capacity_actor : public event_sourced<capacity_stream> {
 public:
   capacity_actor(caf::actor_config& cfg, std::shared_ptr<runtime_context> ctx,

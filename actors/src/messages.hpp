@@ -71,6 +71,9 @@ using start_atom = caf::atom_constant<caf::atom("start")>;
 using stopped_atom = caf::atom_constant<caf::atom("stopped")>;
 using host_atom_register = caf::atom_constant<caf::atom("host_reg")>;
 using log_atom = caf::atom_constant<caf::atom("log")>;
+using key_atom = caf::atom_constant<caf::atom("key")>;
+using auth_atom = caf::atom_constant<caf::atom("auth")>;
+using tenants_atom = caf::atom_constant<caf::atom("tenants")>;
 
 // -- errors -----------------------------------------------------------------------
 
@@ -235,6 +238,22 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, host_info& x) {
   return f(caf::meta::type_name("host_info"), x.id, x.vcpus, x.memory_mb, x.used_vcpus,
            x.used_memory_mb, x.healthy, x.artifacts);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, api_key& x) {
+  return f(caf::meta::type_name("api_key"), x.tenant, x.key_id, x.role, x.key);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, principal& x) {
+  return f(caf::meta::type_name("principal"), x.tenant, x.key_id, x.role);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, tenant_info& x) {
+  return f(caf::meta::type_name("tenant_info"), x.id, x.quota_vcpus, x.quota_memory_mb,
+           x.key_ids);
 }
 
 } // namespace hearth::api

@@ -1,9 +1,5 @@
 #include "hearth/actors/runtime.hpp"
 
-#include <cstdlib>
-
-#include <caf/all.hpp>
-
 #include "capacity_actor.hpp"
 #include "controller_actor.hpp"
 #include "hearth/model/world_state.hpp"
@@ -12,6 +8,11 @@
 #include "runtime_context.hpp"
 #include "templates_actor.hpp"
 #include "vmm_actor.hpp"
+
+#include <caf/all.hpp>
+#include <cstdlib>
+#include <openssl/sha.h>
+#include <sys/random.h>
 
 namespace hearth {
 
@@ -44,13 +45,13 @@ public:
     // The helper takes its inputs as spawn arguments: CAF 0.17's
     // argument-less function actors trip UBSan inside CAF itself.
     system->spawn(
-      [](caf::event_based_actor* self, caf::actor to, caf::message what,
-         std::shared_ptr<detail::pending_state<T>> answer) {
-        self->request(to, caf::infinite, what)
-          .then([answer](T& value) { answer->set(std::move(value)); },
-                [answer](caf::error& err) { answer->set(from_caf(err)); });
-      },
-      target, msg, state);
+        [](caf::event_based_actor* self, caf::actor to, caf::message what,
+           std::shared_ptr<detail::pending_state<T>> answer) {
+          self->request(to, caf::infinite, what)
+              .then([answer](T& value) { answer->set(std::move(value)); },
+                    [answer](caf::error& err) { answer->set(from_caf(err)); });
+        },
+        target, msg, state);
     return pending<T>(state, driver(), options.call_timeout);
   }
 
@@ -101,7 +102,8 @@ public:
   }
 };
 
-runtime::runtime(std::unique_ptr<impl> self) : impl_(std::move(self)) {}
+runtime::runtime(std::unique_ptr<impl> self)
+    : impl_(std::move(self)) {}
 
 runtime::~runtime() {
   impl_->shutdown();
@@ -125,8 +127,9 @@ model::result<std::unique_ptr<runtime>> runtime::open(runtime_options options) {
   } else {
     auto opened = store::open_rocksdb_storage(options.data_dir + "/journal");
     if (!opened)
-      return model::error{opened.error().code == store::errc::locked ? model::errc::conflict
-                                                                     : model::errc::unavailable,
+      return model::error{opened.error().code == store::errc::locked
+                              ? model::errc::conflict
+                              : model::errc::unavailable,
                           opened.error().message};
     self->owned_storage = std::move(*opened);
     self->storage = self->owned_storage.get();
@@ -179,23 +182,24 @@ model::result<std::unique_ptr<runtime>> runtime::open(runtime_options options) {
   self->config.set("logger.verbosity", caf::atom("quiet"));
   self->system = std::make_unique<caf::actor_system>(self->config);
   if (options.deterministic)
-    self->scheduler = &dynamic_cast<caf::scheduler::test_coordinator&>(self->system->scheduler());
+    self->scheduler =
+        &dynamic_cast<caf::scheduler::test_coordinator&>(self->system->scheduler());
 
   self->port = options.deterministic ? make_inline_port(*self->storage)
                                      : make_group_commit_port(*self->storage);
-  self->world = options.sim_world ? options.sim_world : std::make_shared<vmm::sim_world>();
+  self->world =
+      options.sim_world ? options.sim_world : std::make_shared<vmm::sim_world>();
 
   auto ctx = std::make_shared<runtime_context>();
   ctx->port = self->port.get();
   ctx->pools = options.pools;
   ctx->controller_disabled = options.controller_disabled;
   ctx->snapshot_every = options.snapshot_every;
-  ctx->wall_at_start_ns =
-    options.start_time_ns != 0
-      ? options.start_time_ns
-      : std::chrono::duration_cast<std::chrono::nanoseconds>(
-          std::chrono::system_clock::now().time_since_epoch())
-          .count();
+  ctx->wall_at_start_ns = options.start_time_ns != 0
+                              ? options.start_time_ns
+                              : std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                    std::chrono::system_clock::now().time_since_epoch())
+                                    .count();
   ctx->clock_at_start = self->system->clock().now();
   ctx->build_host = options.hosts.empty() ? "" : options.hosts.front().id;
   const char* trace = std::getenv("HEARTH_TRACE");
@@ -210,7 +214,9 @@ model::result<std::unique_ptr<runtime>> runtime::open(runtime_options options) {
     driver_factory factory;
     if (options.driver == vm_driver::qemu) {
       auto qemu = self->qemu_hosts.at(host.id);
-      factory = [qemu](vmm::executor run) { return vmm::make_qemu_driver(qemu, std::move(run)); };
+      factory = [qemu](vmm::executor run) {
+        return vmm::make_qemu_driver(qemu, std::move(run));
+      };
     } else {
       auto sim_world = self->world;
       auto sim = options.sim;
@@ -224,9 +230,8 @@ model::result<std::unique_ptr<runtime>> runtime::open(runtime_options options) {
   for (const auto& [id, h] : world.hosts)
     known_hosts.push_back(h);
   const bool tenant_known = world.tenants.count(options.default_tenant) > 0;
-  ctx->controller =
-    self->system->spawn<controller_actor>(ctx, std::move(world), controller_limits{},
-                                          options.deterministic);
+  ctx->controller = self->system->spawn<controller_actor>(
+      ctx, std::move(world), controller_limits{}, options.deterministic);
   self->services = {ctx->controller, ctx->capacity, ctx->templates};
   for (const auto& [id, vmm] : ctx->vmms)
     self->services.push_back(vmm);
@@ -237,19 +242,19 @@ model::result<std::unique_ptr<runtime>> runtime::open(runtime_options options) {
   for (const auto& host : options.hosts) {
     auto known = std::find_if(known_hosts.begin(), known_hosts.end(),
                               [&](const auto& h) { return h.id == host.id; });
-    if (known != known_hosts.end() && known->vcpus == host.vcpus
-        && known->memory_mb == host.memory_mb)
+    if (known != known_hosts.end() && known->vcpus == host.vcpus &&
+        known->memory_mb == host.memory_mb)
       continue;
-    auto registered = s.call<bool>(ctx->capacity, host_atom_register::value, host.id, host.vcpus,
-                                   host.memory_mb)
-                        .get();
+    auto registered = s.call<bool>(ctx->capacity, host_atom_register::value, host.id,
+                                   host.vcpus, host.memory_mb)
+                          .get();
     if (!registered)
       return registered.error();
   }
   if (!tenant_known) {
     auto created = rt->set_tenant(options.default_tenant, options.default_quota_vcpus,
                                   options.default_quota_memory_mb)
-                     .get();
+                       .get();
     if (!created)
       return created.error();
   }
@@ -264,92 +269,110 @@ pending<api::build_info> runtime::build_template(const std::string& tenant,
                                                  const std::string& name,
                                                  events::build_spec spec,
                                                  std::vector<std::string> tags) {
-  return impl_->call<api::build_info>(impl_->ctx->templates, build_atom::value, tenant, name,
-                                      std::move(spec), std::move(tags), std::string());
+  return impl_->call<api::build_info>(impl_->ctx->templates, build_atom::value, tenant,
+                                      name, std::move(spec), std::move(tags),
+                                      std::string());
 }
 
-pending<api::build_info> runtime::get_build(const std::string& tenant, const std::string& name,
+pending<api::build_info> runtime::get_build(const std::string& tenant,
+                                            const std::string& name,
                                             const std::string& build_id) {
-  return impl_->call<api::build_info>(impl_->ctx->templates, get_atom::value, tenant, name,
-                                      build_id);
+  return impl_->call<api::build_info>(impl_->ctx->templates, get_atom::value, tenant,
+                                      name, build_id);
 }
 
 pending<api::template_info> runtime::get_template(const std::string& tenant,
                                                   const std::string& name) {
-  return impl_->call<api::template_info>(impl_->ctx->templates, get_atom::value, tenant, name);
+  return impl_->call<api::template_info>(impl_->ctx->templates, get_atom::value, tenant,
+                                         name);
 }
 
-pending<std::vector<api::template_info>> runtime::list_templates(const std::string& tenant) {
-  return impl_->call<std::vector<api::template_info>>(impl_->ctx->templates, list_atom::value,
-                                                      tenant);
+pending<std::vector<api::template_info>>
+runtime::list_templates(const std::string& tenant) {
+  return impl_->call<std::vector<api::template_info>>(impl_->ctx->templates,
+                                                      list_atom::value, tenant);
 }
 
 pending<api::build_info> runtime::tag_template(const std::string& tenant,
-                                               const std::string& name, const std::string& tag,
+                                               const std::string& name,
+                                               const std::string& tag,
                                                const std::string& build_id) {
-  return impl_->call<api::build_info>(impl_->ctx->templates, tag_atom::value, tenant, name, tag,
-                                      build_id);
+  return impl_->call<api::build_info>(impl_->ctx->templates, tag_atom::value, tenant,
+                                      name, tag, build_id);
 }
 
 pending<api::build_info> runtime::delete_build(const std::string& tenant,
                                                const std::string& name,
                                                const std::string& build_id) {
-  return impl_->call<api::build_info>(impl_->ctx->templates, delete_atom::value, tenant, name,
-                                      build_id);
+  return impl_->call<api::build_info>(impl_->ctx->templates, delete_atom::value, tenant,
+                                      name, build_id);
 }
 
-pending<std::string> runtime::build_log(const std::string& tenant, const std::string& name,
+pending<std::string> runtime::build_log(const std::string& tenant,
+                                        const std::string& name,
                                         const std::string& build_id) {
-  return impl_->call<std::string>(impl_->ctx->templates, log_atom::value, tenant, name, build_id);
+  return impl_->call<std::string>(impl_->ctx->templates, log_atom::value, tenant, name,
+                                  build_id);
 }
 
-pending<api::pool_info> runtime::create_pool(const std::string& tenant, api::pool_spec spec) {
+pending<api::pool_info> runtime::create_pool(const std::string& tenant,
+                                             api::pool_spec spec) {
   return impl_->call<api::pool_info>(impl_->ctx->controller, create_atom::value, tenant,
                                      std::move(spec), std::string());
 }
 
-pending<api::pool_info> runtime::get_pool(const std::string& tenant, const std::string& id) {
-  return impl_->call<api::pool_info>(impl_->ctx->controller, get_atom::value, pools_atom::value,
-                                     tenant, id);
+pending<api::pool_info> runtime::get_pool(const std::string& tenant,
+                                          const std::string& id) {
+  return impl_->call<api::pool_info>(impl_->ctx->controller, get_atom::value,
+                                     pools_atom::value, tenant, id);
 }
 
 pending<std::vector<api::pool_info>> runtime::list_pools(const std::string& tenant) {
-  return impl_->call<std::vector<api::pool_info>>(impl_->ctx->controller, list_atom::value,
-                                                  pools_atom::value, tenant);
+  return impl_->call<std::vector<api::pool_info>>(
+      impl_->ctx->controller, list_atom::value, pools_atom::value, tenant);
 }
 
-pending<api::pool_info> runtime::update_pool(const std::string& tenant, const std::string& id,
+pending<api::pool_info> runtime::update_pool(const std::string& tenant,
+                                             const std::string& id,
                                              api::pool_patch patch) {
-  return impl_->call<api::pool_info>(impl_->ctx->controller, update_atom::value, tenant, id,
-                                     std::move(patch));
+  return impl_->call<api::pool_info>(impl_->ctx->controller, update_atom::value, tenant,
+                                     id, std::move(patch));
 }
 
-pending<api::pool_info> runtime::delete_pool(const std::string& tenant, const std::string& id) {
+pending<api::pool_info> runtime::delete_pool(const std::string& tenant,
+                                             const std::string& id) {
   return impl_->call<api::pool_info>(impl_->ctx->controller, delete_atom::value,
                                      pools_atom::value, tenant, id);
 }
 
-pending<api::pool_info> runtime::enable_pool(const std::string& tenant, const std::string& id) {
-  return impl_->call<api::pool_info>(impl_->ctx->controller, enable_atom::value, tenant, id);
+pending<api::pool_info> runtime::enable_pool(const std::string& tenant,
+                                             const std::string& id) {
+  return impl_->call<api::pool_info>(impl_->ctx->controller, enable_atom::value, tenant,
+                                     id);
 }
 
-pending<api::pool_info> runtime::disable_pool(const std::string& tenant, const std::string& id) {
-  return impl_->call<api::pool_info>(impl_->ctx->controller, disable_atom::value, tenant, id);
+pending<api::pool_info> runtime::disable_pool(const std::string& tenant,
+                                              const std::string& id) {
+  return impl_->call<api::pool_info>(impl_->ctx->controller, disable_atom::value, tenant,
+                                     id);
 }
 
-pending<api::pool_info> runtime::drain_pool(const std::string& tenant, const std::string& id) {
-  return impl_->call<api::pool_info>(impl_->ctx->controller, drain_atom::value, tenant, id);
+pending<api::pool_info> runtime::drain_pool(const std::string& tenant,
+                                            const std::string& id) {
+  return impl_->call<api::pool_info>(impl_->ctx->controller, drain_atom::value, tenant,
+                                     id);
 }
 
 pending<api::pool_info> runtime::reconcile_pool(const std::string& tenant,
                                                 const std::string& id) {
-  return impl_->call<api::pool_info>(impl_->ctx->controller, reconcile_atom::value, tenant, id);
+  return impl_->call<api::pool_info>(impl_->ctx->controller, reconcile_atom::value,
+                                     tenant, id);
 }
 
 pending<api::sandbox_info> runtime::create_sandbox(const std::string& tenant,
                                                    api::sandbox_request request) {
-  return impl_->call<api::sandbox_info>(impl_->ctx->controller, create_atom::value, tenant,
-                                        std::move(request), std::string());
+  return impl_->call<api::sandbox_info>(impl_->ctx->controller, create_atom::value,
+                                        tenant, std::move(request), std::string());
 }
 
 pending<api::sandbox_info> runtime::get_sandbox(const std::string& tenant,
@@ -358,9 +381,10 @@ pending<api::sandbox_info> runtime::get_sandbox(const std::string& tenant,
                                         sandboxes_atom::value, tenant, id);
 }
 
-pending<std::vector<api::sandbox_info>> runtime::list_sandboxes(const std::string& tenant) {
-  return impl_->call<std::vector<api::sandbox_info>>(impl_->ctx->controller, list_atom::value,
-                                                     sandboxes_atom::value, tenant);
+pending<std::vector<api::sandbox_info>>
+runtime::list_sandboxes(const std::string& tenant) {
+  return impl_->call<std::vector<api::sandbox_info>>(
+      impl_->ctx->controller, list_atom::value, sandboxes_atom::value, tenant);
 }
 
 pending<api::sandbox_info> runtime::delete_sandbox(const std::string& tenant,
@@ -371,34 +395,37 @@ pending<api::sandbox_info> runtime::delete_sandbox(const std::string& tenant,
 
 pending<api::sandbox_info> runtime::pause_sandbox(const std::string& tenant,
                                                   const std::string& id) {
-  return impl_->call<api::sandbox_info>(impl_->ctx->controller, pause_atom::value, tenant, id);
+  return impl_->call<api::sandbox_info>(impl_->ctx->controller, pause_atom::value, tenant,
+                                        id);
 }
 
 pending<api::sandbox_info> runtime::resume_sandbox(const std::string& tenant,
                                                    const std::string& id) {
-  return impl_->call<api::sandbox_info>(impl_->ctx->controller, resume_atom::value, tenant, id);
+  return impl_->call<api::sandbox_info>(impl_->ctx->controller, resume_atom::value,
+                                        tenant, id);
 }
 
 pending<api::sandbox_info> runtime::hibernate_sandbox(const std::string& tenant,
                                                       const std::string& id) {
-  return impl_->call<api::sandbox_info>(impl_->ctx->controller, hibernate_atom::value, tenant,
-                                        id);
+  return impl_->call<api::sandbox_info>(impl_->ctx->controller, hibernate_atom::value,
+                                        tenant, id);
 }
 
 pending<api::sandbox_info> runtime::fork_sandbox(const std::string& tenant,
                                                  const std::string& id) {
-  return impl_->call<api::sandbox_info>(impl_->ctx->controller, fork_atom::value, tenant, id,
-                                        std::string());
+  return impl_->call<api::sandbox_info>(impl_->ctx->controller, fork_atom::value, tenant,
+                                        id, std::string());
 }
 
 pending<api::sandbox_info> runtime::restore_snapshot(const std::string& tenant,
                                                      const std::string& template_ref) {
-  return impl_->call<api::sandbox_info>(impl_->ctx->controller, from_snap_atom::value, tenant,
-                                        template_ref, std::string());
+  return impl_->call<api::sandbox_info>(impl_->ctx->controller, from_snap_atom::value,
+                                        tenant, template_ref, std::string());
 }
 
 pending<std::vector<api::host_info>> runtime::hosts() {
-  return impl_->call<std::vector<api::host_info>>(impl_->ctx->capacity, hosts_atom::value);
+  return impl_->call<std::vector<api::host_info>>(impl_->ctx->capacity,
+                                                  hosts_atom::value);
 }
 
 pending<bool> runtime::set_tenant(const std::string& id, std::uint32_t quota_vcpus,
@@ -407,11 +434,94 @@ pending<bool> runtime::set_tenant(const std::string& id, std::uint32_t quota_vcp
                            quota_memory_mb);
 }
 
+pending<std::vector<api::tenant_info>> runtime::list_tenants() {
+  return impl_->call<std::vector<api::tenant_info>>(impl_->ctx->capacity,
+                                                    tenants_atom::value);
+}
+
+namespace {
+
+std::string to_hex(const unsigned char* bytes, std::size_t size) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(size * 2);
+  for (std::size_t i = 0; i < size; ++i) {
+    out += digits[bytes[i] >> 4];
+    out += digits[bytes[i] & 0xf];
+  }
+  return out;
+}
+
+/// `size` bytes from the kernel's CSPRNG, in hex.
+std::string random_hex(std::size_t size) {
+  std::vector<unsigned char> bytes(size);
+  std::size_t filled = 0;
+  while (filled < size) {
+    const ssize_t n = getrandom(bytes.data() + filled, size - filled, 0);
+    if (n > 0)
+      filled += static_cast<std::size_t>(n);
+  }
+  return to_hex(bytes.data(), size);
+}
+
+} // namespace
+
+std::string runtime::key_digest(const std::string& key) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(key.data()), key.size(), digest);
+  return to_hex(digest, sizeof(digest));
+}
+
+pending<api::api_key> runtime::create_api_key(const std::string& tenant,
+                                              const std::string& role) {
+  auto state = std::make_shared<detail::pending_state<api::api_key>>();
+  pending<api::api_key> answer(state, impl_->driver(), impl_->options.call_timeout);
+  if (role != "tenant" && role != "admin") {
+    state->set(model::invalid("role", "role must be tenant or admin, not " + role));
+    return answer;
+  }
+  api::api_key key{tenant, "key_" + random_hex(6), role, "hk_" + random_hex(24)};
+  impl_
+      ->call<bool>(impl_->ctx->capacity, key_atom::value, tenant, key.key_id,
+                   key_digest(key.key), role)
+      .then([state, key](model::result<bool> written) {
+        if (written)
+          state->set(key);
+        else
+          state->set(written.error());
+      });
+  return answer;
+}
+
+pending<api::principal> runtime::authenticate(const std::string& key) {
+  return impl_->call<api::principal>(impl_->ctx->capacity, auth_atom::value,
+                                     key_digest(key));
+}
+
+model::result<std::vector<events::envelope>>
+runtime::read_events(const std::string& stream, std::uint64_t from,
+                     std::size_t limit) const {
+  auto& journal = impl_->storage->events();
+  std::vector<events::envelope> out;
+  auto collect = [&out](const events::envelope& e) {
+    out.push_back(e);
+    return true;
+  };
+  auto read = stream.empty() ? journal.read_all(from, limit, collect)
+                             : journal.read_stream(stream, from, store::max_sequence,
+                                                   limit, collect);
+  if (!read)
+    return model::error{model::errc::internal, read.error().message};
+  return out;
+}
+
 pending<std::string> runtime::dump() {
   return impl_->call<std::string>(impl_->ctx->controller, dump_atom::value);
 }
 
-vmm::sim_world& runtime::sim() { return *impl_->world; }
+vmm::sim_world& runtime::sim() {
+  return *impl_->world;
+}
 
 std::vector<vmm::vm_process> runtime::vm_processes() const {
   std::vector<vmm::vm_process> out;
@@ -424,12 +534,17 @@ std::vector<vmm::vm_process> runtime::vm_processes() const {
 
 runtime::counters runtime::metrics() const {
   const auto& m = impl_->ctx->metrics;
-  return counters{m.checkouts_hit.load(), m.checkouts_miss.load(), m.cold_creates.load(),
-                  m.persists.load(),      m.persist_failures.load(), m.actor_restarts.load()};
+  return counters{m.checkouts_hit.load(),    m.checkouts_miss.load(),
+                  m.cold_creates.load(),     m.persists.load(),
+                  m.persist_failures.load(), m.actor_restarts.load()};
 }
 
-void runtime::run() { impl_->run(); }
+void runtime::run() {
+  impl_->run();
+}
 
-void runtime::advance(std::chrono::milliseconds by) { impl_->advance(by); }
+void runtime::advance(std::chrono::milliseconds by) {
+  impl_->advance(by);
+}
 
 } // namespace hearth

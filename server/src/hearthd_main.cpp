@@ -1,53 +1,178 @@
-// hearthd: the hearth daemon. Opens the data directory and serves the HTTP API.
-#include <csignal>
-#include <cstdlib>
-#include <filesystem>
-#include <string>
+// hearthd: the hearth daemon. Opens the data directory, recovers every actor
+// from its journal, and serves the HTTP API.
+#include "hearth/actors/runtime.hpp"
+#include "hearth/events/codec.hpp"
+#include "hearth/server/http_api.hpp"
+#include "hearthd_config.hpp"
 
 #include <CLI/CLI.hpp>
+#include <atomic>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <filesystem>
+#include <fstream>
+#include <memory>
 #include <spdlog/spdlog.h>
-
-#include "hearth/server/http_server.hpp"
-#include "hearth/store/storage.hpp"
+#include <string>
+#include <sys/stat.h>
+#include <thread>
+#include <unistd.h>
 
 namespace {
 
-struct listen_address {
-  std::string host;
-  std::uint16_t port = 0;
-};
+using hearth::server::hearthd_config;
 
-bool parse_listen(const std::string& text, listen_address& out) {
-  const auto colon = text.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size())
-    return false;
-  try {
-    const unsigned long port = std::stoul(text.substr(colon + 1));
-    if (port > 65535)
-      return false;
-    out.host = text.substr(0, colon);
-    out.port = static_cast<std::uint16_t>(port);
-    return true;
-  } catch (const std::exception&) {
-    return false;
+/// Makes sure `path` holds a key hearth knows for `tenant` with `role`;
+/// creates one (0600) if not. Answers an error message, or empty.
+std::string ensure_key_file(hearth::runtime& rt, const std::string& path,
+                            const std::string& tenant, const std::string& role) {
+  std::ifstream in(path);
+  std::string existing;
+  if (in && std::getline(in, existing) && !existing.empty()) {
+    auto who = rt.authenticate(existing).get();
+    if (who && who->tenant == tenant && who->role == role)
+      return {};
+    spdlog::warn("{} holds a key hearth does not know for {} ({}); writing a new one",
+                 path, tenant, role);
   }
+  auto key = rt.create_api_key(tenant, role).get();
+  if (!key)
+    return "cannot create the " + role + " key: " + key.error().message;
+  const std::string temp = path + ".tmp";
+  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return "cannot write " + temp + ": " + std::strerror(errno);
+  fchmod(fd, 0600);
+  const std::string line = key->key + "\n";
+  const bool written =
+      ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) &&
+      fsync(fd) == 0;
+  ::close(fd);
+  if (!written || std::rename(temp.c_str(), path.c_str()) != 0)
+    return "cannot write " + path + ": " + std::strerror(errno);
+  spdlog::info("wrote the {} key of tenant {} to {} ({})", role, tenant, path,
+               key->key_id);
+  return {};
 }
+
+/// One log line per event the journal acknowledges: every state change, in
+/// order, read back from the journal itself.
+class journal_logger {
+public:
+  explicit journal_logger(hearth::runtime& rt)
+      : rt_(rt) {
+    // Start after what recovery already replayed.
+    from_ = next_position();
+    thread_ = std::thread([this] { run(); });
+  }
+
+  ~journal_logger() {
+    stop_ = true;
+    thread_.join();
+  }
+
+private:
+  std::uint64_t next_position() {
+    std::uint64_t from = 1;
+    for (;;) {
+      auto page = rt_.read_events("", from, 1000);
+      if (!page || page->empty())
+        return from;
+      from = page->back().position + 1;
+    }
+  }
+
+  void run() {
+    while (!stop_) {
+      auto page = rt_.read_events("", from_, 1000);
+      if (page && !page->empty()) {
+        for (const auto& event : *page) {
+          auto payload = hearth::events::payload_to_json(event.payload);
+          spdlog::info("{} #{} {} {}", event.stream, event.sequence, event.type,
+                       payload ? *payload : std::string("<unreadable payload>"));
+        }
+        from_ = page->back().position + 1;
+        continue;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+  }
+
+  hearth::runtime& rt_;
+  std::uint64_t from_ = 1;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
 
 } // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"hearthd: warm pools of QEMU microVM sandboxes"};
-  std::string listen = "127.0.0.1:4327";
-  std::string data_dir = "data";
-  app.add_option("--listen", listen, "address:port to serve the HTTP API on")
-    ->capture_default_str();
-  app.add_option("--data-dir", data_dir, "directory holding the journal")
-    ->capture_default_str();
+  CLI::App app{"hearthd: warm pools of QEMU microVM sandboxes, served over HTTP"};
+  hearthd_config config;
+  config.data_dir = hearth::server::default_data_dir();
+  config.runtime.driver = hearth::vm_driver::qemu;
+
+  std::string config_file;
+  std::string listen;
+  std::string data_dir;
+  std::string driver;
+  std::string log_level;
+  std::string image_dir;
+  bool controller_disabled = false;
+  std::uint32_t host_vcpus = 0;
+  std::uint32_t host_memory_mb = 0;
+  app.add_option("--config", config_file, "TOML settings file (flags override it)")
+      ->check(CLI::ExistingFile);
+  app.add_option("--listen", listen, "address:port of the HTTP API [127.0.0.1:4327]");
+  app.add_option("--data-dir", data_dir,
+                 "journal, VMs, artifacts and key files [$HEARTH_DATA_DIR or "
+                 "~/.local/share/hearth]");
+  app.add_option("--driver", driver, "what runs the VMs: qemu or simulated [qemu]")
+      ->check(CLI::IsMember({"qemu", "simulated"}));
+  app.add_option("--image-dir", image_dir, "guest image cache [<data-dir>/images]");
+  app.add_option("--host-vcpus", host_vcpus, "vcpus this host offers [64]");
+  app.add_option("--host-memory-mb", host_memory_mb, "memory this host offers [65536]");
+  app.add_flag("--controller-disabled", controller_disabled,
+               "turn reconciliation off for every pool (degraded: controller_disabled)");
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error [info]");
   CLI11_PARSE(app, argc, argv);
 
-  listen_address address;
-  if (!parse_listen(listen, address)) {
-    spdlog::error("--listen {} is not of the form address:port", listen);
+  if (!config_file.empty()) {
+    if (auto error = hearth::server::load_toml(config_file, config); !error.empty()) {
+      spdlog::error("{}", error);
+      return 2;
+    }
+  }
+  if (!listen.empty())
+    config.listen = listen;
+  if (!data_dir.empty())
+    config.data_dir = data_dir;
+  if (!log_level.empty())
+    config.log_level = log_level;
+  if (!driver.empty())
+    config.runtime.driver =
+        driver == "qemu" ? hearth::vm_driver::qemu : hearth::vm_driver::simulated;
+  if (!image_dir.empty())
+    config.runtime.qemu.image_dir = image_dir;
+  if (host_vcpus != 0)
+    config.runtime.hosts.front().vcpus = host_vcpus;
+  if (host_memory_mb != 0)
+    config.runtime.hosts.front().memory_mb = host_memory_mb;
+  if (controller_disabled)
+    config.runtime.controller_disabled = true;
+
+  const auto level = spdlog::level::from_str(config.log_level);
+  if (level == spdlog::level::off && config.log_level != "off") {
+    spdlog::error("log level {} is not one of trace, debug, info, warn, error",
+                  config.log_level);
+    return 2;
+  }
+  spdlog::set_level(level);
+  if (!hearth::server::parse_listen(config.listen, config.http.address,
+                                    config.http.port)) {
+    spdlog::error("listen address {} is not of the form address:port", config.listen);
     return 2;
   }
 
@@ -59,43 +184,50 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   std::error_code ec;
-  std::filesystem::create_directories(data_dir, ec);
-  auto storage = hearth::store::open_rocksdb_storage(data_dir + "/journal");
-  if (!storage) {
-    spdlog::error("{}", storage.error().message);
+  std::filesystem::create_directories(config.data_dir, ec);
+  if (ec) {
+    spdlog::error("cannot create data directory {}: {}", config.data_dir, ec.message());
     return 1;
   }
-  auto& journal = (*storage)->events();
+  config.runtime.data_dir = config.data_dir;
+  spdlog::info("opening {} ({} VMs)", std::filesystem::absolute(config.data_dir).string(),
+               config.runtime.driver == hearth::vm_driver::qemu ? "QEMU" : "simulated");
+  auto opened = hearth::runtime::open(config.runtime);
+  if (!opened) {
+    spdlog::error("{}", opened.error().message);
+    return 1;
+  }
+  auto& rt = **opened;
+  for (const auto& [file, role] :
+       {std::pair{"tenant.key", "tenant"}, {"admin.key", "admin"}}) {
+    auto error = ensure_key_file(rt, config.data_dir + "/" + file,
+                                 config.runtime.default_tenant, role);
+    if (!error.empty()) {
+      spdlog::error("{}", error);
+      return 1;
+    }
+  }
 
-  hearth::server::http_options options;
-  options.address = address.host;
-  options.port = address.port;
+  auto changes = std::make_unique<journal_logger>(rt);
+  hearth::server::http_api api(rt);
   auto server = hearth::server::http_server::start(
-    options, [&journal](hearth::server::http_request request,
-                        hearth::server::respond_fn respond) {
-      hearth::server::http_response response;
-      if (request.path == "/healthz" && request.method == "GET") {
-        auto last = journal.last_position();
-        response.body = std::string(R"({"status":"ok","journal":{"last_position":)")
-                        + std::to_string(last ? *last : 0) + "}}";
-      } else {
-        response.status = 404;
-        response.body = R"({"error":{"code":"not_found","message":"no route for )"
-                        + request.method + " " + request.path + R"("}})";
-      }
-      respond(std::move(response));
-    });
+      config.http,
+      [&api](hearth::server::http_request request, hearth::server::respond_fn respond) {
+        api.handle(std::move(request), std::move(respond));
+      });
   if (!server) {
     spdlog::error("{}", server.error().message);
     return 1;
   }
-  spdlog::info("hearthd serving http://{}:{} with data in {}", address.host,
-               (*server)->port(), std::filesystem::absolute(data_dir).string());
+  spdlog::info("hearthd serving http://{}:{} with data in {}", config.http.address,
+               (*server)->port(), std::filesystem::absolute(config.data_dir).string());
 
   int received = 0;
   sigwait(&signals, &received);
   spdlog::info("received {}, finishing requests in flight", strsignal(received));
   (*server)->stop();
+  changes.reset();
+  opened->reset();
   spdlog::info("hearthd stopped");
   return 0;
 }

@@ -4,16 +4,15 @@
 
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
-#include <list>
-#include <optional>
-#include <mutex>
-#include <thread>
-
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <condition_variable>
+#include <list>
+#include <mutex>
+#include <optional>
+#include <thread>
 
 namespace hearth::server {
 
@@ -24,21 +23,21 @@ using tcp = asio::ip::tcp;
 
 std::string_view to_string(errc code) {
   switch (code) {
-    case errc::invalid_address:
-      return "invalid_address";
-    case errc::bind_failed:
-      return "bind_failed";
+  case errc::invalid_address:
+    return "invalid_address";
+  case errc::bind_failed:
+    return "bind_failed";
   }
   return "unknown";
 }
 
 std::string_view http_request::header(std::string_view name) const {
   for (const auto& [key, value] : headers)
-    if (key.size() == name.size()
-        && std::equal(key.begin(), key.end(), name.begin(), [](char a, char b) {
-             return std::tolower(static_cast<unsigned char>(a))
-                    == std::tolower(static_cast<unsigned char>(b));
-           }))
+    if (key.size() == name.size() &&
+        std::equal(key.begin(), key.end(), name.begin(), [](char a, char b) {
+          return std::tolower(static_cast<unsigned char>(a)) ==
+                 std::tolower(static_cast<unsigned char>(b));
+        }))
       return value;
   return {};
 }
@@ -75,7 +74,9 @@ private:
 class server_impl final : public http_server {
 public:
   server_impl(const http_options& options, handler_fn handler)
-    : options_(options), handler_(std::move(handler)), acceptor_(io_) {}
+      : options_(options)
+      , handler_(std::move(handler))
+      , acceptor_(io_) {}
 
   ~server_impl() override { stop(); }
 
@@ -94,9 +95,9 @@ public:
     if (!ec)
       acceptor_.listen(asio::socket_base::max_listen_connections, ec);
     if (ec)
-      return error{errc::bind_failed, "cannot listen on " + options_.address + ":"
-                                        + std::to_string(options_.port) + ": "
-                                        + ec.message()};
+      return error{errc::bind_failed, "cannot listen on " + options_.address + ":" +
+                                          std::to_string(options_.port) + ": " +
+                                          ec.message()};
     port_ = acceptor_.local_endpoint().port();
     accept_next();
     for (std::size_t i = 0; i < std::max<std::size_t>(1, options_.io_threads); ++i)
@@ -143,19 +144,19 @@ public:
 
 private:
   void accept_next() {
-    acceptor_.async_accept(asio::make_strand(io_), [this](beast::error_code ec,
-                                                          tcp::socket socket) {
-      if (ec)
-        return; // acceptor closed
-      auto created = std::make_shared<session>(std::move(socket), *this);
-      {
-        std::lock_guard<std::mutex> lock(sessions_mutex_);
-        sessions_.remove_if([](const auto& weak) { return weak.expired(); });
-        sessions_.push_back(created);
-      }
-      created->start();
-      accept_next();
-    });
+    acceptor_.async_accept(
+        asio::make_strand(io_), [this](beast::error_code ec, tcp::socket socket) {
+          if (ec)
+            return; // acceptor closed
+          auto created = std::make_shared<session>(std::move(socket), *this);
+          {
+            std::lock_guard<std::mutex> lock(sessions_mutex_);
+            sessions_.remove_if([](const auto& weak) { return weak.expired(); });
+            sessions_.push_back(created);
+          }
+          created->start();
+          accept_next();
+        });
   }
 
   // Declared before the io_context: sessions still queued in it at
@@ -168,14 +169,15 @@ private:
   std::atomic<bool> stopped_{false};
   asio::io_context io_;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard_{
-    io_.get_executor()};
+      io_.get_executor()};
   tcp::acceptor acceptor_;
   std::uint16_t port_ = 0;
   std::vector<std::thread> threads_;
 };
 
 session::session(tcp::socket socket, server_impl& owner)
-  : stream_(std::move(socket)), owner_(owner) {}
+    : stream_(std::move(socket))
+    , owner_(owner) {}
 
 session::~session() {
   owner_.session_ended();
@@ -210,7 +212,8 @@ void session::read_next() {
 void session::reject(http::status status, std::string code, std::string message) {
   http_response response;
   response.status = static_cast<unsigned>(status);
-  response.body = R"({"error":{"code":")" + code + R"(","message":")" + message + R"("}})";
+  response.body =
+      R"({"error":{"code":")" + code + R"(","message":")" + message + R"("}})";
   send(std::move(response), false, 11);
 }
 
@@ -221,12 +224,13 @@ void session::on_read(beast::error_code ec) {
   if (ec == http::error::header_limit)
     return reject(http::status::request_header_fields_too_large, "invalid_argument",
                   "request head exceeds the server's limit");
-  if (ec == http::error::bad_method || ec == http::error::bad_target
-      || ec == http::error::bad_version || ec == http::error::bad_field
-      || ec == http::error::bad_value || ec == http::error::bad_content_length
-      || ec == http::error::bad_transfer_encoding || ec == http::error::bad_chunk
-      || ec == http::error::bad_line_ending || ec == http::error::bad_obs_fold)
-    return reject(http::status::bad_request, "invalid_argument", "malformed HTTP request");
+  if (ec == http::error::bad_method || ec == http::error::bad_target ||
+      ec == http::error::bad_version || ec == http::error::bad_field ||
+      ec == http::error::bad_value || ec == http::error::bad_content_length ||
+      ec == http::error::bad_transfer_encoding || ec == http::error::bad_chunk ||
+      ec == http::error::bad_line_ending || ec == http::error::bad_obs_fold)
+    return reject(http::status::bad_request, "invalid_argument",
+                  "malformed HTTP request");
   if (ec) { // closed by the peer, timed out, or shut down
     beast::error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
@@ -243,7 +247,8 @@ void session::on_read(beast::error_code ec) {
   if (query_at != std::string::npos)
     request.query = request.target.substr(query_at + 1);
   for (const auto& field : message)
-    request.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+    request.headers.emplace_back(std::string(field.name_string()),
+                                 std::string(field.value()));
   request.body = std::move(message.body());
 
   busy_ = true;
@@ -265,7 +270,7 @@ void session::on_read(beast::error_code ec) {
 
 void session::send(http_response response, bool keep_alive, unsigned version) {
   auto message = std::make_shared<http::response<http::string_body>>(
-    static_cast<http::status>(response.status), version);
+      static_cast<http::status>(response.status), version);
   message->set(http::field::server, "hearthd");
   message->set(http::field::content_type, response.content_type);
   for (auto& [name, value] : response.headers)
@@ -273,17 +278,18 @@ void session::send(http_response response, bool keep_alive, unsigned version) {
   message->body() = std::move(response.body);
   message->keep_alive(keep_alive && !closing_);
   message->prepare_payload();
-  http::async_write(stream_, *message,
-                    [self = shared_from_this(), message](beast::error_code ec, std::size_t) {
-                      self->busy_ = false;
-                      if (ec || !message->keep_alive()) {
-                        beast::error_code ignored;
-                        self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-                        self->stream_.close();
-                        return;
-                      }
-                      self->read_next();
-                    });
+  http::async_write(
+      stream_, *message,
+      [self = shared_from_this(), message](beast::error_code ec, std::size_t) {
+        self->busy_ = false;
+        if (ec || !message->keep_alive()) {
+          beast::error_code ignored;
+          self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+          self->stream_.close();
+          return;
+        }
+        self->read_next();
+      });
 }
 
 } // namespace

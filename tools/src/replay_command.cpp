@@ -1,15 +1,14 @@
 #include "replay_command.hpp"
 
+#include "hearth/events/codec.hpp"
+#include "hearth/store/storage.hpp"
+
 #include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <iostream>
 #include <memory>
-
 #include <nlohmann/json.hpp>
-
-#include "hearth/events/codec.hpp"
-#include "hearth/store/storage.hpp"
 
 namespace hearth::tools {
 namespace {
@@ -37,7 +36,8 @@ std::string format_time(std::int64_t timestamp_ns) {
 
 /// The journal lives in `<data-dir>/journal`; a path that is itself a
 /// journal is accepted too.
-std::unique_ptr<store::storage> open_journal(const std::string& data_dir, int& exit_code) {
+std::unique_ptr<store::storage> open_journal(const std::string& data_dir,
+                                             int& exit_code) {
   store::storage_options options;
   options.read_only = true;
   options.create_if_missing = false;
@@ -96,7 +96,7 @@ int run_streams(const replay_options& options) {
       std::cout << nlohmann::json{{"stream", info.stream},
                                   {"highest_sequence", info.highest_sequence},
                                   {"deleted_to", info.deleted_to}}
-                     .dump()
+                       .dump()
                 << "\n";
     return 0;
   }
@@ -120,9 +120,9 @@ int run_events(const replay_options& options) {
     return true;
   };
   auto visited = options.stream.empty()
-                   ? storage->events().read_all(options.from, options.limit, print)
-                   : storage->events().read_stream(options.stream, options.from,
-                                                   options.to, options.limit, print);
+                     ? storage->events().read_all(options.from, options.limit, print)
+                     : storage->events().read_stream(options.stream, options.from,
+                                                     options.to, options.limit, print);
   if (!visited) {
     std::cerr << "hearth replay: " << visited.error().message << "\n";
     return visited.error().code == store::errc::corrupt ? 4 : 1;
@@ -136,12 +136,14 @@ void add_replay_command(CLI::App& app, int& exit_code) {
   auto options = std::make_shared<replay_options>();
   auto* replay = app.add_subcommand("replay", "inspect a journal, read-only");
   replay->require_subcommand(1);
-  replay->add_option("--data-dir", options->data_dir,
-                     "hearthd's data directory (or a copy of it)")
-    ->capture_default_str();
+  replay
+      ->add_option("--data-dir", options->data_dir,
+                   "hearthd's data directory (or a copy of it)")
+      ->capture_default_str();
   replay->add_flag("--json", options->json, "one JSON object per line");
 
-  auto* streams = replay->add_subcommand("streams", "list streams and their highest sequence");
+  auto* streams =
+      replay->add_subcommand("streams", "list streams and their highest sequence");
   streams->callback([options, &exit_code] { exit_code = run_streams(*options); });
 
   auto* events = replay->add_subcommand("events", "print events in order");

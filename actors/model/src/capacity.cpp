@@ -50,6 +50,12 @@ struct tenant_applier {
     s.quota_memory_mb = e.quota_memory_mb;
     return true;
   }
+  bool operator()(const events::tenant_key_added& e) {
+    if (!s.exists || s.keys.count(e.digest) != 0)
+      return false;
+    s.keys[e.digest] = tenant_state::key{e.key_id, e.role};
+    return true;
+  }
   template <class Other>
   bool operator()(const Other&) {
     return false;

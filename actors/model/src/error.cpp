@@ -14,6 +14,8 @@ std::string_view to_string(errc code) {
       return "warm_pool_unavailable";
     case errc::quota_exceeded:
       return "quota_exceeded";
+    case errc::unauthenticated:
+      return "unauthenticated";
     case errc::unavailable:
       return "unavailable";
     case errc::internal:

@@ -114,8 +114,11 @@ json host_json(const host_state& s) {
 }
 
 json tenant_json(const tenant_state& s) {
+  json keys = json::object();
+  for (const auto& [digest, key] : s.keys)
+    keys[key.key_id] = key.role;
   return json{{"id", s.id}, {"quota_vcpus", s.quota_vcpus},
-              {"quota_memory_mb", s.quota_memory_mb}};
+              {"quota_memory_mb", s.quota_memory_mb}, {"keys", keys}};
 }
 
 json template_json(const template_state& s) {

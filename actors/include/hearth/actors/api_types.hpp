@@ -142,4 +142,27 @@ struct host_info {
   std::map<std::string, std::string> artifacts; // build id -> state
 };
 
+/// A new API key. `key` is the secret itself: it is answered once, when the
+/// key is created, and only its digest is kept.
+struct api_key {
+  std::string tenant;
+  std::string key_id;
+  std::string role; // tenant | admin
+  std::string key;
+};
+
+/// Who an API key speaks for.
+struct principal {
+  std::string tenant;
+  std::string key_id;
+  std::string role; // tenant | admin
+};
+
+struct tenant_info {
+  std::string id;
+  std::uint32_t quota_vcpus = 0;
+  std::uint32_t quota_memory_mb = 0;
+  std::vector<std::string> key_ids;
+};
+
 } // namespace hearth::api

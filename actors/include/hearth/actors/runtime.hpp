@@ -96,15 +96,35 @@ struct pending_state {
   std::mutex mutex;
   std::condition_variable done;
   std::optional<model::result<T>> value;
+  std::function<void(model::result<T>)> callback;
 
   void set(model::result<T> v) {
+    std::function<void(model::result<T>)> call;
     {
       std::lock_guard<std::mutex> lock(mutex);
       if (value)
         return;
-      value.emplace(std::move(v));
+      if (callback)
+        call = std::move(callback);
+      else
+        value.emplace(std::move(v));
+    }
+    if (call) {
+      call(std::move(v));
+      return;
     }
     done.notify_all();
+  }
+
+  void then(std::function<void(model::result<T>)> fn) {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      if (!value) {
+        callback = std::move(fn);
+        return;
+      }
+    }
+    fn(std::move(*value));
   }
 };
 
@@ -142,6 +162,15 @@ public:
     if (!state_->done.wait_for(lock, timeout_, [&] { return state_->value.has_value(); }))
       return model::error{model::errc::unavailable, "no answer within the call timeout"};
     return *state_->value;
+  }
+
+  /// Hands the answer to `fn` instead of `get`: at once if it is there, else
+  /// on the thread that delivers it (never blocks). `get` must not be called
+  /// afterwards.
+  void then(std::function<void(model::result<T>)> fn) {
+    if (drive_)
+      drive_();
+    state_->then(std::move(fn));
   }
 
 private:
@@ -209,6 +238,21 @@ public:
   pending<std::vector<api::host_info>> hosts();
   pending<bool> set_tenant(const std::string& id, std::uint32_t quota_vcpus,
                            std::uint32_t quota_memory_mb);
+  pending<std::vector<api::tenant_info>> list_tenants();
+  /// Creates an API key for `tenant` (`role` "tenant" or "admin"). The answer
+  /// holds the key itself; the journal keeps only its SHA-256 digest.
+  pending<api::api_key> create_api_key(const std::string& tenant, const std::string& role);
+  /// Who `key` speaks for; `unauthenticated` if nobody.
+  pending<api::principal> authenticate(const std::string& key);
+  /// The SHA-256 digest of `key`, in hex: what the journal keeps of a key.
+  static std::string key_digest(const std::string& key);
+
+  // -- the journal, read-only -------------------------------------------------------
+  /// Up to `limit` events from global position `from` (all streams), or of
+  /// `stream` from sequence number `from`.
+  model::result<std::vector<events::envelope>> read_events(const std::string& stream,
+                                                           std::uint64_t from,
+                                                           std::size_t limit) const;
 
   // -- inspection -----------------------------------------------------------------
   /// Every actor's state as text, one line per stream: equal dumps mean equal

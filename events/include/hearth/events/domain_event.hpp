@@ -21,7 +21,8 @@ using domain_event =
                pool_created, pool_updated, pool_lifecycle, rollout_started, member_warming,
                member_ready, member_claimed, member_changed, degraded_changed,
                sandbox_created, sandbox_changed, host_registered, host_health_changed,
-               artifact_changed, tenant_created, tenant_quota_set>;
+               artifact_changed, tenant_created, tenant_quota_set,
+               tenant_key_added>;
 
 /// The type name of the event `event` holds.
 const char* type_name(const domain_event& event);

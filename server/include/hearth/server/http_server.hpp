@@ -1,5 +1,7 @@
 #pragma once
 
+#include "hearth/result.hpp"
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -9,8 +11,6 @@
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include "hearth/result.hpp"
 
 namespace hearth::server {
 

@@ -28,6 +28,12 @@ struct tenant_state {
   std::string id;
   std::uint32_t quota_vcpus = 0;
   std::uint32_t quota_memory_mb = 0;
+  /// API keys: SHA-256 digest (hex) -> key id and role.
+  struct key {
+    std::string key_id;
+    std::string role;
+  };
+  std::map<std::string, key> keys;
 
   bool apply(const events::domain_event& event);
 };

@@ -14,6 +14,8 @@ enum class errc {
   conflict,
   warm_pool_unavailable,
   quota_exceeded,
+  /// The request carries no API key, or one hearth does not know.
+  unauthenticated,
   /// The controller could not do it now (a journal failure, a stopped actor).
   unavailable,
   internal,

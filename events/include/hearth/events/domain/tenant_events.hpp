@@ -24,4 +24,17 @@ struct tenant_quota_set {
   MSGPACK_DEFINE_MAP(quota_vcpus, quota_memory_mb)
 };
 
+/// An API key for the tenant. Only its SHA-256 digest is kept: the key itself
+/// is shown once, to whoever created it. `role` is "tenant", or "admin" for a
+/// key that may also create tenants and keys.
+struct tenant_key_added {
+  static constexpr const char* type_name = "tenant.key_added";
+  static constexpr std::uint32_t version = 1;
+  std::string key_id;
+  std::string digest;
+  std::string role;
+  std::int64_t at_ns = 0;
+  MSGPACK_DEFINE_MAP(key_id, digest, role, at_ns)
+};
+
 } // namespace hearth::events
