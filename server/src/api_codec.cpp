@@ -320,6 +320,7 @@ json to_json(const api::sandbox_info& sandbox) {
            {"state", sandbox.state},
            {"origin", sandbox.origin},
            {"host", sandbox.host},
+           {"vm_id", sandbox.vm_id},
            {"vcpus", sandbox.vcpus},
            {"memory_mb", sandbox.memory_mb},
            {"endpoints", sandbox.endpoints}};

@@ -1,69 +1,25 @@
 // hearthd as an operator runs it: a real process, real HTTP on loopback.
 #include <doctest/doctest.h>
 
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
+#include <sys/stat.h>
 
 #include <fstream>
 
-#include "support/http_client.hpp"
-#include "support/subprocess.hpp"
+#include "server/daemon.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace hearth::testing;
 
 namespace {
 
-/// A hearthd child process; stderr goes to a file for inspection.
-struct daemon_process {
-  pid_t pid = -1;
-  std::uint16_t port = 0;
-  std::string log_path;
-
-  daemon_process(const std::string& data_dir, const std::string& log) : log_path(log) {
-    port = free_port();
-    pid = fork();
-    if (pid == 0) {
-      const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      dup2(fd, STDERR_FILENO);
-      dup2(fd, STDOUT_FILENO);
-      const std::string listen = "127.0.0.1:" + std::to_string(port);
-      const std::string path = binary("hearthd");
-      execl(path.c_str(), path.c_str(), "--listen", listen.c_str(), "--data-dir",
-            data_dir.c_str(), static_cast<char*>(nullptr));
-      _exit(127);
-    }
-  }
-
-  /// Waits for the process to exit; answers its exit code (-1 if signalled).
-  int wait_exit() {
-    int status = 0;
-    waitpid(pid, &status, 0);
-    pid = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  }
-
-  std::string log() const {
-    std::ifstream in(log_path);
-    return std::string(std::istreambuf_iterator<char>(in), {});
-  }
-
-  ~daemon_process() {
-    if (pid > 0) {
-      kill(pid, SIGKILL);
-      waitpid(pid, nullptr, 0);
-    }
-  }
-};
+const std::vector<std::string> simulated{"--driver", "simulated"};
 
 } // namespace
 
 TEST_CASE("hearthd answers /healthz on a fresh data directory and stops on SIGTERM") {
   temp_dir dir;
-  daemon_process daemon(dir.str("data"), dir.str("hearthd.log"));
-  REQUIRE(wait_for_listener(daemon.port, std::chrono::seconds(20)));
+  daemon_process daemon(dir.str("data"), dir.str("hearthd.log"), simulated);
+  REQUIRE(daemon.wait_ready());
   auto health = http_request(daemon.port, "GET", "/healthz");
   CHECK(health.status == 200);
   CHECK(health.body.find(R"("status":"ok")") != std::string::npos);
@@ -73,15 +29,77 @@ TEST_CASE("hearthd answers /healthz on a fresh data directory and stops on SIGTE
   CHECK(unknown.status == 404);
   CHECK(unknown.body.find(R"("code":"not_found")") != std::string::npos);
 
-  kill(daemon.pid, SIGTERM);
-  CHECK(daemon.wait_exit() == 0);
+  CHECK(daemon.stop() == 0);
   CHECK(daemon.log().find("hearthd stopped") != std::string::npos);
+}
+
+TEST_CASE("the embedded default writes the tenant's and the admin's keys with mode 0600, "
+          "keeps them across restarts, and stores only their digests") {
+  temp_dir dir;
+  std::string tenant_key;
+  {
+    daemon_process daemon(dir.str("data"), dir.str("hearthd.log"), simulated);
+    REQUIRE(daemon.wait_ready());
+    for (const char* file : {"tenant.key", "admin.key"}) {
+      struct stat info {};
+      REQUIRE(stat(dir.str(std::string("data/") + file).c_str(), &info) == 0);
+      CHECK((info.st_mode & 0777) == 0600);
+    }
+    tenant_key = daemon.key();
+    CHECK(tenant_key.rfind("hk_", 0) == 0);
+    CHECK(call_api(daemon.port, tenant_key, "GET", "/v1/template-warm-pools").status == 200);
+    CHECK(daemon.stop() == 0);
+  }
+  daemon_process again(dir.str("data"), dir.str("hearthd.log"), simulated);
+  REQUIRE(again.wait_ready());
+  CHECK(again.key() == tenant_key);
+  CHECK(call_api(again.port, tenant_key, "GET", "/v1/sandboxes").status == 200);
+  // The journal knows the key's digest, never the key.
+  auto events = call_api(again.port, again.key("admin.key"), "GET", "/v1/events?limit=1000");
+  REQUIRE(events.status == 200);
+  CHECK(events.body.find(tenant_key) == std::string::npos);
+  CHECK(events.body.find("tenant.key_added") != std::string::npos);
+}
+
+TEST_CASE("hearthd reads a TOML settings file, and names the line of a bad setting") {
+  temp_dir dir;
+  const auto port = free_port();
+  {
+    std::ofstream config(dir.str("hearthd.toml"));
+    config << "listen = \"127.0.0.1:" << port << "\"\n"
+           << "driver = \"simulated\"\n"
+           << "[host]\nvcpus = 8\nmemory_mb = 4096\n";
+  }
+  {
+    daemon_process daemon(dir.str("data"), dir.str("hearthd.log"),
+                          {"--config", dir.str("hearthd.toml")}, port);
+    REQUIRE(daemon.wait_ready());
+    auto hosts = call_api(daemon.port, daemon.key(), "GET", "/v1/hosts");
+    REQUIRE(hosts.status == 200);
+    CHECK(hosts.json[0]["vcpus"] == 8);
+    CHECK(hosts.json[0]["memory_mb"] == 4096);
+  }
+  {
+    std::ofstream config(dir.str("bad.toml"));
+    config << "driver = \"simulated\"\n[pools]\nfill_budget_per_tick = \"lots\"\n";
+  }
+  daemon_process bad(dir.str("data2"), dir.str("bad.log"), {"--config", dir.str("bad.toml")});
+  CHECK(bad.wait_exit() == 2);
+  CHECK(bad.log().find("line 3: pools.fill_budget_per_tick must be an integer") !=
+        std::string::npos);
+  {
+    std::ofstream config(dir.str("typo.toml"));
+    config << "drvier = \"simulated\"\n";
+  }
+  daemon_process typo(dir.str("data3"), dir.str("typo.log"), {"--config", dir.str("typo.toml")});
+  CHECK(typo.wait_exit() == 2);
+  CHECK(typo.log().find("line 1: unknown setting drvier") != std::string::npos);
 }
 
 TEST_CASE("hearthd bounds requests: oversized bodies get 413, garbage gets 400") {
   temp_dir dir;
-  daemon_process daemon(dir.str("data"), dir.str("hearthd.log"));
-  REQUIRE(wait_for_listener(daemon.port, std::chrono::seconds(20)));
+  daemon_process daemon(dir.str("data"), dir.str("hearthd.log"), simulated);
+  REQUIRE(daemon.wait_ready());
   auto big = http_request(daemon.port, "POST", "/v1/template-warm-pools",
                           std::string(2u << 20, 'x'));
   CHECK(big.status == 413);
@@ -93,9 +111,9 @@ TEST_CASE("hearthd bounds requests: oversized bodies get 413, garbage gets 400")
 
 TEST_CASE("a second hearthd on the same data directory exits with a clear message") {
   temp_dir dir;
-  daemon_process first(dir.str("data"), dir.str("first.log"));
-  REQUIRE(wait_for_listener(first.port, std::chrono::seconds(20)));
-  daemon_process second(dir.str("data"), dir.str("second.log"));
+  daemon_process first(dir.str("data"), dir.str("first.log"), simulated);
+  REQUIRE(first.wait_ready());
+  daemon_process second(dir.str("data"), dir.str("second.log"), simulated);
   CHECK(second.wait_exit() == 1);
   CHECK(second.log().find("another process holds the data directory") != std::string::npos);
   CHECK(http_request(first.port, "GET", "/healthz").status == 200);

@@ -1,0 +1,139 @@
+#pragma once
+
+// hearthd as an operator runs it, for tests: a child process on a loopback
+// port, its log in a file, and a JSON client of its API.
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "support/http_client.hpp"
+#include "support/subprocess.hpp"
+
+namespace hearth::testing {
+
+/// A hearthd child process; its output goes to `log`.
+struct daemon_process {
+  pid_t pid = -1;
+  std::uint16_t port = 0;
+  std::string data_dir;
+  std::string log_path;
+
+  /// `extra`: more flags, e.g. {"--driver", "simulated"}.
+  daemon_process(std::string data, std::string log, std::vector<std::string> extra = {},
+                 std::uint16_t listen_port = 0)
+    : port(listen_port == 0 ? free_port() : listen_port), data_dir(std::move(data)),
+      log_path(std::move(log)) {
+    const std::string listen = "127.0.0.1:" + std::to_string(port);
+    std::vector<std::string> args{binary("hearthd"), "--listen", listen, "--data-dir", data_dir};
+    args.insert(args.end(), extra.begin(), extra.end());
+    pid = fork();
+    if (pid == 0) {
+      const int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      dup2(fd, STDERR_FILENO);
+      dup2(fd, STDOUT_FILENO);
+      std::vector<char*> argv;
+      for (auto& a : args)
+        argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+  }
+
+  /// Waits until it serves, up to `deadline`; false if it exited or never did.
+  bool wait_ready(std::chrono::milliseconds deadline = std::chrono::seconds(60)) {
+    const auto until = std::chrono::steady_clock::now() + deadline;
+    while (std::chrono::steady_clock::now() < until) {
+      int status = 0;
+      if (pid > 0 && waitpid(pid, &status, WNOHANG) == pid) {
+        pid = -1;
+        return false;
+      }
+      if (http_request(port, "GET", "/healthz").status == 200)
+        return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return false;
+  }
+
+  /// Waits for the process to exit; answers its exit code (-1 if signalled).
+  int wait_exit() {
+    int status = 0;
+    waitpid(pid, &status, 0);
+    pid = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+
+  void kill_hard() {
+    if (pid > 0) {
+      ::kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+      pid = -1;
+    }
+  }
+
+  /// Stops it as an operator would (SIGTERM); answers its exit code.
+  int stop() {
+    ::kill(pid, SIGTERM);
+    return wait_exit();
+  }
+
+  std::string log() const {
+    std::ifstream in(log_path);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+
+  std::string key(const std::string& file = "tenant.key") const {
+    std::ifstream in(data_dir + "/" + file);
+    std::string key;
+    std::getline(in, key);
+    return key;
+  }
+
+  ~daemon_process() { kill_hard(); }
+};
+
+struct api_reply {
+  int status = 0;
+  nlohmann::json json;
+  std::string body;
+};
+
+/// One API call with `key` (empty: no Authorization header).
+inline api_reply call_api(std::uint16_t port, const std::string& key, const std::string& method,
+                          const std::string& path, const std::string& body = "") {
+  std::vector<std::string> headers;
+  if (!key.empty())
+    headers.push_back("Authorization: Bearer " + key);
+  auto raw = http_request(port, method, path, body, headers);
+  api_reply out{raw.status, nlohmann::json::parse(raw.body, nullptr, false), raw.body};
+  return out;
+}
+
+inline api_reply call_api(std::uint16_t port, const std::string& key, const std::string& method,
+                          const std::string& path, const nlohmann::json& body) {
+  return call_api(port, key, method, path, body.dump());
+}
+
+/// Polls `probe` until it is true or `deadline` passes.
+template <class Probe>
+bool eventually(Probe probe, std::chrono::milliseconds deadline = std::chrono::seconds(60)) {
+  const auto until = std::chrono::steady_clock::now() + deadline;
+  while (std::chrono::steady_clock::now() < until) {
+    if (probe())
+      return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  return probe();
+}
+
+} // namespace hearth::testing
