@@ -1,0 +1,134 @@
+// hearthd killed with SIGKILL in the middle of a burst of sandbox creates:
+// what it acknowledged is there after a restart, no VM went to two
+// sandboxes, and the pool fills again.
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <random>
+#include <set>
+
+#include "server/daemon.hpp"
+#include "support/temp_dir.hpp"
+
+using namespace hearth::testing;
+using nlohmann::json;
+
+namespace {
+
+struct burst_outcome {
+  std::vector<json> acknowledged;
+  std::size_t failed_requests = 0;
+};
+
+/// Creates sandboxes from `pool` on `clients` connections until hearthd
+/// stops answering; collects every 2xx answer.
+burst_outcome burst(std::uint16_t port, const std::string& key, const std::string& pool,
+                    int clients) {
+  burst_outcome out;
+  std::mutex mutex;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < clients; ++i)
+    threads.emplace_back([&] {
+      for (;;) {
+        auto reply = call_api(port, key, "POST", "/v1/sandboxes",
+                              json{{"warm_pool", pool},
+                                   {"warm_pool_mode", "prefer"},
+                                   {"warm_pool_wait_ms", 1000}});
+        std::lock_guard<std::mutex> lock(mutex);
+        if (reply.status == 0)
+          return; // hearthd is gone
+        if (reply.status == 201)
+          out.acknowledged.push_back(reply.json);
+        else
+          ++out.failed_requests;
+      }
+    });
+  for (auto& t : threads)
+    t.join();
+  return out;
+}
+
+} // namespace
+
+TEST_CASE("hearthd killed with SIGKILL during a burst of creates loses no acknowledged sandbox, "
+          "hands no VM to two sandboxes, and refills the pool after restart") {
+  temp_dir dir;
+  // Fast refills, so that many claims are in flight when the kill comes.
+  {
+    std::ofstream config(dir.str("hearthd.toml"));
+    config << "driver = \"simulated\"\n[pools]\ntick_ms = 100\nfill_budget_per_tick = 8\n";
+  }
+  const std::vector<std::string> flags{"--config", dir.str("hearthd.toml")};
+  const auto port = free_port();
+  std::mt19937 random(std::random_device{}());
+  for (int round = 0; round < 3; ++round) {
+    CAPTURE(round);
+    auto daemon = std::make_unique<daemon_process>(dir.str("data"), dir.str("hearthd.log"), flags,
+                                                   port);
+    REQUIRE(daemon->wait_ready());
+    const auto key = daemon->key();
+    if (round == 0) {
+      auto build = call_api(port, key, "POST", "/v1/templates/acme/web/builds",
+                            json{{"spec", {{"base", "busybox"}, {"start_cmd", "httpd"}}},
+                                 {"tags", {"stable"}}});
+      REQUIRE(build.status == 202);
+      REQUIRE(eventually([&] {
+        return call_api(port, key, "GET", "/v1/templates/acme/web").json["tags"].contains("stable");
+      }));
+      REQUIRE(call_api(port, key, "POST", "/v1/template-warm-pools",
+                       json{{"template", "acme/web:stable"},
+                            {"name", "web"},
+                            {"min_ready", 8},
+                            {"max_ready", 8}})
+                .status == 201);
+    }
+    REQUIRE(eventually([&] {
+      return call_api(port, key, "GET", "/v1/template-warm-pools/twp_web/status").json["ready"] ==
+             8;
+    }));
+
+    // Kill it at a random moment of the burst.
+    const auto kill_after = std::chrono::milliseconds(300 + random() % 1200);
+    std::thread killer([&] {
+      std::this_thread::sleep_for(kill_after);
+      daemon->kill_hard();
+    });
+    auto outcome = burst(port, key, "twp_web", 8);
+    killer.join();
+    MESSAGE("round " << round << ": killed after " << kill_after.count() << " ms, "
+                     << outcome.acknowledged.size() << " creates acknowledged");
+
+    daemon = std::make_unique<daemon_process>(dir.str("data"), dir.str("hearthd.log"), flags,
+                                              port);
+    REQUIRE(daemon->wait_ready());
+    // Every acknowledged sandbox is there, as it was answered.
+    for (const auto& sandbox : outcome.acknowledged) {
+      const std::string id = sandbox["id"];
+      auto stored = call_api(port, key, "GET", "/v1/sandboxes/" + id);
+      CAPTURE(id);
+      REQUIRE(stored.status == 200);
+      CHECK(stored.json["vm_id"] == sandbox["vm_id"]);
+      CHECK(stored.json["warm_pool_checkout"] == sandbox["warm_pool_checkout"]);
+    }
+    // No VM belongs to two sandboxes.
+    auto all = call_api(port, key, "GET", "/v1/sandboxes");
+    REQUIRE(all.status == 200);
+    std::map<std::string, std::string> owner;
+    for (const auto& sandbox : all.json) {
+      const std::string vm = sandbox["vm_id"];
+      if (vm.empty())
+        continue;
+      CAPTURE(vm);
+      CHECK(owner.emplace(vm, sandbox["id"].get<std::string>()).second);
+    }
+    // The pool fills again.
+    CHECK(eventually([&] {
+      return call_api(port, key, "GET", "/v1/template-warm-pools/twp_web/status")
+               .json["ready"] == 8;
+    }));
+    CHECK(daemon->stop() == 0);
+  }
+}
