@@ -17,6 +17,9 @@ echo "== tests" >&2
 ctest --test-dir build --output-on-failure -j "$jobs" -LE vm
 ctest --test-dir build --output-on-failure -j 1 -L vm --no-tests=ignore
 
+echo "== fuzz: the HTTP API for 60 s (libFuzzer, clang)" >&2
+scripts/fuzz.sh 60
+
 echo "== build (ASan + UBSan)" >&2
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DHEARTH_SANITIZE=ON \
   -DHEARTH_BUILD_BENCH=OFF >/dev/null

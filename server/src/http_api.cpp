@@ -40,7 +40,8 @@ unsigned status_of(model::errc code) {
 http_response json_response(unsigned status, const json& body) {
   http_response out;
   out.status = status;
-  out.body = body.dump();
+  // Request bytes echoed in a message need not be UTF-8: replace, never throw.
+  out.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
   return out;
 }
 

@@ -46,6 +46,58 @@ http_server::~http_server() = default;
 
 namespace {
 
+/// The bounds of `options` on a request parser.
+void limit(http::request_parser<http::string_body>& parser, const http_options& options) {
+  parser.body_limit(options.max_body_bytes);
+  parser.header_limit(static_cast<std::uint32_t>(options.max_header_bytes));
+}
+
+/// A parsed request, free of Beast's types.
+http_request to_request(http::request<http::string_body>& message) {
+  http_request request;
+  request.method = std::string(message.method_string());
+  request.target = std::string(message.target());
+  const auto query_at = request.target.find('?');
+  request.path = request.target.substr(0, query_at);
+  if (query_at != std::string::npos)
+    request.query = request.target.substr(query_at + 1);
+  for (const auto& field : message)
+    request.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+  request.body = std::move(message.body());
+  return request;
+}
+
+} // namespace
+
+std::optional<http_request> parse_request(std::string_view raw, const http_options& options,
+                                          std::string& error) {
+  http::request_parser<http::string_body> parser;
+  limit(parser, options);
+  parser.eager(true);
+  beast::error_code ec;
+  std::size_t used = 0;
+  while (used < raw.size() && !parser.is_done()) {
+    const auto n = parser.put(asio::buffer(raw.data() + used, raw.size() - used), ec);
+    if (ec == http::error::need_more)
+      break;
+    if (ec) {
+      error = ec.message();
+      return std::nullopt;
+    }
+    if (n == 0)
+      break;
+    used += n;
+  }
+  if (!parser.is_done()) {
+    error = "incomplete request";
+    return std::nullopt;
+  }
+  auto message = parser.release();
+  return to_request(message);
+}
+
+namespace {
+
 class server_impl;
 
 class session : public std::enable_shared_from_this<session> {
@@ -200,8 +252,7 @@ void session::read_next() {
     return;
   }
   parser_.emplace();
-  parser_->body_limit(owner_.options().max_body_bytes);
-  parser_->header_limit(static_cast<std::uint32_t>(owner_.options().max_header_bytes));
+  limit(*parser_, owner_.options());
   stream_.expires_after(owner_.options().request_timeout);
   http::async_read(stream_, buffer_, *parser_,
                    [self = shared_from_this()](beast::error_code ec, std::size_t) {
@@ -239,17 +290,7 @@ void session::on_read(beast::error_code ec) {
   }
 
   auto message = parser_->release();
-  http_request request;
-  request.method = std::string(message.method_string());
-  request.target = std::string(message.target());
-  const auto query_at = request.target.find('?');
-  request.path = request.target.substr(0, query_at);
-  if (query_at != std::string::npos)
-    request.query = request.target.substr(query_at + 1);
-  for (const auto& field : message)
-    request.headers.emplace_back(std::string(field.name_string()),
-                                 std::string(field.value()));
-  request.body = std::move(message.body());
+  http_request request = to_request(message);
 
   busy_ = true;
   const bool keep_alive = message.keep_alive();

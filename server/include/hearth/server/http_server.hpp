@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -86,6 +87,12 @@ struct error {
 
 template <class T>
 using result = basic_result<T, error>;
+
+/// Parses one whole request from `raw` with the bounds of `options`, exactly
+/// as the server does (the fuzz target drives this); nullopt and `error` if
+/// it is not one.
+std::optional<http_request> parse_request(std::string_view raw, const http_options& options,
+                                          std::string& error);
 
 /// An HTTP/1.1 server with keep-alive, bounded requests and graceful stop.
 class http_server {
