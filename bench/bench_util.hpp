@@ -21,7 +21,8 @@ inline double percentile(std::vector<double>& samples, double p) {
   if (samples.empty())
     return 0;
   std::sort(samples.begin(), samples.end());
-  const auto index = static_cast<std::size_t>(p / 100.0 * static_cast<double>(samples.size() - 1) + 0.5);
+  const auto index =
+      static_cast<std::size_t>(p / 100.0 * static_cast<double>(samples.size() - 1) + 0.5);
   return samples[std::min(index, samples.size() - 1)];
 }
 
@@ -32,17 +33,21 @@ struct figure {
   double value = 0;
   std::string unit;
   std::string target; // e.g. ">= 250000"; empty when there is none
+  /// What the same run measured to compare against, e.g. "raw QEMU: 242 ms".
+  std::string baseline;
 };
 
 inline void print_figures(const std::string& bench, const std::vector<figure>& figures) {
-  std::printf("\n%-58s %14s %-8s %s\n", "figure", "value", "unit", "target");
+  std::printf("\n%-58s %14s %-8s %-10s %s\n", "figure", "value", "unit", "target",
+              "baseline");
   for (const auto& f : figures)
-    std::printf("%-58s %14.3f %-8s %s\n", f.name.c_str(), f.value, f.unit.c_str(),
-                f.target.c_str());
+    std::printf("%-58s %14.3f %-8s %-10s %s\n", f.name.c_str(), f.value, f.unit.c_str(),
+                f.target.c_str(), f.baseline.c_str());
   for (const auto& f : figures)
     std::printf("BENCH {\"bench\":\"%s\",\"name\":\"%s\",\"value\":%.6g,\"unit\":\"%s\","
-                "\"target\":\"%s\"}\n",
-                bench.c_str(), f.name.c_str(), f.value, f.unit.c_str(), f.target.c_str());
+                "\"target\":\"%s\",\"baseline\":\"%s\"}\n",
+                bench.c_str(), f.name.c_str(), f.value, f.unit.c_str(), f.target.c_str(),
+                f.baseline.c_str());
 }
 
 } // namespace hearth::bench

@@ -11,8 +11,10 @@
 
 #include <caf/all.hpp>
 #include <cstdlib>
+#include <mutex>
 #include <openssl/sha.h>
 #include <sys/random.h>
+#include <unordered_map>
 
 namespace hearth {
 
@@ -31,6 +33,11 @@ public:
   std::shared_ptr<vmm::sim_world> world;
   std::map<std::string, std::shared_ptr<vmm::qemu_host>> qemu_hosts;
   std::vector<caf::actor> services;
+  /// Keys the capacity actor already vouched for (digest -> principal). Keys
+  /// are never removed, so an entry stays true; it spares every request of
+  /// an API client the round trip to the capacity actor.
+  std::mutex known_keys_mutex;
+  std::unordered_map<std::string, api::principal> known_keys;
 
   std::function<void()> driver() {
     if (scheduler == nullptr)
@@ -494,8 +501,27 @@ pending<api::api_key> runtime::create_api_key(const std::string& tenant,
 }
 
 pending<api::principal> runtime::authenticate(const std::string& key) {
-  return impl_->call<api::principal>(impl_->ctx->capacity, auth_atom::value,
-                                     key_digest(key));
+  auto digest = key_digest(key);
+  auto state = std::make_shared<detail::pending_state<api::principal>>();
+  pending<api::principal> answer(state, impl_->driver(), impl_->options.call_timeout);
+  {
+    std::lock_guard<std::mutex> lock(impl_->known_keys_mutex);
+    auto known = impl_->known_keys.find(digest);
+    if (known != impl_->known_keys.end()) {
+      state->set(known->second);
+      return answer;
+    }
+  }
+  auto* self = impl_.get();
+  impl_->call<api::principal>(impl_->ctx->capacity, auth_atom::value, digest)
+      .then([self, state, digest](model::result<api::principal> who) {
+        if (who) {
+          std::lock_guard<std::mutex> lock(self->known_keys_mutex);
+          self->known_keys.emplace(digest, *who);
+        }
+        state->set(std::move(who));
+      });
+  return answer;
 }
 
 model::result<std::vector<events::envelope>>

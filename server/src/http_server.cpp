@@ -62,15 +62,16 @@ http_request to_request(http::request<http::string_body>& message) {
   if (query_at != std::string::npos)
     request.query = request.target.substr(query_at + 1);
   for (const auto& field : message)
-    request.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+    request.headers.emplace_back(std::string(field.name_string()),
+                                 std::string(field.value()));
   request.body = std::move(message.body());
   return request;
 }
 
 } // namespace
 
-std::optional<http_request> parse_request(std::string_view raw, const http_options& options,
-                                          std::string& error) {
+std::optional<http_request>
+parse_request(std::string_view raw, const http_options& options, std::string& error) {
   http::request_parser<http::string_body> parser;
   limit(parser, options);
   parser.eager(true);

@@ -5,20 +5,19 @@
 //
 // Invariants: every request gets exactly one answer; a JSON answer parses; an
 // error answer names its code; no status outside the API's set.
+#include "hearth/actors/runtime.hpp"
+#include "hearth/server/http_api.hpp"
+#include "hearth/server/http_server.hpp"
+
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
-
-#include <nlohmann/json.hpp>
-
-#include "hearth/actors/runtime.hpp"
-#include "hearth/server/http_api.hpp"
-#include "hearth/server/http_server.hpp"
 
 namespace {
 
@@ -51,7 +50,8 @@ struct answer {
 };
 
 void replace_all(std::string& text, const std::string& from, const std::string& to) {
-  for (auto at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size()))
+  for (auto at = text.find(from); at != std::string::npos;
+       at = text.find(from, at + to.size()))
     text.replace(at, from.size(), to);
 }
 
@@ -84,7 +84,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return 0;
   if (got->count != 1)
     std::abort();
-  static const std::set<unsigned> statuses{200, 201, 202, 400, 401, 404, 405, 409, 429, 500, 503};
+  static const std::set<unsigned> statuses{200, 201, 202, 400, 401, 404,
+                                           405, 409, 429, 500, 503};
   const auto& response = got->response;
   if (statuses.count(response.status) == 0)
     std::abort();
@@ -92,7 +93,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     auto body = nlohmann::json::parse(response.body, nullptr, false);
     if (body.is_discarded())
       std::abort();
-    if (response.status >= 400 && !(body.contains("error") && body["error"]["code"].is_string()))
+    if (response.status >= 400 &&
+        !(body.contains("error") && body["error"]["code"].is_string()))
       std::abort();
   }
   return 0;

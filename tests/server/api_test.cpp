@@ -1,13 +1,12 @@
 // The HTTP API end to end: a real hearthd on loopback (simulated VMs, so the
 // API's own behaviour is what is tested; tests/server/cli_flow_test.sh and
 // the vm-labelled tests run it on real QEMU).
-#include <doctest/doctest.h>
-
-#include <set>
-
 #include "hearth/server/http_api.hpp"
 #include "server/daemon.hpp"
 #include "support/temp_dir.hpp"
+
+#include <doctest/doctest.h>
+#include <set>
 
 using namespace hearth::testing;
 using nlohmann::json;
@@ -17,7 +16,8 @@ namespace {
 /// A hearthd with a ready build of acme/web tagged stable.
 struct api_fixture {
   temp_dir dir;
-  daemon_process daemon{dir.str("data"), dir.str("hearthd.log"), {"--driver", "simulated"}};
+  daemon_process daemon{
+      dir.str("data"), dir.str("hearthd.log"), {"--driver", "simulated"}};
   std::string key;
   std::string build_id;
 
@@ -47,7 +47,8 @@ struct api_fixture {
     const std::string id = started.json["build_id"];
     CHECK(started.json["canonical_ref"] == name + "@" + id);
     REQUIRE(eventually([&] {
-      return call("GET", "/v1/templates/" + name + "/builds/" + id).json["status"] == "ready";
+      return call("GET", "/v1/templates/" + name + "/builds/" + id).json["status"] ==
+             "ready";
     }));
     return id;
   }
@@ -63,13 +64,15 @@ struct api_fixture {
   }
 
   bool ready(const std::string& pool, int count) const {
-    return call("GET", "/v1/template-warm-pools/" + pool + "/status").json["ready"] == count;
+    return call("GET", "/v1/template-warm-pools/" + pool + "/status").json["ready"] ==
+           count;
   }
 };
 
 } // namespace
 
-TEST_CASE("templates: build, get, list, tag, logs, and a tagged build cannot be deleted") {
+TEST_CASE(
+    "templates: build, get, list, tag, logs, and a tagged build cannot be deleted") {
   api_fixture f;
   auto got = f.call("GET", "/v1/templates/acme/web");
   REQUIRE(got.status == 200);
@@ -82,7 +85,8 @@ TEST_CASE("templates: build, get, list, tag, logs, and a tagged build cannot be 
 
   auto second = f.build("acme/web", {}, "hello");
   CHECK(second != f.build_id);
-  auto moved = f.call("PUT", "/v1/templates/acme/web/tags/stable", json{{"build_id", second}});
+  auto moved =
+      f.call("PUT", "/v1/templates/acme/web/tags/stable", json{{"build_id", second}});
   REQUIRE(moved.status == 200);
   CHECK(f.call("GET", "/v1/templates/acme/web").json["tags"]["stable"] == second);
 
@@ -94,8 +98,9 @@ TEST_CASE("templates: build, get, list, tag, logs, and a tagged build cannot be 
   CHECK(f.call("GET", "/v1/templates/acme/web/builds/nope").status == 404);
 }
 
-TEST_CASE("warm pools: create, list, get, update, status, disable, enable, reconcile, drain, "
-          "delete") {
+TEST_CASE(
+    "warm pools: create, list, get, update, status, disable, enable, reconcile, drain, "
+    "delete") {
   api_fixture f;
   auto pool = f.create_pool("review-api-small", 2, 4);
   CHECK(pool["id"] == "twp_review_api_small");
@@ -110,8 +115,8 @@ TEST_CASE("warm pools: create, list, get, update, status, disable, enable, recon
   CHECK(got.json["degraded_reason"].is_null());
 
   auto status = f.call("GET", "/v1/template-warm-pools/twp_review_api_small/status");
-  for (const char* count :
-       {"target", "ready", "warming", "claimed", "draining", "failed", "expired", "unavailable"})
+  for (const char* count : {"target", "ready", "warming", "claimed", "draining", "failed",
+                            "expired", "unavailable"})
     CHECK(status.json.contains(count));
 
   auto updated = f.call("PATCH", "/v1/template-warm-pools/twp_review_api_small",
@@ -120,11 +125,12 @@ TEST_CASE("warm pools: create, list, get, update, status, disable, enable, recon
   CHECK(updated.json["min_ready"] == 3);
   REQUIRE(eventually([&] { return f.ready("twp_review_api_small", 3); }));
 
-  CHECK(f.call("POST", "/v1/template-warm-pools/twp_review_api_small/disable").json["enabled"] ==
-        false);
-  CHECK(f.call("POST", "/v1/template-warm-pools/twp_review_api_small/enable").json["enabled"] ==
-        true);
-  CHECK(f.call("POST", "/v1/template-warm-pools/twp_review_api_small/reconcile").status == 200);
+  CHECK(f.call("POST", "/v1/template-warm-pools/twp_review_api_small/disable")
+            .json["enabled"] == false);
+  CHECK(f.call("POST", "/v1/template-warm-pools/twp_review_api_small/enable")
+            .json["enabled"] == true);
+  CHECK(f.call("POST", "/v1/template-warm-pools/twp_review_api_small/reconcile").status ==
+        200);
   auto drained = f.call("POST", "/v1/template-warm-pools/twp_review_api_small/drain");
   CHECK(drained.json["draining"] == true);
   REQUIRE(eventually([&] { return f.ready("twp_review_api_small", 0); }));
@@ -133,8 +139,9 @@ TEST_CASE("warm pools: create, list, get, update, status, disable, enable, recon
   CHECK(deleted.json["deleting"] == true);
 }
 
-TEST_CASE("sandboxes: prefer hits a ready VM, require fails when none is ready, bypass never "
-          "touches the pool, and the checkout is reported as the seed describes") {
+TEST_CASE(
+    "sandboxes: prefer hits a ready VM, require fails when none is ready, bypass never "
+    "touches the pool, and the checkout is reported as the seed describes") {
   api_fixture f;
   f.create_pool("web", 1, 1);
   REQUIRE(eventually([&] { return f.ready("twp_web", 1); }));
@@ -143,8 +150,10 @@ TEST_CASE("sandboxes: prefer hits a ready VM, require fails when none is ready, 
                     json{{"warm_pool", "twp_web"}, {"warm_pool_mode", "prefer"}});
   REQUIRE(hit.status == 201);
   CHECK(hit.json["id"].get<std::string>().rfind("sbx_", 0) == 0);
-  CHECK(hit.json["warm_pool_checkout"] ==
-        json({{"source", "warm_pool"}, {"hit", true}, {"id", "twp_web"}, {"mode", "prefer"}}));
+  CHECK(hit.json["warm_pool_checkout"] == json({{"source", "warm_pool"},
+                                                {"hit", true},
+                                                {"id", "twp_web"},
+                                                {"mode", "prefer"}}));
   CHECK(hit.json["endpoints"].contains("8080"));
 
   // The pool refills in a moment; ask before it does.
@@ -154,8 +163,10 @@ TEST_CASE("sandboxes: prefer hits a ready VM, require fails when none is ready, 
   CHECK(refused.json["error"]["code"] == "warm_pool_unavailable");
 
   auto cold = f.call("POST", "/v1/sandboxes",
-                     json{{"template", "acme/web:stable"}, {"warm_pool", "twp_web"},
-                          {"warm_pool_mode", "prefer"}, {"envs", {{"A", "1"}}}});
+                     json{{"template", "acme/web:stable"},
+                          {"warm_pool", "twp_web"},
+                          {"warm_pool_mode", "prefer"},
+                          {"envs", {{"A", "1"}}}});
   REQUIRE(cold.status == 201);
   CHECK(cold.json["warm_pool_checkout"]["source"] == "cold");
   CHECK(cold.json["warm_pool_checkout"]["hit"] == false);
@@ -164,8 +175,9 @@ TEST_CASE("sandboxes: prefer hits a ready VM, require fails when none is ready, 
   auto bypass = f.call("POST", "/v1/sandboxes",
                        json{{"warm_pool", "twp_web"}, {"warm_pool_mode", "bypass"}});
   REQUIRE(bypass.status == 201);
-  CHECK(bypass.json["warm_pool_checkout"] ==
-        json({{"source", "cold"}, {"hit", false}, {"id", "twp_web"}, {"mode", "bypass"}}));
+  CHECK(
+      bypass.json["warm_pool_checkout"] ==
+      json({{"source", "cold"}, {"hit", false}, {"id", "twp_web"}, {"mode", "bypass"}}));
   CHECK(f.ready("twp_web", 1));
 
   auto plain = f.call("POST", "/v1/sandboxes", json{{"template", "acme/web:stable"}});
@@ -183,10 +195,10 @@ TEST_CASE("sandboxes: prefer hits a ready VM, require fails when none is ready, 
 TEST_CASE("invalid requests are refused with the field at fault, and nothing is stored") {
   api_fixture f;
   f.create_pool("web", 0, 1);
-  const auto events_before = call_api(f.daemon.port, f.daemon.key("admin.key"), "GET",
-                                      "/v1/events?limit=1000")
-                               .json["events"]
-                               .size();
+  const auto events_before =
+      call_api(f.daemon.port, f.daemon.key("admin.key"), "GET", "/v1/events?limit=1000")
+          .json["events"]
+          .size();
   struct bad_request {
     const char* method;
     const char* path;
@@ -196,32 +208,64 @@ TEST_CASE("invalid requests are refused with the field at fault, and nothing is 
     const char* field;
   };
   const std::vector<bad_request> table{
-    {"POST", "/v1/template-warm-pools", R"({"template":"acme/web:stable","name":"a","max_ready":"4"})", 400, "invalid_argument", "max_ready"},
-    {"POST", "/v1/template-warm-pools", R"({"template":"acme/web:stable","name":"a","max_ready":-1})", 400, "invalid_argument", "max_ready"},
-    {"POST", "/v1/template-warm-pools", R"({"template":"acme/web:stable","name":"a","min_ready":5,"max_ready":2})", 400, "invalid_argument", "min_ready"},
-    {"POST", "/v1/template-warm-pools", R"({"template":"acme/nothing:stable","name":"a","max_ready":2})", 404, "not_found", ""},
-    {"POST", "/v1/template-warm-pools", R"({"template":"acme/web:stable","name":"a","max_ready":2,"colour":"red"})", 400, "invalid_argument", "colour"},
-    {"POST", "/v1/template-warm-pools", R"({"name":"a","max_ready":2})", 400, "invalid_argument", "template"},
-    {"POST", "/v1/template-warm-pools", R"({"template":"acme/web:stable","name":"A B","max_ready":2})", 400, "invalid_argument", "name"},
-    {"POST", "/v1/template-warm-pools", R"({"template":"acme/web:stable","name":"a","max_ready":2,"version_policy":"latest"})", 400, "invalid_argument", "version_policy"},
-    {"POST", "/v1/template-warm-pools", R"({"template":)", 400, "invalid_argument", ""},
-    {"POST", "/v1/template-warm-pools", R"([1,2,3])", 400, "invalid_argument", ""},
-    {"POST", "/v1/template-warm-pools", R"({"template":"acme/web:stable","name":")" + std::string(5000, 'a') + R"(","max_ready":2})", 400, "invalid_argument", "name"},
-    {"PATCH", "/v1/template-warm-pools/twp_web", R"({"max_ready":true})", 400, "invalid_argument", "max_ready"},
-    {"PATCH", "/v1/template-warm-pools/twp_nothing", R"({"max_ready":2})", 404, "not_found", ""},
-    {"POST", "/v1/sandboxes", R"({"warm_pool":"twp_web","warm_pool_mode":"sometimes"})", 400, "invalid_argument", "warm_pool_mode"},
-    {"POST", "/v1/sandboxes", R"({"warm_pool":"twp_web","warm_pool_wait_ms":-5})", 400, "invalid_argument", "warm_pool_wait_ms"},
-    {"POST", "/v1/sandboxes", R"({"warm_pool":"twp_web","envs":{"A":1}})", 400, "invalid_argument", "envs"},
-    {"POST", "/v1/sandboxes", R"({"warm_pool_mode":"require"})", 400, "invalid_argument", "warm_pool"},
-    {"POST", "/v1/sandboxes", R"({"template":"acme/web:nope"})", 404, "not_found", ""},
-    {"POST", "/v1/templates/acme/web/builds", R"({"spec":{"base":"windows"}})", 400, "invalid_argument", "spec.base"},
-    {"POST", "/v1/templates/acme/web/builds", R"({"spec":{"base":"busybox","steps":[{"sing":"la"}]}})", 400, "invalid_argument", "spec.steps[0].sing"},
-    {"POST", "/v1/templates/acme/web/builds", R"({"spec":{"base":"busybox","readiness":{"wait_for_port":70000}}})", 400, "invalid_argument", "spec.readiness.wait_for_port"},
-    {"POST", "/v1/templates/acme/web/builds", R"({"tags":["x"]})", 400, "invalid_argument", "spec"},
-    {"PUT", "/v1/templates/acme/web/tags/stable", R"({})", 400, "invalid_argument", "build_id"},
-    {"PUT", "/v1/templates/acme/web/tags/stable", R"({"build_id":"b0000000000000000"})", 404, "not_found", ""},
-    {"GET", "/v1/sandboxes/sbx_nothing", "", 404, "not_found", ""},
-    {"PUT", "/v1/sandboxes", "", 405, "method_not_allowed", ""},
+      {"POST", "/v1/template-warm-pools",
+       R"({"template":"acme/web:stable","name":"a","max_ready":"4"})", 400,
+       "invalid_argument", "max_ready"},
+      {"POST", "/v1/template-warm-pools",
+       R"({"template":"acme/web:stable","name":"a","max_ready":-1})", 400,
+       "invalid_argument", "max_ready"},
+      {"POST", "/v1/template-warm-pools",
+       R"({"template":"acme/web:stable","name":"a","min_ready":5,"max_ready":2})", 400,
+       "invalid_argument", "min_ready"},
+      {"POST", "/v1/template-warm-pools",
+       R"({"template":"acme/nothing:stable","name":"a","max_ready":2})", 404, "not_found",
+       ""},
+      {"POST", "/v1/template-warm-pools",
+       R"({"template":"acme/web:stable","name":"a","max_ready":2,"colour":"red"})", 400,
+       "invalid_argument", "colour"},
+      {"POST", "/v1/template-warm-pools", R"({"name":"a","max_ready":2})", 400,
+       "invalid_argument", "template"},
+      {"POST", "/v1/template-warm-pools",
+       R"({"template":"acme/web:stable","name":"A B","max_ready":2})", 400,
+       "invalid_argument", "name"},
+      {"POST", "/v1/template-warm-pools",
+       R"({"template":"acme/web:stable","name":"a","max_ready":2,"version_policy":"latest"})",
+       400, "invalid_argument", "version_policy"},
+      {"POST", "/v1/template-warm-pools", R"({"template":)", 400, "invalid_argument", ""},
+      {"POST", "/v1/template-warm-pools", R"([1,2,3])", 400, "invalid_argument", ""},
+      {"POST", "/v1/template-warm-pools",
+       R"({"template":"acme/web:stable","name":")" + std::string(5000, 'a') +
+           R"(","max_ready":2})",
+       400, "invalid_argument", "name"},
+      {"PATCH", "/v1/template-warm-pools/twp_web", R"({"max_ready":true})", 400,
+       "invalid_argument", "max_ready"},
+      {"PATCH", "/v1/template-warm-pools/twp_nothing", R"({"max_ready":2})", 404,
+       "not_found", ""},
+      {"POST", "/v1/sandboxes", R"({"warm_pool":"twp_web","warm_pool_mode":"sometimes"})",
+       400, "invalid_argument", "warm_pool_mode"},
+      {"POST", "/v1/sandboxes", R"({"warm_pool":"twp_web","warm_pool_wait_ms":-5})", 400,
+       "invalid_argument", "warm_pool_wait_ms"},
+      {"POST", "/v1/sandboxes", R"({"warm_pool":"twp_web","envs":{"A":1}})", 400,
+       "invalid_argument", "envs"},
+      {"POST", "/v1/sandboxes", R"({"warm_pool_mode":"require"})", 400,
+       "invalid_argument", "warm_pool"},
+      {"POST", "/v1/sandboxes", R"({"template":"acme/web:nope"})", 404, "not_found", ""},
+      {"POST", "/v1/templates/acme/web/builds", R"({"spec":{"base":"windows"}})", 400,
+       "invalid_argument", "spec.base"},
+      {"POST", "/v1/templates/acme/web/builds",
+       R"({"spec":{"base":"busybox","steps":[{"sing":"la"}]}})", 400, "invalid_argument",
+       "spec.steps[0].sing"},
+      {"POST", "/v1/templates/acme/web/builds",
+       R"({"spec":{"base":"busybox","readiness":{"wait_for_port":70000}}})", 400,
+       "invalid_argument", "spec.readiness.wait_for_port"},
+      {"POST", "/v1/templates/acme/web/builds", R"({"tags":["x"]})", 400,
+       "invalid_argument", "spec"},
+      {"PUT", "/v1/templates/acme/web/tags/stable", R"({})", 400, "invalid_argument",
+       "build_id"},
+      {"PUT", "/v1/templates/acme/web/tags/stable", R"({"build_id":"b0000000000000000"})",
+       404, "not_found", ""},
+      {"GET", "/v1/sandboxes/sbx_nothing", "", 404, "not_found", ""},
+      {"PUT", "/v1/sandboxes", "", 405, "method_not_allowed", ""},
   };
   for (const auto& bad : table) {
     CAPTURE(bad.method);
@@ -236,8 +280,9 @@ TEST_CASE("invalid requests are refused with the field at fault, and nothing is 
       CHECK(reply.json["error"]["field"] == bad.field);
   }
   // Several bad fields are all named.
-  auto many = f.call("POST", "/v1/template-warm-pools",
-                     json{{"template", 3}, {"name", "a"}, {"max_ready", "x"}, {"extra", 1}});
+  auto many =
+      f.call("POST", "/v1/template-warm-pools",
+             json{{"template", 3}, {"name", "a"}, {"max_ready", "x"}, {"extra", 1}});
   std::set<std::string> fields;
   for (const auto& detail : many.json["error"]["details"])
     fields.insert(detail["field"].get<std::string>());
@@ -245,15 +290,16 @@ TEST_CASE("invalid requests are refused with the field at fault, and nothing is 
 
   // Unauthenticated: no key, a wrong key, a tenant key on an admin route.
   CHECK(call_api(f.daemon.port, "", "GET", "/v1/sandboxes").status == 401);
-  CHECK(call_api(f.daemon.port, "hk_wrong", "GET", "/v1/sandboxes").json["error"]["code"] ==
-        "unauthenticated");
+  CHECK(
+      call_api(f.daemon.port, "hk_wrong", "GET", "/v1/sandboxes").json["error"]["code"] ==
+      "unauthenticated");
   CHECK(f.call("GET", "/v1/events").status == 401);
 
   // Nothing of the above was stored.
-  const auto events_after = call_api(f.daemon.port, f.daemon.key("admin.key"), "GET",
-                                     "/v1/events?limit=1000")
-                              .json["events"]
-                              .size();
+  const auto events_after =
+      call_api(f.daemon.port, f.daemon.key("admin.key"), "GET", "/v1/events?limit=1000")
+          .json["events"]
+          .size();
   CHECK(events_after == events_before);
 }
 
@@ -262,35 +308,41 @@ TEST_CASE("a tenant never sees, changes or claims another tenant's objects") {
   f.create_pool("web", 1, 1);
   REQUIRE(eventually([&] { return f.ready("twp_web", 1); }));
   const auto admin = f.daemon.key("admin.key");
-  auto tenant = call_api(f.daemon.port, admin, "POST", "/v1/tenants",
-                         json{{"id", "other"}, {"quota_vcpus", 8}, {"quota_memory_mb", 8192}});
+  auto tenant =
+      call_api(f.daemon.port, admin, "POST", "/v1/tenants",
+               json{{"id", "other"}, {"quota_vcpus", 8}, {"quota_memory_mb", 8192}});
   REQUIRE(tenant.status == 201);
-  auto key = call_api(f.daemon.port, admin, "POST", "/v1/tenants/other/keys", std::string());
+  auto key =
+      call_api(f.daemon.port, admin, "POST", "/v1/tenants/other/keys", std::string());
   REQUIRE(key.status == 201);
   const std::string other = key.json["key"];
   CHECK(key.json["tenant"] == "other");
-  CHECK(call_api(f.daemon.port, f.key, "POST", "/v1/tenants/other/keys", std::string()).status == 401);
+  CHECK(call_api(f.daemon.port, f.key, "POST", "/v1/tenants/other/keys", std::string())
+            .status == 401);
 
   CHECK(call_api(f.daemon.port, other, "GET", "/v1/template-warm-pools").json.empty());
   CHECK(call_api(f.daemon.port, other, "GET", "/v1/templates").json.empty());
-  CHECK(call_api(f.daemon.port, other, "GET", "/v1/template-warm-pools/twp_web").status == 404);
-  CHECK(call_api(f.daemon.port, other, "POST", "/v1/template-warm-pools/twp_web/drain").status ==
+  CHECK(call_api(f.daemon.port, other, "GET", "/v1/template-warm-pools/twp_web").status ==
         404);
+  CHECK(call_api(f.daemon.port, other, "POST", "/v1/template-warm-pools/twp_web/drain")
+            .status == 404);
   auto claim = call_api(f.daemon.port, other, "POST", "/v1/sandboxes",
                         json{{"warm_pool", "twp_web"}, {"warm_pool_mode", "require"}});
   CHECK(claim.status == 404);
   CHECK(f.ready("twp_web", 1));
   auto mine = f.call("POST", "/v1/sandboxes", json{{"warm_pool", "twp_web"}});
   REQUIRE(mine.status == 201);
-  CHECK(call_api(f.daemon.port, other, "GET", "/v1/sandboxes/" + mine.json["id"].get<std::string>())
-          .status == 404);
+  CHECK(call_api(f.daemon.port, other, "GET",
+                 "/v1/sandboxes/" + mine.json["id"].get<std::string>())
+            .status == 404);
   CHECK(call_api(f.daemon.port, other, "DELETE",
                  "/v1/sandboxes/" + mine.json["id"].get<std::string>())
-          .status == 404);
+            .status == 404);
   CHECK(call_api(f.daemon.port, admin, "GET", "/v1/tenants").json.size() == 2);
 }
 
-TEST_CASE("the OpenAPI document lists exactly the routes served, and each one is served") {
+TEST_CASE(
+    "the OpenAPI document lists exactly the routes served, and each one is served") {
   api_fixture f;
   auto doc = http_request(f.daemon.port, "GET", "/v1/openapi.json");
   REQUIRE(doc.status == 200);
@@ -329,8 +381,9 @@ TEST_CASE("the OpenAPI document lists exactly the routes served, and each one is
   }
 }
 
-TEST_CASE("/metrics reports pool gauges and checkouts by mode and outcome; /v1/events pages "
-          "through the journal") {
+TEST_CASE(
+    "/metrics reports pool gauges and checkouts by mode and outcome; /v1/events pages "
+    "through the journal") {
   api_fixture f;
   f.create_pool("web", 1, 1);
   REQUIRE(eventually([&] { return f.ready("twp_web", 1); }));
@@ -339,10 +392,13 @@ TEST_CASE("/metrics reports pool gauges and checkouts by mode and outcome; /v1/e
   REQUIRE(metrics.status == 200);
   CHECK(metrics.body.find(R"(hearth_checkouts_total{mode="prefer",outcome="hit"} 1)") !=
         std::string::npos);
-  CHECK(metrics.body.find(R"(hearth_pool_members{tenant="default",pool="twp_web",status="claimed"} 1)") !=
-        std::string::npos);
-  CHECK(metrics.body.find(R"(hearth_sandbox_create_seconds_count{source="warm_pool"} 1)") !=
-        std::string::npos);
+  CHECK(
+      metrics.body.find(
+          R"(hearth_pool_members{tenant="default",pool="twp_web",status="claimed"} 1)") !=
+      std::string::npos);
+  CHECK(
+      metrics.body.find(R"(hearth_sandbox_create_seconds_count{source="warm_pool"} 1)") !=
+      std::string::npos);
 
   const auto admin = f.daemon.key("admin.key");
   auto first = call_api(f.daemon.port, admin, "GET", "/v1/events?limit=2");

@@ -1,17 +1,16 @@
 // hearthd killed with SIGKILL in the middle of a burst of sandbox creates:
 // what it acknowledged is there after a restart, no VM went to two
 // sandboxes, and the pool fills again.
-#include <doctest/doctest.h>
+#include "server/daemon.hpp"
+#include "support/temp_dir.hpp"
 
 #include <atomic>
+#include <doctest/doctest.h>
 #include <fstream>
 #include <map>
 #include <mutex>
 #include <random>
 #include <set>
-
-#include "server/daemon.hpp"
-#include "support/temp_dir.hpp"
 
 using namespace hearth::testing;
 using nlohmann::json;
@@ -53,21 +52,23 @@ burst_outcome burst(std::uint16_t port, const std::string& key, const std::strin
 
 } // namespace
 
-TEST_CASE("hearthd killed with SIGKILL during a burst of creates loses no acknowledged sandbox, "
+TEST_CASE("hearthd killed with SIGKILL during a burst of creates loses no acknowledged "
+          "sandbox, "
           "hands no VM to two sandboxes, and refills the pool after restart") {
   temp_dir dir;
   // Fast refills, so that many claims are in flight when the kill comes.
   {
     std::ofstream config(dir.str("hearthd.toml"));
-    config << "driver = \"simulated\"\n[pools]\ntick_ms = 100\nfill_budget_per_tick = 8\n";
+    config
+        << "driver = \"simulated\"\n[pools]\ntick_ms = 100\nfill_budget_per_tick = 8\n";
   }
   const std::vector<std::string> flags{"--config", dir.str("hearthd.toml")};
   const auto port = free_port();
   std::mt19937 random(std::random_device{}());
   for (int round = 0; round < 3; ++round) {
     CAPTURE(round);
-    auto daemon = std::make_unique<daemon_process>(dir.str("data"), dir.str("hearthd.log"), flags,
-                                                   port);
+    auto daemon = std::make_unique<daemon_process>(dir.str("data"),
+                                                   dir.str("hearthd.log"), flags, port);
     REQUIRE(daemon->wait_ready());
     const auto key = daemon->key();
     if (round == 0) {
@@ -76,18 +77,20 @@ TEST_CASE("hearthd killed with SIGKILL during a burst of creates loses no acknow
                                  {"tags", {"stable"}}});
       REQUIRE(build.status == 202);
       REQUIRE(eventually([&] {
-        return call_api(port, key, "GET", "/v1/templates/acme/web").json["tags"].contains("stable");
+        return call_api(port, key, "GET", "/v1/templates/acme/web")
+            .json["tags"]
+            .contains("stable");
       }));
       REQUIRE(call_api(port, key, "POST", "/v1/template-warm-pools",
                        json{{"template", "acme/web:stable"},
                             {"name", "web"},
                             {"min_ready", 8},
                             {"max_ready", 8}})
-                .status == 201);
+                  .status == 201);
     }
     REQUIRE(eventually([&] {
-      return call_api(port, key, "GET", "/v1/template-warm-pools/twp_web/status").json["ready"] ==
-             8;
+      return call_api(port, key, "GET", "/v1/template-warm-pools/twp_web/status")
+                 .json["ready"] == 8;
     }));
 
     // Kill it at a random moment of the burst.
@@ -101,8 +104,8 @@ TEST_CASE("hearthd killed with SIGKILL during a burst of creates loses no acknow
     MESSAGE("round " << round << ": killed after " << kill_after.count() << " ms, "
                      << outcome.acknowledged.size() << " creates acknowledged");
 
-    daemon = std::make_unique<daemon_process>(dir.str("data"), dir.str("hearthd.log"), flags,
-                                              port);
+    daemon = std::make_unique<daemon_process>(dir.str("data"), dir.str("hearthd.log"),
+                                              flags, port);
     REQUIRE(daemon->wait_ready());
     // Every acknowledged sandbox is there, as it was answered.
     for (const auto& sandbox : outcome.acknowledged) {
@@ -127,7 +130,7 @@ TEST_CASE("hearthd killed with SIGKILL during a burst of creates loses no acknow
     // The pool fills again.
     CHECK(eventually([&] {
       return call_api(port, key, "GET", "/v1/template-warm-pools/twp_web/status")
-               .json["ready"] == 8;
+                 .json["ready"] == 8;
     }));
     CHECK(daemon->stop() == 0);
   }

@@ -3,20 +3,18 @@
 // hearthd as an operator runs it, for tests: a child process on a loopback
 // port, its log in a file, and a JSON client of its API.
 
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <fstream>
-#include <string>
-#include <thread>
-#include <vector>
-
-#include <nlohmann/json.hpp>
-
 #include "support/http_client.hpp"
 #include "support/subprocess.hpp"
+
+#include <fcntl.h>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <signal.h>
+#include <string>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+#include <vector>
 
 namespace hearth::testing {
 
@@ -30,10 +28,12 @@ struct daemon_process {
   /// `extra`: more flags, e.g. {"--driver", "simulated"}.
   daemon_process(std::string data, std::string log, std::vector<std::string> extra = {},
                  std::uint16_t listen_port = 0)
-    : port(listen_port == 0 ? free_port() : listen_port), data_dir(std::move(data)),
-      log_path(std::move(log)) {
+      : port(listen_port == 0 ? free_port() : listen_port)
+      , data_dir(std::move(data))
+      , log_path(std::move(log)) {
     const std::string listen = "127.0.0.1:" + std::to_string(port);
-    std::vector<std::string> args{binary("hearthd"), "--listen", listen, "--data-dir", data_dir};
+    std::vector<std::string> args{binary("hearthd"), "--listen", listen, "--data-dir",
+                                  data_dir};
     args.insert(args.end(), extra.begin(), extra.end());
     pid = fork();
     if (pid == 0) {
@@ -109,8 +109,9 @@ struct api_reply {
 };
 
 /// One API call with `key` (empty: no Authorization header).
-inline api_reply call_api(std::uint16_t port, const std::string& key, const std::string& method,
-                          const std::string& path, const std::string& body = "") {
+inline api_reply call_api(std::uint16_t port, const std::string& key,
+                          const std::string& method, const std::string& path,
+                          const std::string& body = "") {
   std::vector<std::string> headers;
   if (!key.empty())
     headers.push_back("Authorization: Bearer " + key);
@@ -119,14 +120,16 @@ inline api_reply call_api(std::uint16_t port, const std::string& key, const std:
   return out;
 }
 
-inline api_reply call_api(std::uint16_t port, const std::string& key, const std::string& method,
-                          const std::string& path, const nlohmann::json& body) {
+inline api_reply call_api(std::uint16_t port, const std::string& key,
+                          const std::string& method, const std::string& path,
+                          const nlohmann::json& body) {
   return call_api(port, key, method, path, body.dump());
 }
 
 /// Polls `probe` until it is true or `deadline` passes.
 template <class Probe>
-bool eventually(Probe probe, std::chrono::milliseconds deadline = std::chrono::seconds(60)) {
+bool eventually(Probe probe,
+                std::chrono::milliseconds deadline = std::chrono::seconds(60)) {
   const auto until = std::chrono::steady_clock::now() + deadline;
   while (std::chrono::steady_clock::now() < until) {
     if (probe())

@@ -1,12 +1,10 @@
 // hearthd as an operator runs it: a real process, real HTTP on loopback.
-#include <doctest/doctest.h>
-
-#include <sys/stat.h>
-
-#include <fstream>
-
 #include "server/daemon.hpp"
 #include "support/temp_dir.hpp"
+
+#include <doctest/doctest.h>
+#include <fstream>
+#include <sys/stat.h>
 
 using namespace hearth::testing;
 
@@ -47,7 +45,8 @@ TEST_CASE("the embedded default writes the tenant's and the admin's keys with mo
     }
     tenant_key = daemon.key();
     CHECK(tenant_key.rfind("hk_", 0) == 0);
-    CHECK(call_api(daemon.port, tenant_key, "GET", "/v1/template-warm-pools").status == 200);
+    CHECK(call_api(daemon.port, tenant_key, "GET", "/v1/template-warm-pools").status ==
+          200);
     CHECK(daemon.stop() == 0);
   }
   daemon_process again(dir.str("data"), dir.str("hearthd.log"), simulated);
@@ -55,7 +54,8 @@ TEST_CASE("the embedded default writes the tenant's and the admin's keys with mo
   CHECK(again.key() == tenant_key);
   CHECK(call_api(again.port, tenant_key, "GET", "/v1/sandboxes").status == 200);
   // The journal knows the key's digest, never the key.
-  auto events = call_api(again.port, again.key("admin.key"), "GET", "/v1/events?limit=1000");
+  auto events =
+      call_api(again.port, again.key("admin.key"), "GET", "/v1/events?limit=1000");
   REQUIRE(events.status == 200);
   CHECK(events.body.find(tenant_key) == std::string::npos);
   CHECK(events.body.find("tenant.key_added") != std::string::npos);
@@ -83,7 +83,8 @@ TEST_CASE("hearthd reads a TOML settings file, and names the line of a bad setti
     std::ofstream config(dir.str("bad.toml"));
     config << "driver = \"simulated\"\n[pools]\nfill_budget_per_tick = \"lots\"\n";
   }
-  daemon_process bad(dir.str("data2"), dir.str("bad.log"), {"--config", dir.str("bad.toml")});
+  daemon_process bad(dir.str("data2"), dir.str("bad.log"),
+                     {"--config", dir.str("bad.toml")});
   CHECK(bad.wait_exit() == 2);
   CHECK(bad.log().find("line 3: pools.fill_budget_per_tick must be an integer") !=
         std::string::npos);
@@ -91,7 +92,8 @@ TEST_CASE("hearthd reads a TOML settings file, and names the line of a bad setti
     std::ofstream config(dir.str("typo.toml"));
     config << "drvier = \"simulated\"\n";
   }
-  daemon_process typo(dir.str("data3"), dir.str("typo.log"), {"--config", dir.str("typo.toml")});
+  daemon_process typo(dir.str("data3"), dir.str("typo.log"),
+                      {"--config", dir.str("typo.toml")});
   CHECK(typo.wait_exit() == 2);
   CHECK(typo.log().find("line 1: unknown setting drvier") != std::string::npos);
 }
@@ -115,6 +117,7 @@ TEST_CASE("a second hearthd on the same data directory exits with a clear messag
   REQUIRE(first.wait_ready());
   daemon_process second(dir.str("data"), dir.str("second.log"), simulated);
   CHECK(second.wait_exit() == 1);
-  CHECK(second.log().find("another process holds the data directory") != std::string::npos);
+  CHECK(second.log().find("another process holds the data directory") !=
+        std::string::npos);
   CHECK(http_request(first.port, "GET", "/healthz").status == 200);
 }
