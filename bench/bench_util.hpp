@@ -29,6 +29,11 @@ inline double percentile(std::vector<double>& samples, double p) {
 /// One headline figure: printed as a table row and as a JSON line that
 /// bench/run collects.
 struct figure {
+  figure(std::string name_, double value_, std::string unit_, std::string target_ = {},
+         std::string baseline_ = {})
+    : name(std::move(name_)), value(value_), unit(std::move(unit_)), target(std::move(target_)),
+      baseline(std::move(baseline_)) {}
+
   std::string name;
   double value = 0;
   std::string unit;
