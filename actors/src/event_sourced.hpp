@@ -1,17 +1,16 @@
 #pragma once
 
+#include "hearth/events/domain_event.hpp"
+#include "messages.hpp"
+#include "runtime_context.hpp"
+
+#include <caf/all.hpp>
 #include <cstdio>
 #include <functional>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <caf/all.hpp>
-
-#include "hearth/events/domain_event.hpp"
-#include "messages.hpp"
-#include "runtime_context.hpp"
 
 namespace hearth::actors {
 
@@ -32,7 +31,8 @@ template <class State>
 class event_sourced : public caf::event_based_actor {
 public:
   event_sourced(caf::actor_config& cfg, std::shared_ptr<runtime_context> ctx)
-    : caf::event_based_actor(cfg), ctx_(std::move(ctx)) {
+      : caf::event_based_actor(cfg)
+      , ctx_(std::move(ctx)) {
     // An unexpected message or a stray error is a bug to report, not a
     // reason to stop a service.
     set_default_handler(caf::print_and_drop);
@@ -129,8 +129,8 @@ protected:
     auto& e = found->second;
     if (!outcome.result) {
       ctx_->metrics.persist_failures++;
-      quit(to_caf(model::errc::unavailable, "journal append to " + stream
-                                              + " failed: " + outcome.result.error().message));
+      quit(to_caf(model::errc::unavailable, "journal append to " + stream + " failed: " +
+                                                outcome.result.error().message));
       return;
     }
     ctx_->metrics.persists++;
@@ -191,34 +191,39 @@ private:
       for (const auto& event : e.current.events) {
         auto json = events::payload_to_json(events::encode_domain(event));
         std::fprintf(stderr, "trace %.3f %s %s %s\n",
-                     static_cast<double>(now - ctx_->wall_at_start_ns) / 1e9, stream.c_str(),
-                     events::type_name(event), json ? json->c_str() : "?");
+                     static_cast<double>(now - ctx_->wall_at_start_ns) / 1e9,
+                     stream.c_str(), events::type_name(event),
+                     json ? json->c_str() : "?");
       }
     for (const auto& event : e.current.events)
-      request.events.push_back(store::new_event{events::type_name(event), version_of(event),
-                                                events::encode_domain(event),
-                                                e.current.correlation_id, now});
+      request.events.push_back(
+          store::new_event{events::type_name(event), version_of(event),
+                           events::encode_domain(event), e.current.correlation_id, now});
     caf::actor self_handle = caf::actor_cast<caf::actor>(this);
-    ctx_->port->append(std::move(request),
-                       [self_handle, stream](store::result<store::append_ack> result) {
-                         caf::anon_send(self_handle, persisted_atom::value, stream,
-                                        persist_outcome{std::move(result)});
-                       });
+    const auto submitted = std::chrono::steady_clock::now();
+    ctx_->port->append(std::move(request), [self_handle, stream, submitted, ctx = ctx_](
+                                               store::result<store::append_ack> result) {
+      ctx->metrics.journal_append.observe(std::chrono::steady_clock::now() - submitted);
+      caf::anon_send(self_handle, persisted_atom::value, stream,
+                     persist_outcome{std::move(result)});
+    });
   }
 
   static std::uint32_t version_of(const events::domain_event& event) {
-    return std::visit([](const auto& x) { return std::decay_t<decltype(x)>::version; }, event);
+    return std::visit([](const auto& x) { return std::decay_t<decltype(x)>::version; },
+                      event);
   }
 
   void maybe_snapshot(const std::string& stream, entry& e) {
-    if (ctx_->snapshot_every == 0 || e.sequence - e.snapshot_sequence < ctx_->snapshot_every)
+    if (ctx_->snapshot_every == 0 ||
+        e.sequence - e.snapshot_sequence < ctx_->snapshot_every)
       return;
     std::string data = encode_state(e.durable);
     if (data.empty())
       return;
     e.snapshot_sequence = e.sequence;
-    ctx_->port->save_snapshot(store::snapshot{stream, e.sequence, now_ns(this, *ctx_),
-                                              std::move(data)});
+    ctx_->port->save_snapshot(
+        store::snapshot{stream, e.sequence, now_ns(this, *ctx_), std::move(data)});
   }
 
   std::map<std::string, entry> streams_;

@@ -560,9 +560,16 @@ std::vector<vmm::vm_process> runtime::vm_processes() const {
 
 runtime::counters runtime::metrics() const {
   const auto& m = impl_->ctx->metrics;
-  return counters{m.checkouts_hit.load(),    m.checkouts_miss.load(),
-                  m.cold_creates.load(),     m.persists.load(),
-                  m.persist_failures.load(), m.actor_restarts.load()};
+  counters out;
+  out.checkouts_hit = m.checkouts_hit.load();
+  out.checkouts_miss = m.checkouts_miss.load();
+  out.cold_creates = m.cold_creates.load();
+  out.persists = m.persists.load();
+  out.persist_failures = m.persist_failures.load();
+  out.actor_restarts = m.actor_restarts.load();
+  m.journal_append.copy_to(out.journal_append);
+  m.vm_restore.copy_to(out.vm_restore);
+  return out;
 }
 
 void runtime::run() {

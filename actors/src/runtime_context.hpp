@@ -1,19 +1,52 @@
 #pragma once
 
+#include "hearth/model/pool_planner.hpp"
+#include "journal_port.hpp"
+
+#include <array>
 #include <atomic>
+#include <caf/all.hpp>
 #include <chrono>
 #include <cstdint>
 #include <map>
 #include <string>
 
-#include <caf/all.hpp>
-
-#include "hearth/model/pool_planner.hpp"
-#include "journal_port.hpp"
-
 namespace hearth::actors {
 
-/// Counters the runtime exposes (later as Prometheus metrics).
+/// A latency histogram any thread may add to.
+class latency_recorder {
+public:
+  static constexpr std::array<double, 16> bounds_s{
+      0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025,
+      0.05,   0.1,     0.25,   0.5,   1,     2.5,   5,    10};
+
+  void observe(std::chrono::steady_clock::duration took) {
+    const double seconds = std::chrono::duration<double>(took).count();
+    std::size_t i = 0;
+    while (i < bounds_s.size() && seconds > bounds_s[i])
+      ++i;
+    counts_[i].fetch_add(1, std::memory_order_relaxed);
+    sum_ns_.fetch_add(
+        static_cast<std::uint64_t>(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(took).count()),
+        std::memory_order_relaxed);
+  }
+
+  template <class Histogram>
+  void copy_to(Histogram& out) const {
+    out.bounds_s.assign(bounds_s.begin(), bounds_s.end());
+    out.counts.clear();
+    for (const auto& c : counts_)
+      out.counts.push_back(c.load(std::memory_order_relaxed));
+    out.sum_s = static_cast<double>(sum_ns_.load(std::memory_order_relaxed)) / 1e9;
+  }
+
+private:
+  std::array<std::atomic<std::uint64_t>, bounds_s.size() + 1> counts_{};
+  std::atomic<std::uint64_t> sum_ns_{0};
+};
+
+/// Counters the runtime exposes (as Prometheus metrics through hearthd).
 struct runtime_metrics {
   std::atomic<std::uint64_t> checkouts_hit{0};
   std::atomic<std::uint64_t> checkouts_miss{0};
@@ -21,6 +54,8 @@ struct runtime_metrics {
   std::atomic<std::uint64_t> persists{0};
   std::atomic<std::uint64_t> persist_failures{0};
   std::atomic<std::uint64_t> actor_restarts{0};
+  latency_recorder journal_append;
+  latency_recorder vm_restore;
 };
 
 /// What every actor of one runtime shares. Set up before the first actor
@@ -52,10 +87,9 @@ struct runtime_context {
 /// Now, in nanoseconds since the Unix epoch, by `self`'s clock (simulated
 /// under the deterministic scheduler).
 inline std::int64_t now_ns(caf::local_actor* self, const runtime_context& ctx) {
-  return ctx.wall_at_start_ns
-         + std::chrono::duration_cast<std::chrono::nanoseconds>(self->clock().now()
-                                                                - ctx.clock_at_start)
-             .count();
+  return ctx.wall_at_start_ns + std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                    self->clock().now() - ctx.clock_at_start)
+                                    .count();
 }
 
 } // namespace hearth::actors

@@ -1,26 +1,30 @@
 #include "vmm_actor.hpp"
 
-#include <cstdio>
-
 #include "messages.hpp"
+
+#include <cstdio>
 
 namespace hearth::actors {
 
 namespace {
 
 caf::error vm_error(const vmm::error& e) {
-  return to_caf(model::errc::unavailable, std::string(vmm::to_string(e.code)) + ": " + e.message);
+  return to_caf(model::errc::unavailable,
+                std::string(vmm::to_string(e.code)) + ": " + e.message);
 }
 
-vmm::build_request to_driver(const std::string& build_id, const events::build_spec& spec) {
+vmm::build_request to_driver(const std::string& build_id,
+                             const events::build_spec& spec) {
   vmm::build_request out;
   out.build_id = build_id;
   out.base = spec.base;
   for (const auto& s : spec.steps)
-    out.steps.push_back(vmm::step{s.kind, s.text, s.content_b64, s.mode, s.packages, s.env});
+    out.steps.push_back(
+        vmm::step{s.kind, s.text, s.content_b64, s.mode, s.packages, s.env});
   out.start_cmd = spec.start_cmd;
-  out.ready = vmm::readiness{spec.readiness.kind, spec.readiness.port, spec.readiness.path,
-                             spec.readiness.command, spec.readiness.timeout_ms};
+  out.ready =
+      vmm::readiness{spec.readiness.kind, spec.readiness.port, spec.readiness.path,
+                     spec.readiness.command, spec.readiness.timeout_ms};
   out.vcpus = spec.vcpus;
   out.memory_mb = spec.memory_mb;
   out.network_allow = spec.network_allow;
@@ -41,14 +45,16 @@ caf::behavior vmm_actor(caf::stateful_actor<vmm_state>* self,
   // by this actor's clock: deterministic under the test scheduler. The
   // driver lives in this actor's state, so it holds a weak handle only.
   caf::weak_actor_ptr weak_self = caf::actor_cast<caf::weak_actor_ptr>(self);
-  vmm::executor run = [weak_self](std::chrono::nanoseconds delay, std::function<void()> work) {
+  vmm::executor run = [weak_self](std::chrono::nanoseconds delay,
+                                  std::function<void()> work) {
     auto self_handle = caf::actor_cast<caf::actor>(weak_self);
     if (!self_handle)
       return; // shutting down
     if (delay.count() <= 0)
       caf::anon_send(self_handle, run_atom::value, work_item{std::move(work)});
     else
-      caf::delayed_anon_send(self_handle, std::chrono::duration_cast<caf::timespan>(delay),
+      caf::delayed_anon_send(self_handle,
+                             std::chrono::duration_cast<caf::timespan>(delay),
                              run_atom::value, work_item{std::move(work)});
   };
   self->state.driver = make_driver(run);
@@ -66,65 +72,71 @@ caf::behavior vmm_actor(caf::stateful_actor<vmm_state>* self,
   });
 
   return {
-    [self](run_atom, work_item& work) { work.run(); },
-    [self](restore_atom, vmm::vm_request& request) -> caf::result<vmm::vm_info> {
-      // Before make_response_promise, which takes the sender over.
-      const auto owner = caf::actor_cast<caf::actor>(self->current_sender());
-      auto rp = self->make_response_promise<vmm::vm_info>();
-      const std::string vm_id = request.vm_id;
-      self->state.driver->restore(std::move(request),
-                                  [self, rp, owner, vm_id](vmm::result<vmm::vm_info> r) mutable {
-                                    if (!r) {
+      [self](run_atom, work_item& work) { work.run(); },
+      [self, ctx](restore_atom, vmm::vm_request& request) -> caf::result<vmm::vm_info> {
+        // Before make_response_promise, which takes the sender over.
+        const auto owner = caf::actor_cast<caf::actor>(self->current_sender());
+        auto rp = self->make_response_promise<vmm::vm_info>();
+        const std::string vm_id = request.vm_id;
+        const auto started = std::chrono::steady_clock::now();
+        self->state.driver->restore(
+            std::move(request),
+            [self, rp, owner, vm_id, ctx, started](vmm::result<vmm::vm_info> r) mutable {
+              if (r)
+                ctx->metrics.vm_restore.observe(std::chrono::steady_clock::now() -
+                                                started);
+              if (!r) {
+                rp.deliver(vm_error(r.error()));
+                return;
+              }
+              if (owner)
+                self->state.owners[vm_id] = owner;
+              rp.deliver(std::move(*r));
+            });
+        return rp;
+      },
+      [self](destroy_atom, const std::string& vm_id) -> caf::result<bool> {
+        auto rp = self->make_response_promise<bool>();
+        self->state.owners.erase(vm_id);
+        self->state.driver->destroy(vm_id, [rp](vmm::result<bool> r) mutable {
+          if (r)
+            rp.deliver(true);
+          else
+            rp.deliver(vm_error(r.error()));
+        });
+        return rp;
+      },
+      [self](build_atom, const std::string& build_id,
+             const events::build_spec& spec) -> caf::result<std::string, std::string> {
+        auto rp = self->make_response_promise<std::string, std::string>();
+        self->state.driver->build(to_driver(build_id, spec),
+                                  [rp](vmm::result<vmm::build_result> r) mutable {
+                                    if (r)
+                                      rp.deliver(r->artifact, r->log);
+                                    else
                                       rp.deliver(vm_error(r.error()));
-                                      return;
-                                    }
-                                    if (owner)
-                                      self->state.owners[vm_id] = owner;
-                                    rp.deliver(std::move(*r));
                                   });
-      return rp;
-    },
-    [self](destroy_atom, const std::string& vm_id) -> caf::result<bool> {
-      auto rp = self->make_response_promise<bool>();
-      self->state.owners.erase(vm_id);
-      self->state.driver->destroy(vm_id, [rp](vmm::result<bool> r) mutable {
-        if (r)
-          rp.deliver(true);
-        else
-          rp.deliver(vm_error(r.error()));
-      });
-      return rp;
-    },
-    [self](build_atom, const std::string& build_id,
-           const events::build_spec& spec) -> caf::result<std::string, std::string> {
-      auto rp = self->make_response_promise<std::string, std::string>();
-      self->state.driver->build(to_driver(build_id, spec),
-                                [rp](vmm::result<vmm::build_result> r) mutable {
-                                  if (r)
-                                    rp.deliver(r->artifact, r->log);
-                                  else
-                                    rp.deliver(vm_error(r.error()));
-                                });
-      return rp;
-    },
-    [self](prepare_atom, const std::string& build_id,
-           const std::string& artifact) -> caf::result<bool> {
-      auto rp = self->make_response_promise<bool>();
-      self->state.driver->prepare(build_id, artifact, [rp](vmm::result<bool> r) mutable {
-        if (r)
-          rp.deliver(true);
-        else
-          rp.deliver(vm_error(r.error()));
-      });
-      return rp;
-    },
-    [self](adopt_atom, const std::string& vm_id, const caf::actor& owner) {
-      self->state.owners[vm_id] = owner;
-    },
-    [self](running_atom) { return self->state.driver->running(); },
-    [self](log_atom, const std::string& build_id) {
-      return self->state.driver->build_log(build_id);
-    },
+        return rp;
+      },
+      [self](prepare_atom, const std::string& build_id,
+             const std::string& artifact) -> caf::result<bool> {
+        auto rp = self->make_response_promise<bool>();
+        self->state.driver->prepare(build_id, artifact,
+                                    [rp](vmm::result<bool> r) mutable {
+                                      if (r)
+                                        rp.deliver(true);
+                                      else
+                                        rp.deliver(vm_error(r.error()));
+                                    });
+        return rp;
+      },
+      [self](adopt_atom, const std::string& vm_id, const caf::actor& owner) {
+        self->state.owners[vm_id] = owner;
+      },
+      [self](running_atom) { return self->state.driver->running(); },
+      [self](log_atom, const std::string& build_id) {
+        return self->state.driver->build_log(build_id);
+      },
   };
 }
 

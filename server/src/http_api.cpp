@@ -5,6 +5,7 @@
 
 #include <array>
 #include <atomic>
+#include <cctype>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -81,6 +82,24 @@ std::vector<std::string> split_path(const std::string& path) {
   return out;
 }
 
+/// `text` with %XX escapes and '+' decoded; a malformed escape stays as is.
+std::string url_decode(const std::string& text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '+') {
+      out += ' ';
+    } else if (text[i] == '%' && i + 2 < text.size() &&
+               std::isxdigit(static_cast<unsigned char>(text[i + 1])) &&
+               std::isxdigit(static_cast<unsigned char>(text[i + 2]))) {
+      out += static_cast<char>(std::stoi(text.substr(i + 1, 2), nullptr, 16));
+      i += 2;
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
 std::map<std::string, std::string> parse_query(const std::string& query) {
   std::map<std::string, std::string> out;
   std::size_t start = 0;
@@ -91,9 +110,9 @@ std::map<std::string, std::string> parse_query(const std::string& query) {
     const auto pair = query.substr(start, end - start);
     const auto eq = pair.find('=');
     if (eq == std::string::npos)
-      out[pair] = "";
+      out[url_decode(pair)] = "";
     else
-      out[pair.substr(0, eq)] = pair.substr(eq + 1);
+      out[url_decode(pair.substr(0, eq))] = url_decode(pair.substr(eq + 1));
     start = end + 1;
   }
   return out;
@@ -136,6 +155,25 @@ struct histogram {
     out += name + "_count{" + labels + "} " + std::to_string(cumulative) + "\n";
   }
 };
+
+void render_histogram(std::string& out, const std::string& name, const std::string& help,
+                      const runtime::latency_histogram& h) {
+  out += "# HELP " + name + " " + help + "\n# TYPE " + name + " histogram\n";
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i < h.counts.size(); ++i) {
+    cumulative += h.counts[i];
+    char le[32];
+    if (i < h.bounds_s.size())
+      std::snprintf(le, sizeof(le), "%g", h.bounds_s[i]);
+    else
+      std::snprintf(le, sizeof(le), "+Inf");
+    out += name + "_bucket{le=\"" + le + "\"} " + std::to_string(cumulative) + "\n";
+  }
+  char sum[32];
+  std::snprintf(sum, sizeof(sum), "%.6f", h.sum_s);
+  out +=
+      name + "_sum " + sum + "\n" + name + "_count " + std::to_string(cumulative) + "\n";
+}
 
 constexpr std::array<const char*, 3> modes{"prefer", "require", "bypass"};
 constexpr std::array<const char*, 4> outcomes{"hit", "cold", "unavailable", "error"};
@@ -534,6 +572,11 @@ void http_api::impl::metrics(call& c) {
          std::to_string(counters.persist_failures) + "\n";
   out += "# TYPE hearth_actor_restarts_total counter\nhearth_actor_restarts_total " +
          std::to_string(counters.actor_restarts) + "\n";
+  render_histogram(out, "hearth_journal_append_seconds",
+                   "From an actor's append to the journal's durable acknowledgement.",
+                   counters.journal_append);
+  render_histogram(out, "hearth_vm_restore_seconds",
+                   "From a restore request to the VM being ready.", counters.vm_restore);
 
   // Pool gauges: every tenant's pools, gathered without blocking.
   struct gather {

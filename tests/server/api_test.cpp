@@ -1,6 +1,6 @@
-// The HTTP API end to end: a real hearthd on loopback (simulated VMs, so the
-// API's own behaviour is what is tested; tests/server/cli_flow_test.sh and
-// the vm-labelled tests run it on real QEMU).
+// The HTTP API end to end: a real hearthd on loopback. Built twice: with
+// simulated VMs (server_test) and with real QEMU microVMs (server_vm_test,
+// labelled vm).
 #include "hearth/server/http_api.hpp"
 #include "server/daemon.hpp"
 #include "support/temp_dir.hpp"
@@ -16,8 +16,7 @@ namespace {
 /// A hearthd with a ready build of acme/web tagged stable.
 struct api_fixture {
   temp_dir dir;
-  daemon_process daemon{
-      dir.str("data"), dir.str("hearthd.log"), {"--driver", "simulated"}};
+  daemon_process daemon{dir.str("data"), dir.str("hearthd.log"), driver_flags()};
   std::string key;
   std::string build_id;
 
@@ -396,6 +395,11 @@ TEST_CASE(
       metrics.body.find(
           R"(hearth_pool_members{tenant="default",pool="twp_web",status="claimed"} 1)") !=
       std::string::npos);
+  CHECK(metrics.body.find("hearth_journal_append_seconds_count 0") == std::string::npos);
+  CHECK(metrics.body.find("hearth_journal_append_seconds_bucket{le=\"+Inf\"}") !=
+        std::string::npos);
+  CHECK(metrics.body.find("hearth_vm_restore_seconds_count 0") == std::string::npos);
+  CHECK(metrics.body.find("hearth_vm_restore_seconds_count") != std::string::npos);
   CHECK(
       metrics.body.find(R"(hearth_sandbox_create_seconds_count{source="warm_pool"} 1)") !=
       std::string::npos);
@@ -408,7 +412,7 @@ TEST_CASE(
   auto second = call_api(f.daemon.port, admin, "GET",
                          "/v1/events?limit=2&from=" + std::to_string(next));
   CHECK(second.json["events"][0]["position"] == next);
-  auto stream = call_api(f.daemon.port, admin, "GET", "/v1/events?stream=pool/twp_web");
+  auto stream = call_api(f.daemon.port, admin, "GET", "/v1/events?stream=pool%2Ftwp_web");
   REQUIRE(stream.status == 200);
   CHECK(stream.json["events"][0]["type"] == "pool.created");
   CHECK(stream.json["events"][0]["payload"]["name"] == "web");

@@ -59,10 +59,11 @@ TEST_CASE("hearthd killed with SIGKILL during a burst of creates loses no acknow
   // Fast refills, so that many claims are in flight when the kill comes.
   {
     std::ofstream config(dir.str("hearthd.toml"));
-    config
-        << "driver = \"simulated\"\n[pools]\ntick_ms = 100\nfill_budget_per_tick = 8\n";
+    config << "[pools]\ntick_ms = 100\nfill_budget_per_tick = 8\n";
   }
-  const std::vector<std::string> flags{"--config", dir.str("hearthd.toml")};
+  std::vector<std::string> flags{"--config", dir.str("hearthd.toml")};
+  for (const auto& flag : driver_flags())
+    flags.push_back(flag);
   const auto port = free_port();
   std::mt19937 random(std::random_device{}());
   for (int round = 0; round < 3; ++round) {

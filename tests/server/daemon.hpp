@@ -6,7 +6,9 @@
 #include "support/http_client.hpp"
 #include "support/subprocess.hpp"
 
+#include <cstdlib>
 #include <fcntl.h>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <signal.h>
@@ -99,8 +101,38 @@ struct daemon_process {
     return key;
   }
 
-  ~daemon_process() { kill_hard(); }
+  ~daemon_process() {
+    kill_hard();
+    kill_vms_under(data_dir);
+  }
+
+  /// hearthd leaves its QEMU processes running for the next start to
+  /// re-adopt; a test ends them.
+  static void kill_vms_under(const std::string& dir) {
+    for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+      const auto name = entry.path().filename().string();
+      if (name.find_first_not_of("0123456789") != std::string::npos)
+        continue;
+      std::ifstream in(entry.path() / "cmdline");
+      std::string cmdline(std::istreambuf_iterator<char>(in), {});
+      if (cmdline.rfind("qemu-system", 0) == 0 && cmdline.find(dir) != std::string::npos)
+        ::kill(std::stoi(name), SIGKILL);
+    }
+  }
 };
+
+/// The flags that choose the VMs of a test's hearthd: the simulated driver,
+/// or (tests built with HEARTH_TEST_REAL_VMS) real QEMU with the shared
+/// image cache.
+inline std::vector<std::string> driver_flags() {
+#ifdef HEARTH_TEST_REAL_VMS
+  const char* images = std::getenv("HEARTH_TEST_IMAGE_DIR");
+  return {"--driver", "qemu", "--image-dir",
+          images != nullptr && *images != '\0' ? images : "/var/tmp/hearth-test-images"};
+#else
+  return {"--driver", "simulated"};
+#endif
+}
 
 struct api_reply {
   int status = 0;

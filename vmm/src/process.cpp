@@ -29,6 +29,9 @@ result<process> spawn(const std::vector<std::string>& argv, const std::string& l
   posix_spawn_file_actions_addopen(&actions, 1, log.c_str(),
                                    O_WRONLY | O_CREAT | O_APPEND, 0644);
   posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  // Nothing else of ours: a VM outlives its controller, and an inherited
+  // socket (hearthd's listener, a client's connection) would outlive it too.
+  posix_spawn_file_actions_addclosefrom_np(&actions, 3);
   posix_spawnattr_t attributes;
   posix_spawnattr_init(&attributes);
   sigset_t no_signals;

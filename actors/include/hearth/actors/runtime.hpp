@@ -263,6 +263,15 @@ public:
   /// The QEMU processes of every host (empty with simulated VMs).
   std::vector<vmm::vm_process> vm_processes() const;
 
+  /// A latency distribution: `counts[i]` observations at most `bounds_s[i]`
+  /// seconds (and above the bound before it); the last count is above every
+  /// bound.
+  struct latency_histogram {
+    std::vector<double> bounds_s;
+    std::vector<std::uint64_t> counts;
+    double sum_s = 0;
+  };
+
   struct counters {
     std::uint64_t checkouts_hit = 0;
     std::uint64_t checkouts_miss = 0;
@@ -270,6 +279,10 @@ public:
     std::uint64_t persists = 0;
     std::uint64_t persist_failures = 0;
     std::uint64_t actor_restarts = 0;
+    /// From an actor's append to the journal's durable acknowledgement.
+    latency_histogram journal_append;
+    /// From a restore request to the VM being ready (the driver's work).
+    latency_histogram vm_restore;
   };
   counters metrics() const;
 

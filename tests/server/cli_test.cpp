@@ -1,0 +1,106 @@
+// The hearth CLI against a real hearthd (simulated VMs): its tables, its
+// --json, and its documented exit codes.
+#include "server/daemon.hpp"
+#include "support/temp_dir.hpp"
+
+#include <doctest/doctest.h>
+#include <fstream>
+
+using namespace hearth::testing;
+using nlohmann::json;
+
+namespace {
+
+struct cli_fixture {
+  temp_dir dir;
+  daemon_process daemon{
+      dir.str("data"), dir.str("hearthd.log"), {"--driver", "simulated"}};
+
+  cli_fixture() { REQUIRE(daemon.wait_ready()); }
+
+  /// Runs `hearth ARGS` against the daemon; stderr is folded into the output.
+  command_output hearth(const std::string& args) const {
+    return run_command("HEARTH_SERVER=http://127.0.0.1:" + std::to_string(daemon.port) +
+                       " HEARTH_DATA_DIR=" + daemon.data_dir + " " + binary("hearth") +
+                       " " + args + " 2>&1");
+  }
+
+  json hearth_json(const std::string& args) const {
+    auto out = hearth(args + " --json");
+    REQUIRE(out.exit_code == 0);
+    return json::parse(out.out);
+  }
+};
+
+} // namespace
+
+TEST_CASE(
+    "the CLI builds from a spec file, creates and waits for a pool, and checks out with "
+    "--json") {
+  cli_fixture f;
+  {
+    std::ofstream spec(f.dir.str("web.json"));
+    spec << R"({"base": "busybox", "steps": [{"run": "echo hi"}],
+               "start_cmd": "httpd -f -p 8080", "readiness": {"wait_for_port": 8080}})";
+  }
+  auto build = f.hearth_json("template build team/web --spec " + f.dir.str("web.json") +
+                             " --tag stable");
+  CHECK(build["status"] == "ready");
+  CHECK(build["canonical_ref"] == "team/web@" + build["build_id"].get<std::string>());
+
+  auto pool =
+      f.hearth_json("template warm-pool create team/web:stable --name review-api-small "
+                    "--min-ready 2 --max-ready 4 --vcpus 2 --memory 1024");
+  CHECK(pool["id"] == "twp_review_api_small");
+  CHECK(pool["vcpus"] == 2);
+  CHECK(pool["memory_mb"] == 1024);
+  auto waited =
+      f.hearth_json("template warm-pool wait twp_review_api_small --min-ready 2");
+  CHECK(waited["status"]["ready"].get<int>() >= 2);
+
+  auto sandbox = f.hearth_json("sandbox create --warm-pool twp_review_api_small "
+                               "--warm-pool-mode require");
+  CHECK(sandbox["warm_pool_checkout"]["hit"] == true);
+  CHECK(sandbox["warm_pool_checkout"]["mode"] == "require");
+
+  // Without --json: a short table with a header line.
+  auto table = f.hearth("template warm-pool list");
+  CHECK(table.exit_code == 0);
+  CHECK(table.out.rfind("ID ", 0) == 0);
+  CHECK(table.out.find("twp_review_api_small") != std::string::npos);
+  auto status = f.hearth_json("template warm-pool status twp_review_api_small");
+  CHECK(status.contains("claimed"));
+  CHECK(f.hearth("sandbox kill " + sandbox["id"].get<std::string>()).exit_code == 0);
+}
+
+TEST_CASE(
+    "the CLI's exit codes say what went wrong, and errors print the server's message "
+    "and field") {
+  cli_fixture f;
+  auto missing = f.hearth("template warm-pool get twp_nothing");
+  CHECK(missing.exit_code == 3);
+  CHECK(missing.out.find("not_found") != std::string::npos);
+
+  f.hearth_json("template build team/web --start-cmd 'httpd -f -p 8080' --tag stable");
+  auto invalid =
+      f.hearth("template warm-pool create team/web:stable --name web --min-ready 5 "
+               "--max-ready 2");
+  CHECK(invalid.exit_code == 2);
+  CHECK(invalid.out.find("(field min_ready)") != std::string::npos);
+  CHECK(f.hearth("template warm-pool create team/web:stable --max-ready 2").exit_code ==
+        2);
+
+  f.hearth_json("template warm-pool create team/web:stable --name empty --max-ready 1");
+  auto unavailable =
+      f.hearth("sandbox create --warm-pool twp_empty --warm-pool-mode require "
+               "--env A=1");
+  CHECK(unavailable.exit_code == 4);
+  CHECK(unavailable.out.find("warm_pool_unavailable") != std::string::npos);
+
+  CHECK(f.hearth("--key hk_wrong sandbox list").exit_code == 5);
+  CHECK(f.hearth("--server http://127.0.0.1:1 sandbox list").exit_code == 6);
+  auto timeout =
+      f.hearth("template warm-pool wait twp_empty --min-ready 5 --timeout 0.3");
+  CHECK(timeout.exit_code == 7);
+  CHECK(f.hearth("--help").exit_code == 0);
+}
