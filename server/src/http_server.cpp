@@ -171,14 +171,16 @@ public:
         if (auto alive = weak.lock())
           alive->shutdown();
     });
-    guard_.reset();
-    // Threads return once every session is gone; force them after the grace.
+    // The work guard stays until every session is gone: a session waiting for
+    // its handler's answer has no I/O pending, and the answer is posted to
+    // these threads, so they must still be running when it comes.
     std::unique_lock<std::mutex> lock(sessions_mutex_);
     sessions_gone_.wait_for(lock, options_.shutdown_grace, [this] {
       return std::none_of(sessions_.begin(), sessions_.end(),
                           [](const auto& weak) { return !weak.expired(); });
     });
     lock.unlock();
+    guard_.reset();
     io_.stop();
     for (auto& thread : threads_)
       thread.join();

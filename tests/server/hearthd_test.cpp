@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 #include <fstream>
 #include <sys/stat.h>
+#include <thread>
 
 using namespace hearth::testing;
 
@@ -120,4 +121,37 @@ TEST_CASE("a second hearthd on the same data directory exits with a clear messag
   CHECK(second.log().find("another process holds the data directory") !=
         std::string::npos);
   CHECK(http_request(first.port, "GET", "/healthz").status == 200);
+}
+
+TEST_CASE("SIGTERM lets a request in flight finish before hearthd exits") {
+  temp_dir dir;
+  daemon_process daemon(dir.str("data"), dir.str("hearthd.log"), simulated);
+  REQUIRE(daemon.wait_ready());
+  const auto key = daemon.key();
+  auto build = call_api(daemon.port, key, "POST", "/v1/templates/acme/web/builds",
+                        std::string(R"({"spec":{"base":"busybox"},"tags":["stable"]})"));
+  REQUIRE(build.status == 202);
+  REQUIRE(eventually([&] {
+    return call_api(daemon.port, key, "GET", "/v1/templates/acme/web")
+        .json["tags"]
+        .contains("stable");
+  }));
+  REQUIRE(call_api(daemon.port, key, "POST", "/v1/template-warm-pools",
+                   std::string(
+                       R"({"template":"acme/web:stable","name":"empty","max_ready":1})"))
+              .status == 201);
+  // A require-mode create on an empty pool waits 2 s for a VM, then fails.
+  api_reply waiting;
+  std::thread client([&] {
+    waiting =
+        call_api(daemon.port, key, "POST", "/v1/sandboxes",
+                 std::string(R"({"warm_pool":"twp_empty","warm_pool_mode":"require",)"
+                             R"("warm_pool_wait_ms":2000})"));
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  kill(daemon.pid, SIGTERM);
+  CHECK(daemon.wait_exit() == 0);
+  client.join();
+  CHECK(waiting.status == 409);
+  CHECK(waiting.json["error"]["code"] == "warm_pool_unavailable");
 }
