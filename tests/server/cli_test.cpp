@@ -103,4 +103,9 @@ TEST_CASE(
       f.hearth("template warm-pool wait twp_empty --min-ready 5 --timeout 0.3");
   CHECK(timeout.exit_code == 7);
   CHECK(f.hearth("--help").exit_code == 0);
+  // The example spec file in examples/ builds as it is.
+  auto example = f.hearth_json("template build team/example --spec " +
+                               std::string(HEARTH_SOURCE_DIR) + "/examples/web-template.json");
+  CHECK(example["status"] == "ready");
+  CHECK(example["tags"] == json::array({"stable"}));
 }
