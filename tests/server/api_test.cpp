@@ -380,9 +380,8 @@ TEST_CASE(
   }
 }
 
-TEST_CASE(
-    "/metrics reports pool gauges and checkouts by mode and outcome; /v1/events pages "
-    "through the journal") {
+TEST_CASE("/metrics reports pool gauges, checkouts by mode and outcome and latencies, and "
+          "/v1/events pages through the journal") {
   api_fixture f;
   f.create_pool("web", 1, 1);
   REQUIRE(eventually([&] { return f.ready("twp_web", 1); }));
