@@ -135,30 +135,20 @@ struct histogram {
     sum_us.fetch_add(static_cast<std::uint64_t>(took.count()), std::memory_order_relaxed);
   }
 
-  void render(std::string& out, const std::string& name,
-              const std::string& labels) const {
-    std::uint64_t cumulative = 0;
-    const std::string sep = labels.empty() ? "" : ",";
-    for (std::size_t i = 0; i < latency_buckets.size(); ++i) {
-      cumulative += counts[i].load();
-      char le[32];
-      std::snprintf(le, sizeof(le), "%g", latency_buckets[i]);
-      out += name + "_bucket{" + labels + sep + "le=\"" + le + "\"} " +
-             std::to_string(cumulative) + "\n";
-    }
-    cumulative += counts.back().load();
-    out += name + "_bucket{" + labels + sep + "le=\"+Inf\"} " +
-           std::to_string(cumulative) + "\n";
-    char sum[32];
-    std::snprintf(sum, sizeof(sum), "%.6f", static_cast<double>(sum_us.load()) / 1e6);
-    out += name + "_sum{" + labels + "} " + sum + "\n";
-    out += name + "_count{" + labels + "} " + std::to_string(cumulative) + "\n";
+  runtime::latency_histogram snapshot() const {
+    runtime::latency_histogram out;
+    out.bounds_s.assign(latency_buckets.begin(), latency_buckets.end());
+    for (const auto& count : counts)
+      out.counts.push_back(count.load(std::memory_order_relaxed));
+    out.sum_s = static_cast<double>(sum_us.load(std::memory_order_relaxed)) / 1e6;
+    return out;
   }
 };
 
-void render_histogram(std::string& out, const std::string& name, const std::string& help,
-                      const runtime::latency_histogram& h) {
-  out += "# HELP " + name + " " + help + "\n# TYPE " + name + " histogram\n";
+/// Prometheus buckets (cumulative), sum and count of `h`, with `labels`.
+void render_histogram(std::string& out, const std::string& name,
+                      const std::string& labels, const runtime::latency_histogram& h) {
+  const std::string sep = labels.empty() ? "" : ",";
   std::uint64_t cumulative = 0;
   for (std::size_t i = 0; i < h.counts.size(); ++i) {
     cumulative += h.counts[i];
@@ -167,12 +157,14 @@ void render_histogram(std::string& out, const std::string& name, const std::stri
       std::snprintf(le, sizeof(le), "%g", h.bounds_s[i]);
     else
       std::snprintf(le, sizeof(le), "+Inf");
-    out += name + "_bucket{le=\"" + le + "\"} " + std::to_string(cumulative) + "\n";
+    out += name + "_bucket{" + labels + sep + "le=\"" + le + "\"} " +
+           std::to_string(cumulative) + "\n";
   }
   char sum[32];
   std::snprintf(sum, sizeof(sum), "%.6f", h.sum_s);
-  out +=
-      name + "_sum " + sum + "\n" + name + "_count " + std::to_string(cumulative) + "\n";
+  const std::string braces = labels.empty() ? "" : "{" + labels + "}";
+  out += name + "_sum" + braces + " " + sum + "\n" + name + "_count" + braces + " " +
+         std::to_string(cumulative) + "\n";
 }
 
 constexpr std::array<const char*, 3> modes{"prefer", "require", "bypass"};
@@ -562,8 +554,10 @@ void http_api::impl::metrics(call& c) {
   out +=
       "# HELP hearth_sandbox_create_seconds Time to answer a sandbox create, by source.\n"
       "# TYPE hearth_sandbox_create_seconds histogram\n";
-  create_latency_[0].render(out, "hearth_sandbox_create_seconds", "source=\"warm_pool\"");
-  create_latency_[1].render(out, "hearth_sandbox_create_seconds", "source=\"cold\"");
+  render_histogram(out, "hearth_sandbox_create_seconds", "source=\"warm_pool\"",
+                   create_latency_[0].snapshot());
+  render_histogram(out, "hearth_sandbox_create_seconds", "source=\"cold\"",
+                   create_latency_[1].snapshot());
   const auto counters = rt_.metrics();
   out += "# TYPE hearth_journal_persists_total counter\nhearth_journal_persists_total " +
          std::to_string(counters.persists) + "\n";
@@ -572,11 +566,13 @@ void http_api::impl::metrics(call& c) {
          std::to_string(counters.persist_failures) + "\n";
   out += "# TYPE hearth_actor_restarts_total counter\nhearth_actor_restarts_total " +
          std::to_string(counters.actor_restarts) + "\n";
-  render_histogram(out, "hearth_journal_append_seconds",
-                   "From an actor's append to the journal's durable acknowledgement.",
-                   counters.journal_append);
-  render_histogram(out, "hearth_vm_restore_seconds",
-                   "From a restore request to the VM being ready.", counters.vm_restore);
+  out += "# HELP hearth_journal_append_seconds From an actor's append to the journal's "
+         "durable acknowledgement.\n# TYPE hearth_journal_append_seconds histogram\n";
+  render_histogram(out, "hearth_journal_append_seconds", "", counters.journal_append);
+  out +=
+      "# HELP hearth_vm_restore_seconds From a restore request to the VM being ready.\n"
+      "# TYPE hearth_vm_restore_seconds histogram\n";
+  render_histogram(out, "hearth_vm_restore_seconds", "", counters.vm_restore);
 
   // Pool gauges: every tenant's pools, gathered without blocking.
   struct gather {
