@@ -137,6 +137,7 @@ std::string load_toml(const std::string& path, hearthd_config& config) {
       error = "driver must be qemu or simulated, not " + driver;
   }
   top.boolean("controller_disabled", rt.controller_disabled);
+  top.millis("shutdown_timeout_ms", config.shutdown_timeout, 3'600'000);
   if (const auto* pools = top.table("pools")) {
     table_reader t(*pools, "pools.", error);
     t.millis("tick_ms", rt.pools.tick, 3'600'000);

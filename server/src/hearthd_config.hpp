@@ -5,6 +5,7 @@
 #include "hearth/actors/runtime.hpp"
 #include "hearth/server/http_server.hpp"
 
+#include <chrono>
 #include <string>
 
 namespace hearth::server {
@@ -18,6 +19,10 @@ struct hearthd_config {
   std::string data_dir;
   // Default: info
   std::string log_level = "info";
+  /// How long stopping (requests in flight, then the actors) may take before
+  /// hearthd exits anyway.
+  // Default: 30 s
+  std::chrono::milliseconds shutdown_timeout{30'000};
   http_options http;
   runtime_options runtime;
 };

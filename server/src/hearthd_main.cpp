@@ -7,6 +7,7 @@
 
 #include <CLI/CLI.hpp>
 #include <atomic>
+#include <condition_variable>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
@@ -14,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <mutex>
 #include <spdlog/spdlog.h>
 #include <string>
 #include <sys/stat.h>
@@ -225,9 +227,33 @@ int main(int argc, char** argv) {
   int received = 0;
   sigwait(&signals, &received);
   spdlog::info("received {}, finishing requests in flight", strsignal(received));
+  // Stopping is bounded: if a stage hangs, say which and exit anyway. Nothing
+  // is lost: everything acknowledged is in the journal, and VMs are
+  // re-adopted by the next start.
+  std::atomic<const char*> stage{"stopping the HTTP server"};
+  std::mutex stop_mutex;
+  std::condition_variable stop_done;
+  bool stopped = false;
+  std::thread watchdog([&] {
+    std::unique_lock<std::mutex> lock(stop_mutex);
+    if (!stop_done.wait_for(lock, config.shutdown_timeout, [&] { return stopped; })) {
+      spdlog::error("stopping did not finish within {} ms (stuck {}); exiting now",
+                    config.shutdown_timeout.count(), stage.load());
+      spdlog::shutdown();
+      _exit(1);
+    }
+  });
   (*server)->stop();
+  stage = "stopping the journal log";
   changes.reset();
+  stage = "stopping the actors";
   opened->reset();
+  {
+    std::lock_guard<std::mutex> lock(stop_mutex);
+    stopped = true;
+  }
+  stop_done.notify_all();
+  watchdog.join();
   spdlog::info("hearthd stopped");
   return 0;
 }
