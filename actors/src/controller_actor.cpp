@@ -155,7 +155,11 @@ caf::actor controller_actor::spawn_new_pool(events::pool_created created,
 caf::actor controller_actor::spawn_sandbox(model::sandbox_state state, std::uint64_t sequence) {
   const std::string id = state.id;
   const std::string tenant = state.tenant;
-  return enroll("sandbox", id, tenant, spawn<sandbox_actor>(ctx_, std::move(state), sequence));
+  // A recovered sandbox has nothing to do until someone asks: it is
+  // scheduled on its first message, not at spawn (recovering 100,000
+  // sandboxes would otherwise wake a worker 100,000 times).
+  return enroll("sandbox", id, tenant,
+                spawn<sandbox_actor, caf::lazy_init>(ctx_, std::move(state), sequence));
 }
 
 caf::actor controller_actor::spawn_new_sandbox(events::sandbox_created created,

@@ -10,8 +10,12 @@
 #include "vmm_actor.hpp"
 
 #include <caf/all.hpp>
+#include <condition_variable>
 #include <cstdlib>
+#include <deque>
 #include <mutex>
+#include <optional>
+#include <thread>
 #include <openssl/sha.h>
 #include <sys/random.h>
 #include <unordered_map>
@@ -19,6 +23,100 @@
 namespace hearth {
 
 using namespace actors;
+
+namespace {
+
+/// Rebuilds every aggregate's state with one pass over the journal in global
+/// order. A reader thread reads and decodes the events while this thread
+/// applies them in order: decoding is most of the pass (bench/controller).
+model::result<model::world_state> recover_world(store::journal& journal) {
+  struct decoded {
+    std::string stream;
+    std::uint64_t sequence;
+    events::domain_event event;
+  };
+  using batch = std::vector<decoded>;
+  constexpr std::size_t batch_size = 512;
+  constexpr std::size_t max_batches = 16; // bounds what the reader runs ahead
+
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::deque<batch> handed;
+  bool reader_done = false;
+  bool applier_failed = false;
+  std::optional<model::error> read_failure;
+
+  std::thread reader([&] {
+    batch current;
+    current.reserve(batch_size);
+    auto hand_over = [&] {
+      std::unique_lock<std::mutex> lock(mutex);
+      changed.wait(lock, [&] { return handed.size() < max_batches || applier_failed; });
+      if (applier_failed)
+        return false;
+      handed.push_back(std::move(current));
+      changed.notify_all();
+      current = batch{};
+      current.reserve(batch_size);
+      return true;
+    };
+    std::optional<model::error> failure;
+    auto scanned = journal.read_all(1, store::max_sequence, [&](const events::envelope& e) {
+      auto event = events::decode_domain(e);
+      if (!event) {
+        failure = model::error{model::errc::internal,
+                               "cannot recover: event " + std::to_string(e.sequence) + " of " +
+                                 e.stream + ": " + event.error().message};
+        return false;
+      }
+      current.push_back(decoded{e.stream, e.sequence, std::move(*event)});
+      return current.size() < batch_size || hand_over();
+    });
+    if (!failure && !scanned)
+      failure = model::error{model::errc::unavailable,
+                             "cannot recover from the journal: " + scanned.error().message};
+    if (!failure && !current.empty())
+      hand_over();
+    std::lock_guard<std::mutex> lock(mutex);
+    read_failure = std::move(failure);
+    reader_done = true;
+    changed.notify_all();
+  });
+
+  model::world_state world;
+  std::optional<model::error> failure;
+  for (;;) {
+    batch next;
+    {
+      std::unique_lock<std::mutex> lock(mutex);
+      changed.wait(lock, [&] { return !handed.empty() || reader_done; });
+      if (handed.empty())
+        break;
+      next = std::move(handed.front());
+      handed.pop_front();
+      changed.notify_all();
+    }
+    for (const auto& d : next)
+      if (auto ok = world.apply(d.stream, d.sequence, d.event); !ok) {
+        failure = model::error{model::errc::internal, "cannot recover: " + ok.error().message};
+        break;
+      }
+    if (failure) {
+      std::lock_guard<std::mutex> lock(mutex);
+      applier_failed = true;
+      changed.notify_all();
+      break;
+    }
+  }
+  reader.join();
+  if (read_failure)
+    return *read_failure;
+  if (failure)
+    return *failure;
+  return world;
+}
+
+} // namespace
 
 class runtime::impl {
 public:
@@ -142,22 +240,10 @@ model::result<std::unique_ptr<runtime>> runtime::open(runtime_options options) {
     self->storage = self->owned_storage.get();
   }
 
-  // Recover: one pass over the journal in global order rebuilds every state.
-  model::world_state world;
-  std::optional<model::error> failure;
-  auto scanned = self->storage->events().read_all(1, store::max_sequence,
-                                                  [&](const events::envelope& e) {
-                                                    if (auto ok = world.apply(e); !ok) {
-                                                      failure = ok.error();
-                                                      return false;
-                                                    }
-                                                    return true;
-                                                  });
-  if (!scanned)
-    return model::error{model::errc::unavailable,
-                        "cannot recover from the journal: " + scanned.error().message};
-  if (failure)
-    return model::error{model::errc::internal, "cannot recover: " + failure->message};
+  auto recovered = recover_world(self->storage->events());
+  if (!recovered)
+    return recovered.error();
+  model::world_state world = std::move(*recovered);
 
   // Real VMs: look at what the hosts run before any actor starts (blocking:
   // QEMU checks, the accelerator probe, re-adopting recorded VMs).

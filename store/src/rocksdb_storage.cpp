@@ -156,6 +156,7 @@ public:
     db_options.write_buffer_size = options_.write_buffer_bytes;
     db_options.max_write_buffer_number = 4;
     db_options.keep_log_file_num = 4;
+    db_options.avoid_flush_during_recovery = true;
     db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
     db_options.info_log = std::make_shared<stderr_logger>();
 

@@ -19,13 +19,18 @@ result<void> world_state::apply(const events::envelope& stored) {
   if (!event)
     return error{errc::internal, "event " + std::to_string(stored.sequence) + " of "
                                    + stored.stream + ": " + event.error().message};
-  const auto slash = stored.stream.find('/');
-  const std::string kind = stored.stream.substr(0, slash);
-  const std::string key = slash == std::string::npos ? "" : stored.stream.substr(slash + 1);
+  return apply(stored.stream, stored.sequence, *event);
+}
+
+result<void> world_state::apply(const std::string& stream, std::uint64_t sequence,
+                                const events::domain_event& event) {
+  const auto slash = stream.find('/');
+  const std::string_view kind = std::string_view(stream).substr(0, slash);
+  const std::string key = slash == std::string::npos ? "" : stream.substr(slash + 1);
   bool applied = false;
   if (kind == "pool") {
     auto& pool = pools[key];
-    if (const auto* c = std::get_if<events::member_claimed>(&*event)) {
+    if (const auto* c = std::get_if<events::member_claimed>(&event)) {
       auto member = pool.members.find(c->member_id);
       if (member != pool.members.end()) {
         claims[c->sandbox_id] = claim{key, pool.tenant, pool.config.template_name,
@@ -34,23 +39,23 @@ result<void> world_state::apply(const events::envelope& stored) {
         ++claims_per_vm[c->member_id];
       }
     }
-    applied = pool.apply(*event);
+    applied = pool.apply(event);
   }
   else if (kind == "sandbox")
-    applied = sandboxes[key].apply(*event);
+    applied = sandboxes[key].apply(event);
   else if (kind == "host")
-    applied = hosts[key].apply(*event);
+    applied = hosts[key].apply(event);
   else if (kind == "tenant")
-    applied = tenants[key].apply(*event);
+    applied = tenants[key].apply(event);
   else if (kind == "template") {
     auto& t = templates[key];
     t.name = key;
-    applied = t.apply(*event);
+    applied = t.apply(event);
   } else
-    return error{errc::internal, "stream " + stored.stream + " is of no known kind"};
+    return error{errc::internal, "stream " + stream + " is of no known kind"};
   if (!applied)
     ++rejected;
-  sequences[stored.stream] = stored.sequence;
+  sequences[stream] = sequence;
   return {};
 }
 

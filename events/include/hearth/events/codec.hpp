@@ -21,10 +21,18 @@ std::string encode_payload(const T& value) {
 /// `malformed_payload`, never an exception.
 template <class T>
 result<T> decode_payload(std::string_view bytes) {
+  // One zone per thread, emptied after each payload: unpacking into a fresh
+  // zone costs a heap chunk per event, which recovery pays for every event.
+  thread_local msgpack::zone zone;
+  struct emptied {
+    msgpack::zone& z;
+    ~emptied() { z.clear(); }
+  } guard{zone};
   try {
-    auto handle = msgpack::unpack(bytes.data(), bytes.size());
+    std::size_t offset = 0;
+    const msgpack::object object = msgpack::unpack(zone, bytes.data(), bytes.size(), offset);
     T value{};
-    handle.get().convert(value);
+    object.convert(value);
     return value;
   } catch (const std::exception& ex) {
     return error{errc::malformed_payload,

@@ -29,7 +29,7 @@ struct member {
   member_state state = member_state::warming;
   std::int64_t since_ns = 0;
   std::map<std::string, std::string> endpoints;
-  MSGPACK_DEFINE_MAP(id, build_id, generation, host, state, since_ns, endpoints)
+  HEARTH_FIELDS(id, build_id, generation, host, state, since_ns, endpoints)
 };
 
 /// The counts the seed names. ready, warming and draining are current;
@@ -73,7 +73,7 @@ struct pool_state {
   std::uint32_t consecutive_failures = 0;
   std::int64_t last_failure_ns = 0;
 
-  MSGPACK_DEFINE_MAP(exists, id, tenant, name, config, build_id, generation, enabled, draining,
+  HEARTH_FIELDS(exists, id, tenant, name, config, build_id, generation, enabled, draining,
                      deleting, deleted, degraded_reason, members, claimed_count, failed_count,
                      expired_count, unavailable_count, members_started,
                      consecutive_failures, last_failure_ns)

@@ -38,7 +38,7 @@ struct sandbox_state {
   std::int64_t created_ns = 0;
   std::vector<std::string> network_allow;
 
-  MSGPACK_DEFINE_MAP(exists, id, tenant, template_name, build_id, origin, vm_id, host, vcpus,
+  HEARTH_FIELDS(exists, id, tenant, template_name, build_id, origin, vm_id, host, vcpus,
                      memory_mb, checkout, endpoints, status, reason, created_ns, network_allow)
 
   bool apply(const events::domain_event& event);

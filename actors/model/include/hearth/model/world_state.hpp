@@ -56,6 +56,11 @@ struct world_state {
   /// Decodes and applies one stored event. Fails on an event that does not
   /// decode or whose stream is not known.
   result<void> apply(const events::envelope& stored);
+
+  /// Applies one event already decoded from `stream` at `sequence`. Fails on
+  /// a stream that is not known.
+  result<void> apply(const std::string& stream, std::uint64_t sequence,
+                     const events::domain_event& event);
 };
 
 /// JSON descriptions of states: stable text, for comparing states and for

@@ -3,7 +3,7 @@
 #include <cstdint>
 #include <string>
 
-#include <msgpack.hpp>
+#include "hearth/events/fields.hpp"
 
 namespace hearth::events {
 
@@ -13,7 +13,7 @@ struct host_registered {
   std::string id;
   std::uint32_t vcpus = 0;
   std::uint32_t memory_mb = 0;
-  MSGPACK_DEFINE_MAP(id, vcpus, memory_mb)
+  HEARTH_FIELDS(id, vcpus, memory_mb)
 };
 
 /// `to` is lost or healthy.
@@ -22,7 +22,7 @@ struct host_health_changed {
   static constexpr std::uint32_t version = 1;
   std::string to;
   std::string reason;
-  MSGPACK_DEFINE_MAP(to, reason)
+  HEARTH_FIELDS(to, reason)
 };
 
 /// `to` is preparing, ready or failed.
@@ -32,7 +32,7 @@ struct artifact_changed {
   std::string build_id;
   std::string to;
   std::string reason;
-  MSGPACK_DEFINE_MAP(build_id, to, reason)
+  HEARTH_FIELDS(build_id, to, reason)
 };
 
 } // namespace hearth::events

@@ -4,7 +4,7 @@
 #include <map>
 #include <string>
 
-#include <msgpack.hpp>
+#include "hearth/events/fields.hpp"
 
 namespace hearth::events {
 
@@ -18,7 +18,7 @@ struct pool_config {
   std::uint32_t memory_mb = 128;
   std::string version_policy = "pinned_build"; // or track_tag
   std::string track_tag;
-  MSGPACK_DEFINE_MAP(template_ref, template_name, min_ready, max_ready, vcpus, memory_mb,
+  HEARTH_FIELDS(template_ref, template_name, min_ready, max_ready, vcpus, memory_mb,
                      version_policy, track_tag)
 };
 
@@ -30,7 +30,7 @@ struct pool_created {
   std::string name;
   pool_config config;
   std::string build_id; // the resolved build (generation 1)
-  MSGPACK_DEFINE_MAP(id, tenant, name, config, build_id)
+  HEARTH_FIELDS(id, tenant, name, config, build_id)
 };
 
 struct pool_updated {
@@ -38,7 +38,7 @@ struct pool_updated {
   static constexpr std::uint32_t version = 1;
   pool_config config;
   std::string build_id;
-  MSGPACK_DEFINE_MAP(config, build_id)
+  HEARTH_FIELDS(config, build_id)
 };
 
 /// enable, disable, drain, delete and its completion: one type, `change` names
@@ -47,7 +47,7 @@ struct pool_lifecycle {
   static constexpr const char* type_name = "pool.lifecycle";
   static constexpr std::uint32_t version = 1;
   std::string change; // enabled | disabled | drain_started | delete_requested | deleted
-  MSGPACK_DEFINE_MAP(change)
+  HEARTH_FIELDS(change)
 };
 
 struct rollout_started {
@@ -55,7 +55,7 @@ struct rollout_started {
   static constexpr std::uint32_t version = 1;
   std::uint64_t generation = 0;
   std::string build_id;
-  MSGPACK_DEFINE_MAP(generation, build_id)
+  HEARTH_FIELDS(generation, build_id)
 };
 
 struct member_warming {
@@ -66,7 +66,7 @@ struct member_warming {
   std::uint64_t generation = 0;
   std::string host;
   std::int64_t at_ns = 0;
-  MSGPACK_DEFINE_MAP(member_id, build_id, generation, host, at_ns)
+  HEARTH_FIELDS(member_id, build_id, generation, host, at_ns)
 };
 
 struct member_ready {
@@ -75,7 +75,7 @@ struct member_ready {
   std::string member_id;
   std::map<std::string, std::string> endpoints;
   std::int64_t at_ns = 0;
-  MSGPACK_DEFINE_MAP(member_id, endpoints, at_ns)
+  HEARTH_FIELDS(member_id, endpoints, at_ns)
 };
 
 struct member_claimed {
@@ -84,7 +84,7 @@ struct member_claimed {
   std::string member_id;
   std::string sandbox_id;
   std::int64_t at_ns = 0;
-  MSGPACK_DEFINE_MAP(member_id, sandbox_id, at_ns)
+  HEARTH_FIELDS(member_id, sandbox_id, at_ns)
 };
 
 /// A member leaving the pool without being claimed: `to` is failed, expired,
@@ -96,14 +96,14 @@ struct member_changed {
   std::string to;
   std::string reason;
   std::int64_t at_ns = 0;
-  MSGPACK_DEFINE_MAP(member_id, to, reason, at_ns)
+  HEARTH_FIELDS(member_id, to, reason, at_ns)
 };
 
 struct degraded_changed {
   static constexpr const char* type_name = "pool.degraded_changed";
   static constexpr std::uint32_t version = 1;
   std::string reason; // empty: no longer degraded
-  MSGPACK_DEFINE_MAP(reason)
+  HEARTH_FIELDS(reason)
 };
 
 } // namespace hearth::events

@@ -4,7 +4,7 @@
 #include <map>
 #include <string>
 
-#include <msgpack.hpp>
+#include "hearth/events/fields.hpp"
 
 namespace hearth::events {
 
@@ -15,7 +15,7 @@ struct warm_pool_checkout {
   bool hit = false;
   std::string id;     // the pool
   std::string mode;   // prefer | require | bypass
-  MSGPACK_DEFINE_MAP(considered, source, hit, id, mode)
+  HEARTH_FIELDS(considered, source, hit, id, mode)
 };
 
 struct sandbox_created {
@@ -37,7 +37,7 @@ struct sandbox_created {
   /// Outbound destinations of a cold-created sandbox ("host:port"); empty:
   /// its template's.
   std::vector<std::string> network_allow;
-  MSGPACK_DEFINE_MAP(id, tenant, template_name, build_id, origin, vm_id, host, vcpus,
+  HEARTH_FIELDS(id, tenant, template_name, build_id, origin, vm_id, host, vcpus,
                      memory_mb, checkout, endpoints, at_ns, network_allow)
 };
 
@@ -50,7 +50,7 @@ struct sandbox_changed {
   std::string reason;
   std::map<std::string, std::string> endpoints;
   std::int64_t at_ns = 0;
-  MSGPACK_DEFINE_MAP(to, reason, endpoints, at_ns)
+  HEARTH_FIELDS(to, reason, endpoints, at_ns)
 };
 
 } // namespace hearth::events

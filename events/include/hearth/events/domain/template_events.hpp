@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include <msgpack.hpp>
+#include "hearth/events/fields.hpp"
 
 namespace hearth::events {
 
@@ -18,7 +18,7 @@ struct build_step {
   std::uint32_t mode = 0644;              // copy: file mode
   std::vector<std::string> packages;      // apt_install, pip_install
   std::map<std::string, std::string> env; // env
-  MSGPACK_DEFINE_MAP(kind, text, content_b64, mode, packages, env)
+  HEARTH_FIELDS(kind, text, content_b64, mode, packages, env)
 };
 
 /// How the template proves its start command is ready.
@@ -28,7 +28,7 @@ struct readiness_spec {
   std::string path;         // wait_for_http
   std::string command;      // wait_for_cmd
   std::uint32_t timeout_ms = 30'000;
-  MSGPACK_DEFINE_MAP(kind, port, path, command, timeout_ms)
+  HEARTH_FIELDS(kind, port, path, command, timeout_ms)
 };
 
 /// What a template build makes.
@@ -42,7 +42,7 @@ struct build_spec {
   /// Outbound destinations ("host:port") the template's VMs may reach; none
   /// by default (version 2).
   std::vector<std::string> network_allow;
-  MSGPACK_DEFINE_MAP(base, steps, start_cmd, readiness, vcpus, memory_mb, network_allow)
+  HEARTH_FIELDS(base, steps, start_cmd, readiness, vcpus, memory_mb, network_allow)
 };
 
 struct build_started {
@@ -54,7 +54,7 @@ struct build_started {
   build_spec spec;
   std::vector<std::string> tags;
   std::int64_t at_ns = 0;
-  MSGPACK_DEFINE_MAP(build_id, tenant, spec, tags, at_ns)
+  HEARTH_FIELDS(build_id, tenant, spec, tags, at_ns)
 };
 
 struct build_succeeded {
@@ -64,7 +64,7 @@ struct build_succeeded {
   std::string host;     // where the artifact was made
   std::string artifact; // the driver's artifact reference
   std::int64_t at_ns = 0;
-  MSGPACK_DEFINE_MAP(build_id, host, artifact, at_ns)
+  HEARTH_FIELDS(build_id, host, artifact, at_ns)
 };
 
 struct build_failed {
@@ -73,7 +73,7 @@ struct build_failed {
   std::string build_id;
   std::string error;
   std::int64_t at_ns = 0;
-  MSGPACK_DEFINE_MAP(build_id, error, at_ns)
+  HEARTH_FIELDS(build_id, error, at_ns)
 };
 
 struct tag_moved {
@@ -81,14 +81,14 @@ struct tag_moved {
   static constexpr std::uint32_t version = 1;
   std::string tag;
   std::string build_id;
-  MSGPACK_DEFINE_MAP(tag, build_id)
+  HEARTH_FIELDS(tag, build_id)
 };
 
 struct build_deleted {
   static constexpr const char* type_name = "template.build_deleted";
   static constexpr std::uint32_t version = 1;
   std::string build_id;
-  MSGPACK_DEFINE_MAP(build_id)
+  HEARTH_FIELDS(build_id)
 };
 
 } // namespace hearth::events

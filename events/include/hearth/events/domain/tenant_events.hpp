@@ -3,7 +3,7 @@
 #include <cstdint>
 #include <string>
 
-#include <msgpack.hpp>
+#include "hearth/events/fields.hpp"
 
 namespace hearth::events {
 
@@ -13,7 +13,7 @@ struct tenant_created {
   std::string id;
   std::uint32_t quota_vcpus = 0;
   std::uint32_t quota_memory_mb = 0;
-  MSGPACK_DEFINE_MAP(id, quota_vcpus, quota_memory_mb)
+  HEARTH_FIELDS(id, quota_vcpus, quota_memory_mb)
 };
 
 struct tenant_quota_set {
@@ -21,7 +21,7 @@ struct tenant_quota_set {
   static constexpr std::uint32_t version = 1;
   std::uint32_t quota_vcpus = 0;
   std::uint32_t quota_memory_mb = 0;
-  MSGPACK_DEFINE_MAP(quota_vcpus, quota_memory_mb)
+  HEARTH_FIELDS(quota_vcpus, quota_memory_mb)
 };
 
 /// An API key for the tenant. Only its SHA-256 digest is kept: the key itself
@@ -34,7 +34,7 @@ struct tenant_key_added {
   std::string digest;
   std::string role;
   std::int64_t at_ns = 0;
-  MSGPACK_DEFINE_MAP(key_id, digest, role, at_ns)
+  HEARTH_FIELDS(key_id, digest, role, at_ns)
 };
 
 } // namespace hearth::events
