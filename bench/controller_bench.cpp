@@ -286,7 +286,7 @@ int main(int argc, char** argv) {
               "(journal pass alone: %.3f s)\n",
               recovery_pools, recovery_sandboxes, static_cast<unsigned long long>(events_written),
               recovery, scan);
-  figures.push_back({"recovery: journal pass (decode + apply) alone", scan, "s", ""});
+  figures.push_back({"recovery: journal pass alone (decode + apply, one thread)", scan, "s", ""});
   figures.push_back({"recovery, " + std::to_string(recovery_pools) + " pools + " +
                        std::to_string(recovery_sandboxes) + " sandboxes",
                      recovery, "s", "<= 2"});

@@ -6,6 +6,7 @@
 
 #include <caf/all.hpp>
 #include <cstdio>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -22,11 +23,14 @@ namespace hearth::actors {
 ///
 /// Commands are decided in arrival order against `state()`, the state their
 /// predecessors' events will produce; their replies and effects wait until
-/// those events are durable. Events that pile up while a stream's append is
-/// in flight go out together as its next append, so a busy actor is not
-/// limited to one fsync per command. Nothing reaches `durable()` before the
-/// journal acknowledged it; a journal error stops the actor, which then
-/// recovers from what was written.
+/// those events are durable. A stream keeps up to `max_in_flight` appends on
+/// their way to the journal, each expecting the sequence number its
+/// predecessor ends at, so a command does not wait for the fsync of the one
+/// before it to start (the journal writes both in order, usually in one
+/// group). Events that pile up beyond that go out together as the next
+/// append, so a busy actor is not limited to one fsync per command. Nothing
+/// reaches `durable()` before the journal acknowledged it; a journal error
+/// stops the actor, which then recovers from what was written.
 template <class State>
 class event_sourced : public caf::event_based_actor {
 public:
@@ -55,6 +59,7 @@ protected:
     e.durable = recovered;
     e.working = std::move(recovered);
     e.sequence = sequence;
+    e.sent_sequence = sequence;
     e.snapshot_sequence = sequence;
   }
 
@@ -90,8 +95,11 @@ protected:
                std::function<void()> then, std::string correlation_id = {}) {
     auto& e = streams_[stream];
     if (events.empty()) {
-      if (e.in_flight)
+      // After everything persisted so far: the last batch decided.
+      if (!e.next.thens.empty() || !e.next.events.empty())
         e.next.thens.push_back(std::move(then));
+      else if (!e.in_flight.empty())
+        e.in_flight.back().thens.push_back(std::move(then));
       else if (then)
         then();
       return;
@@ -105,7 +113,7 @@ protected:
     e.next.thens.push_back(std::move(then));
     if (e.next.correlation_id.empty())
       e.next.correlation_id = std::move(correlation_id);
-    if (!e.in_flight)
+    if (e.in_flight.size() < max_in_flight)
       send_next(stream, e);
   }
 
@@ -134,9 +142,8 @@ protected:
       return;
     }
     ctx_->metrics.persists++;
-    batch done = std::move(e.current);
-    e.current = batch{};
-    e.in_flight = false;
+    batch done = std::move(e.in_flight.front());
+    e.in_flight.pop_front();
     for (auto& event : done.events)
       e.durable.apply(event);
     e.sequence = outcome.result->last_sequence;
@@ -144,7 +151,7 @@ protected:
     std::vector<std::function<void()>> waiting;
     if (!e.next.events.empty()) {
       send_next(stream, e); // on its way while the continuations run
-    } else {
+    } else if (e.in_flight.empty()) {
       waiting = std::move(e.next.thens);
       e.next.thens.clear();
     }
@@ -168,37 +175,43 @@ private:
     std::string correlation_id;
   };
 
+  /// Appends of one stream on their way to the journal at once: two lets a
+  /// command's append start while its predecessor's is being synced, more
+  /// would only split batches.
+  static constexpr std::size_t max_in_flight = 2;
+
   struct entry {
     State durable;
     State working;
-    std::uint64_t sequence = 0;
+    std::uint64_t sequence = 0;      // durable
+    std::uint64_t sent_sequence = 0; // what the appends in flight end at
     std::uint64_t snapshot_sequence = 0;
-    bool in_flight = false;
-    batch current;
+    std::deque<batch> in_flight;     // oldest first: acknowledged in order
     batch next;
   };
 
   void send_next(const std::string& stream, entry& e) {
-    e.current = std::move(e.next);
+    e.in_flight.push_back(std::move(e.next));
     e.next = batch{};
-    e.in_flight = true;
+    const batch& sending = e.in_flight.back();
     store::append_request request;
     request.stream = stream;
-    request.expected_sequence = e.sequence;
-    request.events.reserve(e.current.events.size());
+    request.expected_sequence = e.sent_sequence;
+    e.sent_sequence += sending.events.size();
+    request.events.reserve(sending.events.size());
     const std::int64_t now = now_ns(this, *ctx_);
     if (ctx_->trace)
-      for (const auto& event : e.current.events) {
+      for (const auto& event : sending.events) {
         auto json = events::payload_to_json(events::encode_domain(event));
         std::fprintf(stderr, "trace %.3f %s %s %s\n",
                      static_cast<double>(now - ctx_->wall_at_start_ns) / 1e9,
                      stream.c_str(), events::type_name(event),
                      json ? json->c_str() : "?");
       }
-    for (const auto& event : e.current.events)
+    for (const auto& event : sending.events)
       request.events.push_back(
           store::new_event{events::type_name(event), version_of(event),
-                           events::encode_domain(event), e.current.correlation_id, now});
+                           events::encode_domain(event), sending.correlation_id, now});
     caf::actor self_handle = caf::actor_cast<caf::actor>(this);
     const auto submitted = std::chrono::steady_clock::now();
     ctx_->port->append(std::move(request), [self_handle, stream, submitted, ctx = ctx_](
