@@ -617,8 +617,10 @@ controller_actor::create_sandbox(const std::string& tenant, api::sandbox_request
         // the claim on recovery).
         model::sandbox_state view;
         view.apply(created);
-        spawn_new_sandbox(std::move(created), correlation);
+        // The answer first, so that it is not queued behind the new actor's
+        // start; nothing can ask for the sandbox before this handler ends.
         rp.deliver(sandbox_actor::info_of(view));
+        spawn_new_sandbox(std::move(created), correlation);
       },
       [=](caf::error& err) mutable {
         sandboxes_.erase(id);

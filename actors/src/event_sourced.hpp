@@ -5,6 +5,7 @@
 #include "runtime_context.hpp"
 
 #include <caf/all.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <deque>
 #include <functional>
@@ -93,28 +94,25 @@ protected:
   /// is created if new, then runs `then`.
   void persist(const std::string& stream, std::vector<events::domain_event> events,
                std::function<void()> then, std::string correlation_id = {}) {
-    auto& e = streams_[stream];
-    if (events.empty()) {
-      // After everything persisted so far: the last batch decided.
-      if (!e.next.thens.empty() || !e.next.events.empty())
-        e.next.thens.push_back(std::move(then));
-      else if (!e.in_flight.empty())
-        e.in_flight.back().thens.push_back(std::move(then));
-      else if (then)
-        then();
-      return;
-    }
-    for (auto& event : events) {
-      if (!e.working.apply(event))
-        std::fprintf(stderr, "hearth: %s rejected its own event %s\n", stream.c_str(),
-                     events::type_name(event));
-      e.next.events.push_back(std::move(event));
-    }
-    e.next.thens.push_back(std::move(then));
-    if (e.next.correlation_id.empty())
-      e.next.correlation_id = std::move(correlation_id);
-    if (e.in_flight.size() < max_in_flight)
-      send_next(stream, e);
+    persist_impl(stream, std::move(events), std::move(then), std::move(correlation_id), false);
+  }
+
+  /// `persist` for events no caller waits on (a refill, the record of a
+  /// sandbox whose claim is durable): the journal may hold them up to
+  /// `runtime_context::lazy_append_wait` to share the next sync, so that they
+  /// do not delay the next command with a sync of their own. Their effects
+  /// still wait for them; whoever then waits on the stream (`persist`,
+  /// `after_persisted`) has them written at once.
+  void persist_lazily(const std::string& stream, std::vector<events::domain_event> events,
+                      std::function<void()> then, std::string correlation_id = {}) {
+    persist_impl(stream, std::move(events), std::move(then), std::move(correlation_id), true);
+  }
+
+  void persist_lazily(const std::string& stream, events::domain_event event,
+                      std::function<void()> then, std::string correlation_id = {}) {
+    std::vector<events::domain_event> events;
+    events.push_back(std::move(event));
+    persist_lazily(stream, std::move(events), std::move(then), std::move(correlation_id));
   }
 
   void persist(const std::string& stream, events::domain_event event,
@@ -173,6 +171,7 @@ private:
     std::vector<events::domain_event> events;
     std::vector<std::function<void()>> thens;
     std::string correlation_id;
+    bool urgent = false; // someone waits on it: it may not linger
   };
 
   /// Appends of one stream on their way to the journal at once: two lets a
@@ -189,6 +188,50 @@ private:
     std::deque<batch> in_flight;     // oldest first: acknowledged in order
     batch next;
   };
+
+  void persist_impl(const std::string& stream, std::vector<events::domain_event> events,
+                    std::function<void()> then, std::string correlation_id, bool lazy) {
+    auto& e = streams_[stream];
+    if (events.empty()) {
+      // After everything persisted so far: the last batch decided. Unless
+      // lazy, someone waits now, so nothing on the way may linger.
+      if (!e.next.thens.empty() || !e.next.events.empty()) {
+        e.next.thens.push_back(std::move(then));
+        e.next.urgent = e.next.urgent || !lazy;
+        if (!lazy)
+          flush_if_lingering(e); // what `next` waits for
+      } else if (!e.in_flight.empty()) {
+        e.in_flight.back().thens.push_back(std::move(then));
+        if (!lazy)
+          flush_if_lingering(e);
+      } else if (then) {
+        then();
+      }
+      return;
+    }
+    e.next.urgent = e.next.urgent || !lazy;
+    for (auto& event : events) {
+      if (!e.working.apply(event))
+        std::fprintf(stderr, "hearth: %s rejected its own event %s\n", stream.c_str(),
+                     events::type_name(event));
+      e.next.events.push_back(std::move(event));
+    }
+    e.next.thens.push_back(std::move(then));
+    if (e.next.correlation_id.empty())
+      e.next.correlation_id = std::move(correlation_id);
+    // Lazy appends in flight do not hold back one someone waits on.
+    const auto waited_on = std::count_if(e.in_flight.begin(), e.in_flight.end(),
+                                         [](const batch& b) { return b.urgent; });
+    if (static_cast<std::size_t>(waited_on) < max_in_flight &&
+        (e.next.urgent || e.in_flight.size() < max_in_flight))
+      send_next(stream, e); // an urgent append takes what lingers with it
+  }
+
+  void flush_if_lingering(const entry& e) {
+    if (!std::all_of(e.in_flight.begin(), e.in_flight.end(),
+                     [](const batch& b) { return b.urgent; }))
+      ctx_->port->flush();
+  }
 
   void send_next(const std::string& stream, entry& e) {
     e.in_flight.push_back(std::move(e.next));
@@ -214,12 +257,14 @@ private:
                            events::encode_domain(event), sending.correlation_id, now});
     caf::actor self_handle = caf::actor_cast<caf::actor>(this);
     const auto submitted = std::chrono::steady_clock::now();
+    const auto may_wait = sending.urgent ? std::chrono::microseconds::zero()
+                                         : ctx_->lazy_append_wait;
     ctx_->port->append(std::move(request), [self_handle, stream, submitted, ctx = ctx_](
                                                store::result<store::append_ack> result) {
       ctx->metrics.journal_append.observe(std::chrono::steady_clock::now() - submitted);
       caf::anon_send(self_handle, persisted_atom::value, stream,
                      persist_outcome{std::move(result)});
-    });
+    }, may_wait);
   }
 
   static std::uint32_t version_of(const events::domain_event& event) {

@@ -23,9 +23,12 @@ class inline_port final : public journal_port {
 public:
   explicit inline_port(store::storage& storage) : storage_(storage) {}
 
-  void append(store::append_request request, append_done done) override {
+  void append(store::append_request request, append_done done,
+              std::chrono::microseconds) override {
     done(storage_.events().append(std::move(request)));
   }
+
+  void flush() override {}
 
   void save_snapshot(store::snapshot snap) override {
     if (auto saved = storage_.snapshots().save(snap); !saved)
@@ -54,9 +57,12 @@ public:
     snapshot_thread_.join();
   }
 
-  void append(store::append_request request, append_done done) override {
-    committer_.append(std::move(request), std::move(done));
+  void append(store::append_request request, append_done done,
+              std::chrono::microseconds may_wait) override {
+    committer_.append(std::move(request), std::move(done), may_wait);
   }
+
+  void flush() override { committer_.flush(); }
 
   void save_snapshot(store::snapshot snap) override {
     {

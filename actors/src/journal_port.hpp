@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 
@@ -16,7 +17,14 @@ public:
 
   virtual ~journal_port();
 
-  virtual void append(store::append_request request, append_done done) = 0;
+  /// Appends `request`; `done` runs once it is durable or failed. A request
+  /// with a nonzero `may_wait` may wait up to that long for other requests
+  /// to share its sync (see `store::group_committer::append`).
+  virtual void append(store::append_request request, append_done done,
+                      std::chrono::microseconds may_wait) = 0;
+
+  /// Writes what waits for company now.
+  virtual void flush() = 0;
 
   /// Saves a snapshot off the actor's thread; a failure only costs a longer
   /// replay later, so it is logged, not reported.

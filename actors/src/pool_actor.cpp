@@ -80,6 +80,17 @@ void pool_actor::schedule_reconcile() {
   send(this, wake_atom::value);
 }
 
+void pool_actor::schedule_refill() {
+  if (ctx_->pools.refill_delay.count() == 0) {
+    schedule_reconcile();
+    return;
+  }
+  if (reconcile_scheduled_)
+    return;
+  reconcile_scheduled_ = true;
+  delayed_send(this, ctx_->pools.refill_delay, wake_atom::value);
+}
+
 void pool_actor::reconcile(std::function<void()> then) {
   if (!template_known_) {
     if (then)
@@ -101,8 +112,10 @@ void pool_actor::reconcile(std::function<void()> then) {
     const auto* change = std::get_if<events::pool_lifecycle>(&e);
     return change != nullptr && change->change == "deleted";
   });
-  persist(stream_, std::move(plan.events),
-          [this, destroys = std::move(plan.destroys), fills = plan.fills, deleted_now, then] {
+  // A reconcile nobody waits on (a refill after a checkout, a tick) may
+  // share a later sync; one a caller or a waiting checkout waits on may not.
+  auto effects = [this, destroys = std::move(plan.destroys), fills = plan.fills, deleted_now,
+                  then] {
             for (const auto& vm_id : destroys) {
               const auto* m = settled().members.count(vm_id) ? &settled().members.at(vm_id)
                                                              : nullptr;
@@ -124,7 +137,11 @@ void pool_actor::reconcile(std::function<void()> then) {
               waiters_.clear();
               quit();
             }
-          });
+          };
+  if (then || !waiters_.empty())
+    persist(stream_, std::move(plan.events), std::move(effects));
+  else
+    persist_lazily(stream_, std::move(plan.events), std::move(effects));
   // persist() applied the plan to the working state: only members still
   // there (draining ones) count against the budget; failed or expired ones
   // are destroyed at once.
@@ -172,13 +189,18 @@ void pool_actor::start_fills(std::uint32_t count) {
         std::vector<std::string> started;
         for (const auto& e : warming)
           started.push_back(std::get<events::member_warming>(e).member_id);
-        persist(stream_, std::move(warming), [this, started] {
+        auto restore_started = [this, started] {
           for (const auto& vm_id : started) {
             auto found = settled().members.find(vm_id);
             if (found != settled().members.end())
               restore(found->second);
           }
-        });
+        };
+        // A refill no checkout waits on may share a later sync.
+        if (waiters_.empty())
+          persist_lazily(stream_, std::move(warming), std::move(restore_started));
+        else
+          persist(stream_, std::move(warming), std::move(restore_started));
         schedule_reconcile(); // degraded reasons follow the placement's outcome
       },
       [this](const caf::error&) {
@@ -208,11 +230,15 @@ void pool_actor::restore(const model::member& member) {
             destroy(vm_id, false);
           return;
         }
-        persist(stream_, events::member_ready{vm_id, info.endpoints, now_ns(this, *ctx_)},
-                [this] {
-                  serve_waiters();
-                  schedule_reconcile();
-                });
+        auto then = [this] {
+          serve_waiters();
+          schedule_reconcile();
+        };
+        events::member_ready ready{vm_id, info.endpoints, now_ns(this, *ctx_)};
+        if (waiters_.empty())
+          persist_lazily(stream_, std::move(ready), std::move(then));
+        else
+          persist(stream_, std::move(ready), std::move(then));
       },
       [this, vm_id](const caf::error& err) {
         auto found = current().members.find(vm_id);
@@ -273,10 +299,12 @@ void pool_actor::claim(const model::member& member, checkout_request request_msg
   persist(stream_,
           events::member_claimed{member.id, request_msg.sandbox_id, now_ns(this, *ctx_)},
           [this, reply, promise]() mutable {
+            // The caller first: what follows (the capacity ledger, the
+            // refill) queues behind its answer on the workers.
+            promise.deliver(reply);
             ctx_->metrics.checkouts_hit++;
             send(ctx_->capacity, claimed_atom::value, reply.vm_id);
-            promise.deliver(reply);
-            schedule_reconcile(); // refill
+            schedule_refill();
           },
           request_msg.correlation_id);
 }

@@ -58,6 +58,8 @@ private:
   void apply_view(const template_view& view);
   void reconcile(std::function<void()> then = nullptr);
   void schedule_reconcile();
+  /// A reconcile after `pool_options::refill_delay` (refills after checkouts).
+  void schedule_refill();
   void start_fills(std::uint32_t count);
   void restore(const model::member& member);
   void destroy(const std::string& vm_id, bool confirm_destroyed);

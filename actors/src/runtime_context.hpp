@@ -67,6 +67,9 @@ struct runtime_context {
   bool controller_disabled = false;
   /// Snapshot an actor's state every this many events; 0: never.
   std::uint64_t snapshot_every = 0;
+  /// How long the journal may hold events persisted lazily (no caller waits
+  /// on them) for company; see `event_sourced::persist_lazily`.
+  std::chrono::microseconds lazy_append_wait{2000};
   /// Domain time = wall time at start + time the actor clock moved since.
   std::int64_t wall_at_start_ns = 0;
   caf::actor_clock::time_point clock_at_start;

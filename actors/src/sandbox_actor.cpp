@@ -91,7 +91,10 @@ caf::behavior sandbox_actor::make_behavior() {
     const bool from_pool = pending_create_->origin == "warm_pool";
     auto created = std::move(*pending_create_);
     pending_create_.reset();
-    persist(stream_, created, [this, from_pool] {
+    // From a pool, the caller has its answer from the durable claim (and
+    // recovery rebuilds the sandbox from it): the record may share a later
+    // sync. A cold create's caller waits on it.
+    auto then = [this, from_pool] {
       if (from_pool) {
         // Exits of the claimed VM are this sandbox's now.
         auto vmm = ctx_->vmms.find(settled().host);
@@ -123,7 +126,11 @@ caf::behavior sandbox_actor::make_behavior() {
                     [this] { answer_starters(); });
           },
           [this](const caf::error& err) { fail(from_caf(err).message, true); });
-    }, correlation_id_);
+    };
+    if (from_pool)
+      persist_lazily(stream_, std::move(created), std::move(then), correlation_id_);
+    else
+      persist(stream_, std::move(created), std::move(then), correlation_id_);
   }
 
   return {

@@ -145,6 +145,7 @@ std::string load_toml(const std::string& path, hearthd_config& config) {
     t.integer("destroy_budget_per_tick", rt.pools.destroy_budget_per_tick, 1, 10'000);
     t.millis("idle_ttl_ms", rt.pools.idle_ttl, 30LL * 24 * 3'600'000);
     t.millis("warming_deadline_ms", rt.pools.warming_deadline, 3'600'000);
+    t.millis("refill_delay_ms", rt.pools.refill_delay, 60'000);
     t.reject_unknown();
   }
   if (const auto* host = top.table("host")) {

@@ -20,15 +20,29 @@ group_committer::~group_committer() {
   worker_.join();
 }
 
-void group_committer::append(append_request request, callback done) {
-  bool was_empty;
+void group_committer::append(append_request request, callback done,
+                             std::chrono::microseconds may_wait) {
+  const auto due = clock::now() + may_wait;
+  bool sooner;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    was_empty = queue_.empty();
+    sooner = queue_.empty() || due < due_;
+    if (sooner)
+      due_ = due;
     queue_.push_back(pending{std::move(request), std::move(done)});
   }
-  if (was_empty)
+  if (sooner)
     wakeup_.notify_one();
+}
+
+void group_committer::flush() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (queue_.empty())
+      return;
+    due_ = clock::now();
+  }
+  wakeup_.notify_one();
 }
 
 group_commit_stats group_committer::stats() const {
@@ -42,9 +56,18 @@ void group_committer::run() {
   for (;;) {
     {
       std::unique_lock<std::mutex> lock(mutex_);
-      wakeup_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty())
-        return; // stopping and drained
+      for (;;) {
+        if (queue_.empty()) {
+          if (stopping_)
+            return; // drained
+          wakeup_.wait(lock);
+        } else if (stopping_ || due_ <= clock::now()) {
+          break;
+        } else {
+          wakeup_.wait_until(lock, due_);
+        }
+      }
+      // What a full batch leaves queued is due already (`due_` has passed).
       const std::size_t count = std::min(queue_.size(), options_.max_batch_requests);
       taken.clear();
       for (std::size_t i = 0; i < count; ++i) {

@@ -169,6 +169,38 @@ TEST_CASE_FIXTURE(full_pool, "a claimed member is never recycled and no VM serve
     CHECK_MESSAGE(restores == 1, vm << " was restored " << restores << " times");
 }
 
+TEST_CASE_FIXTURE(runtime_fixture, "checkouts close together are refilled together, after "
+                                   "refill_delay") {
+  options.pools.refill_delay = 5ms;
+  start();
+  build("team/review-api");
+  const auto pool_id = create_pool("team/review-api:stable", "review-api-burst", 3, 3).id;
+  advance(1s);
+  REQUIRE(status(pool_id).ready == 3);
+  const auto before = ok(rt->read_events("pool/" + pool_id, 1, 1000)).size();
+  (void)ok(rt->create_sandbox(tenant, from_pool(pool_id, "require", 0)).get());
+  advance(2ms);
+  (void)ok(rt->create_sandbox(tenant, from_pool(pool_id, "require", 0)).get());
+  advance(2ms);
+  auto st = status(pool_id);
+  CHECK(st.claimed == 2);
+  CHECK(st.warming == 0); // 4 ms after the first checkout: not yet
+  advance(2ms);
+  st = status(pool_id);
+  CHECK(st.warming + st.ready == 3);
+  // Both refills started in one reconcile, after both claims (at once, it
+  // would be claimed, warming, claimed, warming).
+  auto events = ok(rt->read_events("pool/" + pool_id, 1, 1000));
+  REQUIRE(events.size() >= before + 4);
+  std::vector<std::string> types;
+  for (auto i = before; i < before + 4; ++i)
+    types.push_back(events[i].type);
+  CHECK(types == std::vector<std::string>{"pool.member_claimed", "pool.member_claimed",
+                                          "pool.member_warming", "pool.member_warming"});
+  advance(2s);
+  CHECK(status(pool_id).ready == 3);
+}
+
 TEST_CASE_FIXTURE(full_pool, "the pool refills after each checkout and never exceeds max_ready") {
   for (int round = 0; round < 10; ++round) {
     (void)rt->create_sandbox(tenant, from_pool(pool_id, "prefer", 0));

@@ -117,3 +117,36 @@ TEST_CASE("group commit: the destructor writes what is still queued") {
   REQUIRE(listed);
   CHECK(listed->size() == 50);
 }
+
+TEST_CASE("group commit: a request that may wait goes out with the next one that may not") {
+  rocksdb_backend backend;
+  completions done;
+  store::group_committer committer(backend.journal());
+  committer.append(single("sandbox/lazy", 0, "record"), done.record(), std::chrono::hours(1));
+  committer.append(single("pool/p", 0, "claim"), done.record());
+  done.wait_for(2);
+  CHECK(committer.stats().writes == 1);
+  for (auto& result : done.results)
+    CHECK(result);
+}
+
+TEST_CASE("group commit: a request that may wait is written once its wait is over, or at a "
+          "flush, or when the committer stops") {
+  rocksdb_backend backend;
+  completions done;
+  {
+    store::group_committer committer(backend.journal());
+    committer.append(single("sandbox/a", 0, "alone"), done.record(),
+                     std::chrono::milliseconds(20));
+    done.wait_for(1); // nothing else comes: it goes out on its own
+    committer.append(single("sandbox/b", 0, "flushed"), done.record(), std::chrono::hours(1));
+    committer.flush();
+    done.wait_for(2);
+    committer.append(single("sandbox/c", 0, "at stop"), done.record(), std::chrono::hours(1));
+    CHECK(committer.stats().writes == 2);
+  }
+  REQUIRE(done.results.size() == 3);
+  for (auto& result : done.results)
+    CHECK(result);
+  CHECK(backend.journal().list_streams()->size() == 3);
+}

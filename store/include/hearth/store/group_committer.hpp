@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -45,11 +46,23 @@ public:
 
   /// Queues `request`; `done` runs on the committer's thread once the request
   /// is durable or has failed. `done` may call `append` again.
-  void append(append_request request, callback done);
+  ///
+  /// `may_wait`: how long the request may wait for company. Zero (the
+  /// default) starts a write at once; otherwise the request goes out with the
+  /// next write anyone starts, or after `may_wait` at the latest. For events
+  /// nobody waits on, it saves a sync of their own, which would otherwise
+  /// delay whoever comes next.
+  void append(append_request request, callback done,
+              std::chrono::microseconds may_wait = std::chrono::microseconds::zero());
+
+  /// Starts a write of everything queued now, however long it may wait.
+  void flush();
 
   group_commit_stats stats() const;
 
 private:
+  using clock = std::chrono::steady_clock;
+
   struct pending {
     append_request request;
     callback done;
@@ -62,6 +75,7 @@ private:
   mutable std::mutex mutex_;
   std::condition_variable wakeup_;
   std::deque<pending> queue_;
+  clock::time_point due_{}; // when the queue must be written, at the latest
   bool stopping_ = false;
   group_commit_stats stats_;
   std::thread worker_;

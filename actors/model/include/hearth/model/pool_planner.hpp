@@ -25,6 +25,12 @@ struct pool_options {
   /// Ready members idle longer than this expire and are replaced; 0: never.
   // Default: 0 (never)
   std::chrono::milliseconds idle_ttl{0};
+  /// How long a pool waits after a checkout before it refills: checkouts
+  /// that close together are refilled together, and the refill's work
+  /// (placement, the warming event) does not compete with the answer to the
+  /// caller. 0: at once.
+  // Default: 1 ms
+  std::chrono::milliseconds refill_delay{1};
   /// Members still warming after this fail and are replaced.
   // Default: 120 s
   std::chrono::milliseconds warming_deadline{120'000};
