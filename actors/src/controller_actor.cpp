@@ -96,7 +96,7 @@ controller_actor::controller_actor(caf::actor_config& cfg, std::shared_ptr<runti
     created.host = c.claimed.host;
     created.vcpus = c.vcpus;
     created.memory_mb = c.memory_mb;
-    created.checkout = events::warm_pool_checkout{true, "warm_pool", true, c.pool_id, ""};
+    created.checkout = events::warm_pool_checkout{true, "warm_pool", true, c.pool_id, c.mode};
     created.endpoints = c.claimed.endpoints;
     created.at_ns = c.at_ns;
     live_vms_[created.vm_id] = {"sandbox", sandbox_id};
@@ -581,7 +581,8 @@ controller_actor::create_sandbox(const std::string& tenant, api::sandbox_request
   checkout.mode = req.warm_pool_mode;
   checkout.source = "cold";
   request(pool->actor, caf::infinite, checkout_atom::value,
-          checkout_request{id, take ? req.warm_pool_wait_ms : 0, correlation, template_name, take})
+          checkout_request{id, take ? req.warm_pool_wait_ms : 0, correlation, template_name, take,
+                           req.warm_pool_mode})
     .then(
       [=](checkout_reply& reply) mutable {
         sandboxes_.erase(id);

@@ -124,6 +124,8 @@ struct checkout_request {
   std::string template_name;
   /// False: claim nothing, only describe the pool (for a cold create).
   bool take = true;
+  /// The caller's warm_pool_mode, recorded with the claim.
+  std::string mode;
 };
 
 /// The pool's answer: a claimed member, or a miss. Either way it says what
@@ -159,7 +161,7 @@ struct place_reply {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, checkout_request& x) {
   return f(caf::meta::type_name("checkout_request"), x.sandbox_id, x.wait_ms, x.correlation_id,
-           x.template_name, x.take);
+           x.template_name, x.take, x.mode);
 }
 
 template <class Inspector>

@@ -297,7 +297,8 @@ void pool_actor::claim(const model::member& member, checkout_request request_msg
   reply.endpoints = member.endpoints;
   reply.template_name = current().config.template_name;
   persist(stream_,
-          events::member_claimed{member.id, request_msg.sandbox_id, now_ns(this, *ctx_)},
+          events::member_claimed{member.id, request_msg.sandbox_id, now_ns(this, *ctx_),
+                                 request_msg.mode},
           [this, reply, promise]() mutable {
             // The caller first: what follows (the capacity ledger, the
             // refill) queues behind its answer on the workers.

@@ -54,6 +54,7 @@ const upcaster_registry& domain_upcasters() {
     auto r = make_registry(static_cast<domain_event*>(nullptr));
     r.add(build_started::type_name, 1, added_defaulted_field<build_started>());
     r.add(sandbox_created::type_name, 1, added_defaulted_field<sandbox_created>());
+    r.add(member_claimed::type_name, 1, added_defaulted_field<member_claimed>());
     return r;
   }();
   return registry;

@@ -139,3 +139,57 @@ TEST_CASE_FIXTURE(runtime_fixture, "after a restart every actor's state equals t
   advance(2s);
   CHECK(status("twp_tracking").ready == 1);
 }
+
+TEST_CASE_FIXTURE(runtime_fixture, "a claim whose sandbox record was never written becomes that "
+                                   "sandbox, with the checkout its caller was told of") {
+  temp_dir dir;
+  options.data_dir = dir.str();
+  start();
+  build("team/review-api");
+  const auto pool = create_pool("team/review-api:stable", "review-api-claim", 1, 1);
+  advance(1s);
+  REQUIRE(status(pool.id).ready == 1);
+  std::string member;
+  for (const auto& e : ok(rt->read_events("pool/" + pool.id, 1, 1000)))
+    if (auto decoded = events::decode_domain(e); decoded)
+      if (const auto* ready = std::get_if<events::member_ready>(&*decoded))
+        member = ready->member_id;
+  REQUIRE_FALSE(member.empty());
+  stop();
+
+  // The process died after the claim was durable and its caller answered,
+  // before the sandbox's own record was written (it may wait for company).
+  const std::string sandbox = "sbx_00000000c1a1";
+  {
+    auto storage = store::open_rocksdb_storage(dir.str("journal"));
+    REQUIRE(storage);
+    auto& journal = (*storage)->events();
+    const std::string stream = "pool/" + pool.id;
+    auto highest = journal.highest_sequence(stream);
+    REQUIRE(highest);
+    store::append_request claim;
+    claim.stream = stream;
+    claim.expected_sequence = *highest;
+    const events::domain_event claimed =
+      events::member_claimed{member, sandbox, options.start_time_ns, "require"};
+    claim.events.push_back(store::new_event{events::type_name(claimed),
+                                            events::member_claimed::version,
+                                            events::encode_domain(claimed), "", 0});
+    REQUIRE(journal.append(std::move(claim)));
+  }
+
+  start();
+  const auto rebuilt = ok(rt->get_sandbox(tenant, sandbox).get());
+  CHECK(rebuilt.vm_id == member);
+  CHECK(rebuilt.origin == "warm_pool");
+  CHECK(rebuilt.warm_pool_checkout.considered);
+  CHECK(rebuilt.warm_pool_checkout.hit);
+  CHECK(rebuilt.warm_pool_checkout.source == "warm_pool");
+  CHECK(rebuilt.warm_pool_checkout.id == pool.id);
+  CHECK(rebuilt.warm_pool_checkout.mode == "require");
+  advance(1s);
+  CHECK(status(pool.id).claimed == 1);
+  CHECK(status(pool.id).ready == 1); // refilled
+  // The record is written now: a second restart finds the sandbox's stream.
+  CHECK_FALSE(ok(rt->read_events("sandbox/" + sandbox, 1, 10)).empty());
+}

@@ -47,6 +47,13 @@ struct sandbox_created_v1 {
                      memory_mb, checkout, endpoints, at_ns)
 };
 
+struct member_claimed_v1 {
+  std::string member_id;
+  std::string sandbox_id;
+  std::int64_t at_ns = 0;
+  MSGPACK_DEFINE_MAP(member_id, sandbox_id, at_ns)
+};
+
 template <class Old>
 envelope stored(const char* type, const Old& payload) {
   envelope e;
@@ -86,4 +93,15 @@ TEST_CASE("a version 1 sandbox.created reads as version 2 with its template's ne
   CHECK(current.id == "sb1");
   CHECK(current.endpoints.at("8080") == "127.0.0.1:4000");
   CHECK(current.network_allow.empty());
+}
+
+TEST_CASE("a version 1 pool.member_claimed reads as version 2 with no mode recorded") {
+  member_claimed_v1 old{"p.m1", "sbx_1", 42};
+  auto decoded = decode_domain(stored(member_claimed::type_name, old));
+  REQUIRE(decoded);
+  const auto& current = std::get<member_claimed>(*decoded);
+  CHECK(current.member_id == "p.m1");
+  CHECK(current.sandbox_id == "sbx_1");
+  CHECK(current.at_ns == 42);
+  CHECK(current.mode.empty());
 }

@@ -35,7 +35,7 @@ result<void> world_state::apply(const std::string& stream, std::uint64_t sequenc
       if (member != pool.members.end()) {
         claims[c->sandbox_id] = claim{key, pool.tenant, pool.config.template_name,
                                       member->second, pool.config.vcpus,
-                                      pool.config.memory_mb, c->at_ns};
+                                      pool.config.memory_mb, c->at_ns, c->mode};
         ++claims_per_vm[c->member_id];
       }
     }

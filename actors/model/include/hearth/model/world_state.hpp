@@ -45,6 +45,7 @@ struct world_state {
     std::uint32_t vcpus = 0;
     std::uint32_t memory_mb = 0;
     std::int64_t at_ns = 0;
+    std::string mode; // the checkout's warm_pool_mode
   };
   /// Every claim, by sandbox id. A claim is durable before its caller hears
   /// of it; the sandbox's own stream follows, so a crash in between leaves a

@@ -80,11 +80,14 @@ struct member_ready {
 
 struct member_claimed {
   static constexpr const char* type_name = "pool.member_claimed";
-  static constexpr std::uint32_t version = 1;
+  /// Version 2 added `mode`: a sandbox rebuilt from its claim after a crash
+  /// reports the checkout its caller was told of.
+  static constexpr std::uint32_t version = 2;
   std::string member_id;
   std::string sandbox_id;
   std::int64_t at_ns = 0;
-  HEARTH_FIELDS(member_id, sandbox_id, at_ns)
+  std::string mode; // the checkout's warm_pool_mode: prefer | require
+  HEARTH_FIELDS(member_id, sandbox_id, at_ns, mode)
 };
 
 /// A member leaving the pool without being claimed: `to` is failed, expired,
