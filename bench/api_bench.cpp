@@ -6,6 +6,7 @@
 //   - GET .../status requests per second (wrk), beside GET /healthz, the
 //     same server answering without the actors (the baseline).
 #include "bench_util.hpp"
+#include "support/http_client.hpp"
 
 #include <CLI/CLI.hpp>
 #include <arpa/inet.h>
@@ -117,18 +118,6 @@ private:
   std::string buffer_;
 };
 
-std::uint16_t free_port() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
-  socklen_t length = sizeof(address);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  ::close(fd);
-  return ntohs(address.sin_port);
-}
-
 std::string self_dir() {
   return std::filesystem::read_symlink("/proc/self/exe").parent_path().string();
 }
@@ -236,7 +225,7 @@ int main(int argc, char** argv) {
                     ("hearth-bench-api-" + std::to_string(getpid()));
   std::filesystem::create_directories(data);
   std::filesystem::create_directories(image_dir);
-  const auto port = free_port();
+  const auto port = hearth::testing::free_port();
   const std::string hearthd = self_dir() + "/../hearthd";
   const pid_t daemon = fork();
   if (daemon == 0) {

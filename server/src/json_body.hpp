@@ -53,7 +53,6 @@ public:
 
   void fail(const std::string& name, std::string message);
   std::string path(const std::string& name) const { return prefix_ + name; }
-  const body_limits& limits() const { return limits_; }
 
 private:
   const nlohmann::json* find(const std::string& name);

@@ -46,7 +46,6 @@ public:
   api_reply call(const std::string& method, const std::string& path,
                  const nlohmann::json& body = nullptr) const;
 
-  const std::string& server() const { return server_; }
 
 private:
   std::string server_;
