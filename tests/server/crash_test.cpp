@@ -5,8 +5,10 @@
 #include "support/temp_dir.hpp"
 
 #include <atomic>
+#include <condition_variable>
 #include <doctest/doctest.h>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <random>
@@ -23,9 +25,10 @@ struct burst_outcome {
 };
 
 /// Creates sandboxes from `pool` on `clients` connections until hearthd
-/// stops answering; collects every 2xx answer.
+/// stops answering; collects every 2xx answer. `acknowledged` hears the
+/// count after each one.
 burst_outcome burst(std::uint16_t port, const std::string& key, const std::string& pool,
-                    int clients) {
+                    int clients, const std::function<void(std::size_t)>& acknowledged) {
   burst_outcome out;
   std::mutex mutex;
   std::vector<std::thread> threads;
@@ -39,9 +42,10 @@ burst_outcome burst(std::uint16_t port, const std::string& key, const std::strin
         std::lock_guard<std::mutex> lock(mutex);
         if (reply.status == 0)
           return; // hearthd is gone
-        if (reply.status == 201)
+        if (reply.status == 201) {
           out.acknowledged.push_back(reply.json);
-        else
+          acknowledged(out.acknowledged.size());
+        } else
           ++out.failed_requests;
       }
     });
@@ -94,16 +98,28 @@ TEST_CASE("hearthd killed with SIGKILL during a burst of creates loses no acknow
                  .json["ready"] == 8;
     }));
 
-    // Kill it at a random moment of the burst.
-    const auto kill_after = std::chrono::milliseconds(300 + random() % 1200);
+    // Kill it right after a random number of acknowledged creates: claims,
+    // refills and sandbox records are in flight then.
+    const std::size_t kill_at = 4 + random() % 40;
+    std::mutex mutex;
+    std::condition_variable reached;
+    std::size_t count = 0;
     std::thread killer([&] {
-      std::this_thread::sleep_for(kill_after);
+      std::unique_lock<std::mutex> lock(mutex);
+      // The deadline only bounds a hearthd that stopped answering.
+      reached.wait_for(lock, std::chrono::seconds(120), [&] { return count >= kill_at; });
       daemon->kill_hard();
     });
-    auto outcome = burst(port, key, "twp_web", 8);
+    auto outcome = burst(port, key, "twp_web", 8, [&](std::size_t acknowledged) {
+      std::lock_guard<std::mutex> lock(mutex);
+      count = acknowledged;
+      if (count >= kill_at)
+        reached.notify_one();
+    });
     killer.join();
-    MESSAGE("round " << round << ": killed after " << kill_after.count() << " ms, "
+    MESSAGE("round " << round << ": killed after create " << kill_at << ", "
                      << outcome.acknowledged.size() << " creates acknowledged");
+    REQUIRE(outcome.acknowledged.size() >= kill_at);
 
     daemon = std::make_unique<daemon_process>(dir.str("data"), dir.str("hearthd.log"),
                                               flags, port);
