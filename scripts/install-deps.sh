@@ -13,6 +13,8 @@ packages=(
   libboost-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
   # hearthd: its TOML config file; API keys are kept as SHA-256 digests
   libtomlplusplus-dev libssl-dev
+  # hearthd and the benchmarks allocate with tcmalloc (README: allocator)
+  libgoogle-perftools-dev
   # VMs
   qemu-system-x86
   # guest images: qcow2 overlays, Debian roots on ext4

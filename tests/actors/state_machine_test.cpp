@@ -61,11 +61,11 @@ TEST_CASE("a pool state refuses events that do not fit it and changes nothing") 
   CHECK(s.apply(hearth::events::pool_created{"p", "t", "p", {}, "b1"}));
   CHECK(s.apply(hearth::events::member_warming{"p.m1", "b1", 1, "h", 1}));
   // Claiming a warming member is not allowed.
-  CHECK_FALSE(s.apply(hearth::events::member_claimed{"p.m1", "sbx", 2}));
+  CHECK_FALSE(s.apply(hearth::events::member_claimed{"p.m1", "sbx", 2, "prefer"}));
   CHECK(s.members.at("p.m1").state == member_state::warming);
   CHECK(s.apply(hearth::events::member_ready{"p.m1", {}, 3}));
-  CHECK(s.apply(hearth::events::member_claimed{"p.m1", "sbx", 4}));
+  CHECK(s.apply(hearth::events::member_claimed{"p.m1", "sbx", 4, "prefer"}));
   // Claimed twice: refused.
-  CHECK_FALSE(s.apply(hearth::events::member_claimed{"p.m1", "sbx2", 5}));
+  CHECK_FALSE(s.apply(hearth::events::member_claimed{"p.m1", "sbx2", 5, "prefer"}));
   CHECK(s.status().claimed == 1);
 }

@@ -1,6 +1,7 @@
 #include "hearth/model/pool_planner.hpp"
 
 #include <algorithm>
+#include <optional>
 
 namespace hearth::model {
 namespace {
@@ -10,13 +11,20 @@ std::int64_t to_ns(std::chrono::milliseconds d) {
 }
 
 /// Collects events and applies them to a working copy, so later decisions
-/// of the same plan see earlier ones.
+/// of the same plan see earlier ones. The copy is made at the first event:
+/// most plans (a refill) have none, and copying every member cost a
+/// checkout more than its claim did (bench/controller).
 struct planner {
-  pool_state s;
+  const pool_state& base;
+  std::optional<pool_state> changed;
   reconcile_plan plan;
 
+  const pool_state& s() const { return changed ? *changed : base; }
+
   void emit(events::domain_event event) {
-    s.apply(event);
+    if (!changed)
+      changed.emplace(base);
+    changed->apply(event);
     plan.events.push_back(std::move(event));
   }
 
@@ -26,7 +34,7 @@ struct planner {
   }
 
   void set_degraded(const std::string& reason) {
-    if (s.degraded_reason != reason)
+    if (s().degraded_reason != reason)
       emit(events::degraded_changed{reason});
   }
 };
@@ -44,7 +52,7 @@ std::chrono::milliseconds fill_backoff(std::uint32_t failures, const pool_option
 
 reconcile_plan plan_reconcile(const pool_state& state, const pool_context& context,
                               const pool_options& options) {
-  planner p{state, {}};
+  planner p{state, std::nullopt, {}};
   const std::int64_t now = context.now_ns;
   if (!state.exists || state.deleted)
     return p.plan;
@@ -57,39 +65,51 @@ reconcile_plan plan_reconcile(const pool_state& state, const pool_context& conte
 
   // Rollout: a moved tag starts a new generation; older inventory drains.
   if (state.config.version_policy == "track_tag" && !context.tag_build.empty()
-      && context.tag_build != p.s.build_id && !p.s.draining)
-    p.emit(events::rollout_started{p.s.generation + 1, context.tag_build});
+      && context.tag_build != p.s().build_id && !p.s().draining)
+    p.emit(events::rollout_started{p.s().generation + 1, context.tag_build});
 
   // Members that may not stay: expired, stuck warming, old generation, drain.
-  std::vector<member> current;
-  for (const auto& [id, m] : p.s.members)
-    current.push_back(m);
-  for (const auto& m : current) {
+  // Decided over the members as they are, then emitted (an event may take
+  // its member out of the map).
+  struct leaving {
+    std::string id;
+    member_state to;
+    const char* reason;
+    bool destroy;
+  };
+  std::vector<leaving> leave;
+  for (const auto& [id, m] : p.s().members) {
     if (m.state == member_state::ready && options.idle_ttl.count() > 0) {
       const std::int64_t expires_at = m.since_ns + to_ns(options.idle_ttl);
       if (now >= expires_at) {
-        p.member_to(m.id, member_state::expired, "idle longer than the ttl", now);
-        p.plan.destroys.push_back(m.id);
+        leave.push_back({m.id, member_state::expired, "idle longer than the ttl", true});
         continue;
       }
     }
     if (m.state == member_state::warming) {
       const std::int64_t deadline = m.since_ns + to_ns(options.warming_deadline);
       if (now >= deadline) {
-        p.member_to(m.id, member_state::failed, "still warming at its deadline", now);
-        p.plan.destroys.push_back(m.id);
+        leave.push_back(
+            {m.id, member_state::failed, "still warming at its deadline", true});
         continue;
       }
     }
     const bool live = m.state == member_state::ready || m.state == member_state::warming;
-    if (live && (p.s.draining || m.generation < p.s.generation))
-      p.member_to(m.id, member_state::draining,
-                  p.s.draining ? "pool draining" : "rollout to a new generation", now);
+    if (live && (p.s().draining || m.generation < p.s().generation))
+      leave.push_back({m.id, member_state::draining,
+                       p.s().draining ? "pool draining" : "rollout to a new generation",
+                       false});
+  }
+  for (auto& l : leave) {
+    p.member_to(l.id, l.to, l.reason, now);
+    if (l.destroy)
+      p.plan.destroys.push_back(std::move(l.id));
   }
 
   // Destroy draining members at the budget's pace.
-  std::uint32_t destroy_budget = std::min(options.destroy_budget_per_tick, context.destroys_left);
-  for (const auto& [id, m] : p.s.members) {
+  std::uint32_t destroy_budget =
+      std::min(options.destroy_budget_per_tick, context.destroys_left);
+  for (const auto& [id, m] : p.s().members) {
     if (destroy_budget == 0)
       break;
     if (m.state == member_state::draining && context.destroys_in_flight.count(id) == 0) {
@@ -98,34 +118,35 @@ reconcile_plan plan_reconcile(const pool_state& state, const pool_context& conte
     }
   }
 
-  if (p.s.deleting && p.s.members.empty()) {
+  if (p.s().deleting && p.s().members.empty()) {
     p.emit(events::pool_lifecycle{"deleted"});
     return p.plan;
   }
 
-  if (p.s.draining) {
+  if (p.s().draining) {
     p.set_degraded("drain_active");
     return p.plan;
   }
 
   // Fill toward min_ready, never beyond max_ready.
-  const auto status = p.s.status();
+  const auto status = p.s().status();
   const std::uint32_t live = status.ready + status.warming + context.fills_in_flight;
-  std::uint32_t want = p.s.config.min_ready > live ? p.s.config.min_ready - live : 0;
-  const std::uint32_t room = p.s.config.max_ready > live ? p.s.config.max_ready - live : 0;
+  std::uint32_t want = p.s().config.min_ready > live ? p.s().config.min_ready - live : 0;
+  const std::uint32_t room =
+      p.s().config.max_ready > live ? p.s().config.max_ready - live : 0;
   want = std::min({want, room, options.fill_budget_per_tick, context.fills_left});
 
-  if (context.usable_builds.count(p.s.build_id) == 0) {
+  if (context.usable_builds.count(p.s().build_id) == 0) {
     p.set_degraded("template_build_unavailable");
     return p.plan;
   }
   const bool needs_fill =
-    p.s.config.min_ready > status.ready + status.warming + context.fills_in_flight;
+      p.s().config.min_ready > status.ready + status.warming + context.fills_in_flight;
   p.set_degraded(needs_fill ? context.placement_reason : "");
 
-  if (want > 0 && p.s.consecutive_failures > 0) {
+  if (want > 0 && p.s().consecutive_failures > 0) {
     const std::int64_t retry_at =
-      p.s.last_failure_ns + to_ns(fill_backoff(p.s.consecutive_failures, options));
+        p.s().last_failure_ns + to_ns(fill_backoff(p.s().consecutive_failures, options));
     if (now < retry_at)
       want = 0;
   }
