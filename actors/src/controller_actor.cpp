@@ -292,8 +292,9 @@ void controller_actor::reconcile_with_hosts() {
 }
 
 template <class T, class Atom>
-caf::result<std::vector<T>> controller_actor::gather(const std::map<std::string, entry>& from,
-                                                     const std::string& tenant, Atom atom) {
+caf::result<std::vector<T>>
+controller_actor::gather(const std::unordered_map<std::string, entry>& from,
+                         const std::string& tenant, Atom atom) {
   auto rp = make_response_promise<std::vector<T>>();
   auto results = std::make_shared<std::vector<T>>();
   auto pending = std::make_shared<std::size_t>(0);

@@ -5,6 +5,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <unordered_map>
 
 #include <caf/all.hpp>
 
@@ -76,15 +77,18 @@ private:
   void reconcile_with_hosts();
 
   template <class T, class Atom>
-  caf::result<std::vector<T>> gather(const std::map<std::string, entry>& from,
+  caf::result<std::vector<T>> gather(const std::unordered_map<std::string, entry>& from,
                                      const std::string& tenant, Atom atom);
 
   std::shared_ptr<runtime_context> ctx_;
   controller_limits limits_;
   bool deterministic_;
-  std::map<std::string, entry> pools_;
-  std::map<std::string, entry> sandboxes_;
-  std::map<caf::actor_addr, std::pair<std::string, std::string>> by_address_; // kind, id
+  // Hashed: every create looks a sandbox id up a few times, and a registry
+  // holds every sandbox (lists sort their answers).
+  std::unordered_map<std::string, entry> pools_;
+  std::unordered_map<std::string, entry> sandboxes_;
+  std::unordered_map<caf::actor_addr, std::pair<std::string, std::string>>
+    by_address_; // kind, id
   /// VM id -> (kind, id) of what the journal says runs it; for reconciling
   /// with the hosts after a restart.
   std::map<std::string, std::pair<std::string, std::string>> live_vms_;

@@ -9,6 +9,7 @@
 #include "templates_actor.hpp"
 #include "vmm_actor.hpp"
 
+#include <atomic>
 #include <caf/all.hpp>
 #include <condition_variable>
 #include <cstdlib>
@@ -25,6 +26,49 @@ namespace hearth {
 using namespace actors;
 
 namespace {
+
+/// One call of the embedding API, handed to a gateway: `start` sends the
+/// request from the gateway and calls `done` once it is answered.
+struct call_job {
+  std::function<void(caf::event_based_actor*, std::function<void()> done)> start;
+};
+
+} // namespace
+} // namespace hearth
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(hearth::call_job)
+
+namespace hearth {
+namespace {
+
+using close_atom = caf::atom_constant<caf::atom("close")>;
+
+struct gateway_state {
+  std::size_t outstanding = 0;
+  bool closing = false;
+};
+
+/// Sends the embedding API's requests and hands their answers to the
+/// callers. A few long-lived gateways replace an actor per call: spawning
+/// and ending one cost a checkout a sixth of its CPU, much of it waking
+/// CAF's clock thread at every actor's end (bench/controller). On `close`
+/// a gateway ends once every request it sent is answered.
+caf::behavior gateway(caf::stateful_actor<gateway_state>* self, std::size_t /*index*/) {
+  return {
+    [self](call_job& job) {
+      ++self->state.outstanding;
+      job.start(self, [self] {
+        if (--self->state.outstanding == 0 && self->state.closing)
+          self->quit();
+      });
+    },
+    [self](close_atom) {
+      self->state.closing = true;
+      if (self->state.outstanding == 0)
+        self->quit();
+    },
+  };
+}
 
 /// Rebuilds every aggregate's state with one pass over the journal in global
 /// order. A reader thread reads and decodes the events while this thread
@@ -131,6 +175,10 @@ public:
   std::shared_ptr<vmm::sim_world> world;
   std::map<std::string, std::shared_ptr<vmm::qemu_host>> qemu_hosts;
   std::vector<caf::actor> services;
+  /// Send the calls' requests, round robin.
+  std::vector<caf::actor> gateways;
+  std::atomic<std::size_t> next_gateway{0};
+  std::atomic<bool> closing{false};
   /// Keys the capacity actor already vouched for (digest -> principal). Keys
   /// are never removed, so an entry stays true; it spares every request of
   /// an API client the round trip to the capacity actor.
@@ -146,17 +194,26 @@ public:
   template <class T, class... Ts>
   pending<T> call(const caf::actor& target, Ts&&... xs) {
     auto state = std::make_shared<detail::pending_state<T>>();
-    auto msg = caf::make_message(std::forward<Ts>(xs)...);
-    // The helper takes its inputs as spawn arguments: CAF 0.17's
-    // argument-less function actors trip UBSan inside CAF itself.
-    system->spawn(
-        [](caf::event_based_actor* self, caf::actor to, caf::message what,
-           std::shared_ptr<detail::pending_state<T>> answer) {
-          self->request(to, caf::infinite, what)
-              .then([answer](T& value) { answer->set(std::move(value)); },
-                    [answer](caf::error& err) { answer->set(from_caf(err)); });
-        },
-        target, msg, state);
+    if (closing.load()) {
+      state->set(model::error{model::errc::unavailable, "the runtime is shutting down"});
+      return pending<T>(state, driver(), options.call_timeout);
+    }
+    call_job job;
+    job.start = [to = target, msg = caf::make_message(std::forward<Ts>(xs)...),
+                 state](caf::event_based_actor* self, std::function<void()> done) {
+      self->request(to, caf::infinite, msg)
+          .then(
+              [state, done](T& value) {
+                state->set(std::move(value));
+                done();
+              },
+              [state, done](caf::error& err) {
+                state->set(from_caf(err));
+                done();
+              });
+    };
+    const auto which = next_gateway.fetch_add(1, std::memory_order_relaxed) % gateways.size();
+    caf::anon_send(gateways[which], std::move(job));
     return pending<T>(state, driver(), options.call_timeout);
   }
 
@@ -190,8 +247,13 @@ public:
   void shutdown() {
     if (!system)
       return;
+    closing = true;
     for (const auto& service : services)
       caf::anon_send_exit(service, caf::exit_reason::user_shutdown);
+    // A gateway ends once the requests it sent are answered (by the services
+    // or, as they stop, with an error), so no caller is left waiting.
+    for (const auto& gateway : gateways)
+      caf::anon_send(gateway, close_atom::value);
     if (scheduler != nullptr) {
       run();
     } else {
@@ -200,6 +262,7 @@ public:
     // The context holds the services' handles and every actor holds the
     // context: break that cycle so the actors are freed.
     services.clear();
+    gateways.clear();
     ctx->capacity = caf::actor{};
     ctx->templates = caf::actor{};
     ctx->controller = caf::actor{};
@@ -277,6 +340,9 @@ model::result<std::unique_ptr<runtime>> runtime::open(runtime_options options) {
   if (options.deterministic)
     self->scheduler =
         &dynamic_cast<caf::scheduler::test_coordinator&>(self->system->scheduler());
+
+  for (std::size_t i = 0; i < std::max<std::size_t>(1, options.scheduler_threads); ++i)
+    self->gateways.push_back(self->system->spawn(gateway, i));
 
   self->port = options.deterministic ? make_inline_port(*self->storage)
                                      : make_group_commit_port(*self->storage);

@@ -178,6 +178,12 @@ public:
       if (std::string_view(name) == streams_family)
         family_options.memtable_insert_with_hint_prefix_extractor =
           std::make_shared<stream_prefix>();
+      // A new stream's first append looks its metadata up and misses; a
+      // memtable bloom filter answers most misses without a skiplist search.
+      if (std::string_view(name) == stream_meta_family) {
+        family_options.memtable_whole_key_filtering = true;
+        family_options.memtable_prefix_bloom_size_ratio = 0.1;
+      }
       families.emplace_back(name, family_options);
     }
 
