@@ -28,9 +28,11 @@ using namespace actors;
 namespace {
 
 /// One call of the embedding API, handed to a gateway: `start` sends the
-/// request from the gateway and calls `done` once it is answered.
+/// request from the gateway and calls `done` once it is answered; `fail`
+/// answers the caller when the runtime closes first.
 struct call_job {
   std::function<void(caf::event_based_actor*, std::function<void()> done)> start;
+  std::function<void(model::error)> fail;
 };
 
 } // namespace
@@ -44,28 +46,30 @@ namespace {
 using close_atom = caf::atom_constant<caf::atom("close")>;
 
 struct gateway_state {
-  std::size_t outstanding = 0;
-  bool closing = false;
+  std::uint64_t next_call = 0;
+  /// Calls sent and not answered yet: how to fail each.
+  std::unordered_map<std::uint64_t, std::function<void(model::error)>> outstanding;
 };
 
 /// Sends the embedding API's requests and hands their answers to the
 /// callers. A few long-lived gateways replace an actor per call: spawning
 /// and ending one cost a checkout a sixth of its CPU, much of it waking
 /// CAF's clock thread at every actor's end (bench/controller). On `close`
-/// a gateway ends once every request it sent is answered.
+/// (the runtime is going away) every call still unanswered fails at once:
+/// a stopping actor does not answer what it was still working on.
 caf::behavior gateway(caf::stateful_actor<gateway_state>* self, std::size_t /*index*/) {
   return {
     [self](call_job& job) {
-      ++self->state.outstanding;
-      job.start(self, [self] {
-        if (--self->state.outstanding == 0 && self->state.closing)
-          self->quit();
-      });
+      const auto id = self->state.next_call++;
+      self->state.outstanding.emplace(id, std::move(job.fail));
+      job.start(self, [self, id] { self->state.outstanding.erase(id); });
     },
     [self](close_atom) {
-      self->state.closing = true;
-      if (self->state.outstanding == 0)
-        self->quit();
+      for (auto& [id, fail] : self->state.outstanding)
+        fail(model::error{model::errc::unavailable,
+                          "the runtime closed before it answered"});
+      self->state.outstanding.clear();
+      self->quit();
     },
   };
 }
@@ -199,6 +203,7 @@ public:
       return pending<T>(state, driver(), options.call_timeout);
     }
     call_job job;
+    job.fail = [state](model::error e) { state->set(std::move(e)); };
     job.start = [to = target, msg = caf::make_message(std::forward<Ts>(xs)...),
                  state](caf::event_based_actor* self, std::function<void()> done) {
       self->request(to, caf::infinite, msg)
@@ -250,8 +255,7 @@ public:
     closing = true;
     for (const auto& service : services)
       caf::anon_send_exit(service, caf::exit_reason::user_shutdown);
-    // A gateway ends once the requests it sent are answered (by the services
-    // or, as they stop, with an error), so no caller is left waiting.
+    // No caller is left waiting: the gateways fail what is unanswered.
     for (const auto& gateway : gateways)
       caf::anon_send(gateway, close_atom::value);
     if (scheduler != nullptr) {

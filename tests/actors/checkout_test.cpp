@@ -1,4 +1,5 @@
 // Seed rules 2-5: checkout modes, waiting, poolable shape, no recycling.
+#include <optional>
 #include <set>
 
 #include "runtime_fixture.hpp"
@@ -69,6 +70,20 @@ TEST_CASE_FIXTURE(empty_pool, "require fails with warm_pool_unavailable after it
   CHECK(e.message.find("800 ms") != std::string::npos);
   CHECK(rt->metrics().cold_creates == 0);
   CHECK(ok(rt->list_sandboxes(tenant).get()).empty());
+}
+
+TEST_CASE_FIXTURE(empty_pool, "a checkout still waiting when the runtime closes is answered "
+                              "with an error") {
+  std::optional<model::result<api::sandbox_info>> answer;
+  rt->create_sandbox(tenant, from_pool(pool_id, "require", 10000))
+      .then([&](model::result<api::sandbox_info> r) { answer = std::move(r); });
+  advance(100ms);
+  REQUIRE_FALSE(answer.has_value()); // waiting for ready inventory
+  stop();
+  REQUIRE(answer.has_value());
+  REQUIRE_FALSE(answer->has_value());
+  CHECK(answer->error().code == model::errc::unavailable);
+  CHECK(answer->error().message == "the runtime closed before it answered");
 }
 
 TEST_CASE_FIXTURE(runtime_fixture, "a waiter is served when a member becomes ready within the wait") {
