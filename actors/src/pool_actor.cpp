@@ -49,7 +49,14 @@ api::pool_info pool_actor::info_of(const model::pool_state& s) {
 
 void pool_actor::on_exit() {
   waiters_.clear();
+  count_waiters();
   event_sourced<model::pool_state>::on_exit();
+}
+
+void pool_actor::count_waiters() {
+  const auto now = static_cast<std::int64_t>(waiters_.size());
+  ctx_->metrics.checkout_waiters += now - waiters_counted_;
+  waiters_counted_ = now;
 }
 
 std::string pool_actor::encode_state(const model::pool_state& s) const {
@@ -135,6 +142,7 @@ void pool_actor::reconcile(std::function<void()> then) {
               for (auto& w : waiters_)
                 w.promise.deliver(to_caf(model::errc::not_found, "pool " + id_ + " was deleted"));
               waiters_.clear();
+              count_waiters();
               quit();
             }
           };
@@ -326,6 +334,7 @@ void pool_actor::serve_waiters() {
       return;
     auto w = std::move(waiters_.front());
     waiters_.pop_front();
+    count_waiters();
     claim(*ready, std::move(w.request), std::move(w.promise));
   }
 }
@@ -399,6 +408,7 @@ caf::behavior pool_actor::make_behavior() {
       const auto id = next_waiter_++;
       delayed_send(this, std::chrono::milliseconds(request_msg.wait_ms), expire_atom::value, id);
       waiters_.push_back(waiter{id, std::move(request_msg), rp});
+      count_waiters();
       schedule_reconcile();
       return rp;
     },
@@ -408,6 +418,7 @@ caf::behavior pool_actor::make_behavior() {
           ctx_->metrics.checkouts_miss++;
           it->promise.deliver(miss());
           waiters_.erase(it);
+          count_waiters();
           return;
         }
     },

@@ -84,6 +84,10 @@ private:
   std::uint32_t destroys_this_tick_ = 0;
   std::deque<waiter> waiters_;
   std::uint64_t next_waiter_ = 1;
+  /// What this pool added to the runtime's waiter gauge.
+  std::int64_t waiters_counted_ = 0;
+  /// Brings the gauge up to date after `waiters_` changed.
+  void count_waiters();
 };
 
 } // namespace hearth::actors

@@ -723,6 +723,7 @@ runtime::counters runtime::metrics() const {
   out.persists = m.persists.load();
   out.persist_failures = m.persist_failures.load();
   out.actor_restarts = m.actor_restarts.load();
+  out.checkout_waiters = m.checkout_waiters.load();
   m.journal_append.copy_to(out.journal_append);
   m.vm_restore.copy_to(out.vm_restore);
   return out;

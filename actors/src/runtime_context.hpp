@@ -54,6 +54,8 @@ struct runtime_metrics {
   std::atomic<std::uint64_t> persists{0};
   std::atomic<std::uint64_t> persist_failures{0};
   std::atomic<std::uint64_t> actor_restarts{0};
+  /// Checkouts waiting for a pool's ready VM now (a gauge).
+  std::atomic<std::int64_t> checkout_waiters{0};
   latency_recorder journal_append;
   latency_recorder vm_restore;
 };

@@ -566,6 +566,9 @@ void http_api::impl::metrics(call& c) {
          std::to_string(counters.persist_failures) + "\n";
   out += "# TYPE hearth_actor_restarts_total counter\nhearth_actor_restarts_total " +
          std::to_string(counters.actor_restarts) + "\n";
+  out += "# HELP hearth_checkout_waiters Sandbox creates waiting for a pool's ready VM.\n"
+         "# TYPE hearth_checkout_waiters gauge\nhearth_checkout_waiters " +
+         std::to_string(counters.checkout_waiters) + "\n";
   out += "# HELP hearth_journal_append_seconds From an actor's append to the journal's "
          "durable acknowledgement.\n# TYPE hearth_journal_append_seconds histogram\n";
   render_histogram(out, "hearth_journal_append_seconds", "", counters.journal_append);

@@ -65,7 +65,9 @@ TEST_CASE_FIXTURE(empty_pool, "require fails with warm_pool_unavailable after it
   auto created = rt->create_sandbox(tenant, from_pool(pool_id, "require", 800));
   advance(799ms);
   CHECK_FALSE(created.ready());
+  CHECK(rt->metrics().checkout_waiters == 1);
   advance(1ms);
+  CHECK(rt->metrics().checkout_waiters == 0);
   auto e = fails(created.get(), model::errc::warm_pool_unavailable);
   CHECK(e.message.find("800 ms") != std::string::npos);
   CHECK(rt->metrics().cold_creates == 0);
@@ -95,15 +97,18 @@ TEST_CASE_FIXTURE(runtime_fixture, "a waiter is served when a member becomes rea
   auto second = rt->create_sandbox(tenant, from_pool(pool.id, "require", 1000));
   rt->run();
   CHECK(status(pool.id).ready == 0);
+  CHECK(rt->metrics().checkout_waiters == 2);
   advance(200ms);
   auto served = ok(first.get()); // arrival order: the first caller gets it
   CHECK(served.warm_pool_checkout.hit);
   CHECK_FALSE(second.ready());
+  CHECK(rt->metrics().checkout_waiters == 1);
   // The refill (150 ms) serves the second caller within its wait too.
   advance(400ms);
   auto also = ok(second.get());
   CHECK(also.warm_pool_checkout.hit);
   CHECK(also.vm_id != served.vm_id);
+  CHECK(rt->metrics().checkout_waiters == 0);
 }
 
 TEST_CASE_FIXTURE(full_pool, "bypass never touches the pool") {

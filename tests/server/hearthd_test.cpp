@@ -148,7 +148,11 @@ TEST_CASE("SIGTERM lets a request in flight finish before hearthd exits") {
                  std::string(R"({"warm_pool":"twp_empty","warm_pool_mode":"require",)"
                              R"("warm_pool_wait_ms":2000})"));
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // SIGTERM once the create is waiting in the pool.
+  REQUIRE(eventually([&] {
+    return http_request(daemon.port, "GET", "/metrics").body.find(
+               "\nhearth_checkout_waiters 1\n") != std::string::npos;
+  }));
   kill(daemon.pid, SIGTERM);
   CHECK(daemon.wait_exit() == 0);
   client.join();

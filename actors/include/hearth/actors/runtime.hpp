@@ -279,6 +279,8 @@ public:
     std::uint64_t persists = 0;
     std::uint64_t persist_failures = 0;
     std::uint64_t actor_restarts = 0;
+    /// Checkouts waiting for a pool's ready VM now.
+    std::int64_t checkout_waiters = 0;
     /// From an actor's append to the journal's durable acknowledgement.
     latency_histogram journal_append;
     /// From a restore request to the VM being ready (the driver's work).
