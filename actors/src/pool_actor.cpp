@@ -123,29 +123,29 @@ void pool_actor::reconcile(std::function<void()> then) {
   // share a later sync; one a caller or a waiting checkout waits on may not.
   auto effects = [this, destroys = std::move(plan.destroys), fills = plan.fills, deleted_now,
                   then] {
-            for (const auto& vm_id : destroys) {
-              const auto* m = settled().members.count(vm_id) ? &settled().members.at(vm_id)
-                                                             : nullptr;
-              destroy(vm_id, m != nullptr && m->state == model::member_state::draining);
-            }
-            if (fills > 0 && !placement_in_flight_ && !placement_blocked_) {
-              fills_this_tick_ += fills;
-              start_fills(fills);
-            }
-            if (then)
-              then();
-            if (deleted_now) {
-              caf::anon_send(ctx_->capacity, reserve_atom::value, id_, settled().tenant,
-                             std::uint64_t{0}, std::uint64_t{0});
-              send(ctx_->controller, stopped_atom::value, id_, encode_pool_snapshot(settled()),
-                   sequence_of(stream_));
-              for (auto& w : waiters_)
-                w.promise.deliver(to_caf(model::errc::not_found, "pool " + id_ + " was deleted"));
-              waiters_.clear();
-              count_waiters();
-              quit();
-            }
-          };
+    for (const auto& vm_id : destroys) {
+      const auto* m = settled().members.count(vm_id) ? &settled().members.at(vm_id)
+                                                     : nullptr;
+      destroy(vm_id, m != nullptr && m->state == model::member_state::draining);
+    }
+    if (fills > 0 && !placement_in_flight_ && !placement_blocked_) {
+      fills_this_tick_ += fills;
+      start_fills(fills);
+    }
+    if (then)
+      then();
+    if (deleted_now) {
+      caf::anon_send(ctx_->capacity, reserve_atom::value, id_, settled().tenant,
+                     std::uint64_t{0}, std::uint64_t{0});
+      send(ctx_->controller, stopped_atom::value, id_, encode_pool_snapshot(settled()),
+           sequence_of(stream_));
+      for (auto& w : waiters_)
+        w.promise.deliver(to_caf(model::errc::not_found, "pool " + id_ + " was deleted"));
+      waiters_.clear();
+      count_waiters();
+      quit();
+    }
+  };
   if (then || !waiters_.empty())
     persist(stream_, std::move(plan.events), std::move(effects));
   else
