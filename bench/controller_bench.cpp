@@ -82,6 +82,20 @@ std::unique_ptr<runtime> open_runtime(const std::string& dir, std::size_t pools,
   return std::move(*rt);
 }
 
+checkout_result summarize(const std::vector<std::vector<double>>& latencies,
+                          std::uint64_t misses, double elapsed_seconds, double cpu_seconds) {
+  std::vector<double> all;
+  for (const auto& l : latencies)
+    all.insert(all.end(), l.begin(), l.end());
+  checkout_result out;
+  out.per_second = static_cast<double>(all.size()) / elapsed_seconds;
+  out.cpu_us = all.empty() ? 0 : cpu_seconds * 1e6 / static_cast<double>(all.size());
+  out.p50_ms = percentile(all, 50);
+  out.p99_ms = percentile(all, 99);
+  out.misses = misses;
+  return out;
+}
+
 /// `callers` threads each check out sandboxes in a loop for `duration`, each
 /// from its own pool (pools are refilled as they go).
 checkout_result run_checkouts(runtime& rt, int callers, std::size_t pools,
@@ -113,18 +127,8 @@ checkout_result run_checkouts(runtime& rt, int callers, std::size_t pools,
   stop = true;
   for (auto& t : threads)
     t.join();
-  const double elapsed = seconds_since(start);
-  const double cpu = process_cpu_seconds() - cpu_start;
-  std::vector<double> all;
-  for (auto& l : latencies)
-    all.insert(all.end(), l.begin(), l.end());
-  checkout_result out;
-  out.per_second = static_cast<double>(all.size()) / elapsed;
-  out.cpu_us = all.empty() ? 0 : cpu * 1e6 / static_cast<double>(all.size());
-  out.p50_ms = percentile(all, 50);
-  out.p99_ms = percentile(all, 99);
-  out.misses = misses;
-  return out;
+  return summarize(latencies, misses, seconds_since(start),
+                   process_cpu_seconds() - cpu_start);
 }
 
 /// `callers` checkouts kept in flight through the asynchronous API (`then`),
@@ -182,18 +186,8 @@ checkout_result run_async_checkouts(runtime& rt, int callers, std::size_t pools,
     std::unique_lock<std::mutex> lock(s->mutex);
     s->idle.wait(lock, [&] { return s->running == 0; });
   }
-  const double elapsed = seconds_since(start);
-  const double cpu = process_cpu_seconds() - cpu_start;
-  std::vector<double> all;
-  for (auto& l : s->latencies)
-    all.insert(all.end(), l.begin(), l.end());
-  checkout_result out;
-  out.per_second = static_cast<double>(all.size()) / elapsed;
-  out.cpu_us = all.empty() ? 0 : cpu * 1e6 / static_cast<double>(all.size());
-  out.p50_ms = percentile(all, 50);
-  out.p99_ms = percentile(all, 99);
-  out.misses = s->misses;
-  return out;
+  return summarize(s->latencies, s->misses, seconds_since(start),
+                   process_cpu_seconds() - cpu_start);
 }
 
 /// Writes a journal of `pools` pools (each created, with a few members come
