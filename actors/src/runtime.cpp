@@ -53,8 +53,8 @@ struct gateway_state {
 
 /// Sends the embedding API's requests and hands their answers to the
 /// callers. A few long-lived gateways replace an actor per call: spawning
-/// and ending one cost a checkout a sixth of its CPU, much of it waking
-/// CAF's clock thread at every actor's end (bench/controller). On `close`
+/// and ending one cost ~15 % of a checkout's CPU, much of it waking CAF's
+/// clock thread at every actor's end (bench/controller). On `close`
 /// (the runtime is going away) every call still unanswered fails at once:
 /// a stopping actor does not answer what it was still working on.
 caf::behavior gateway(caf::stateful_actor<gateway_state>* self, std::size_t /*index*/) {
