@@ -1,5 +1,6 @@
 #include <map>
 #include <mutex>
+#include <optional>
 
 #include "hearth/store/storage.hpp"
 #include "validation.hpp"
@@ -19,30 +20,13 @@ public:
         results.emplace_back(std::move(*invalid));
         continue;
       }
-      auto& state = streams_[request.stream];
-      if (request.expected_sequence != state.highest) {
-        results.emplace_back(
-          internal::conflict(request.stream, state.highest, request.expected_sequence));
+      if (auto refused = check_sequences(request)) {
+        results.emplace_back(std::move(*refused));
         continue;
       }
-      append_ack ack;
-      ack.first_sequence = state.highest + 1;
-      ack.first_position = next_position_;
-      for (auto& event : request.events) {
-        events::envelope stored;
-        stored.stream = request.stream;
-        stored.sequence = ++state.highest;
-        stored.position = next_position_++;
-        stored.type = std::move(event.type);
-        stored.version = event.version;
-        stored.timestamp_ns = event.timestamp_ns != 0 ? event.timestamp_ns : now;
-        stored.correlation_id = std::move(event.correlation_id);
-        stored.payload = std::move(event.payload);
-        state.positions[stored.sequence] = stored.position;
-        all_.emplace(stored.position, std::move(stored));
-      }
-      ack.last_sequence = state.highest;
-      ack.last_position = next_position_ - 1;
+      append_ack ack = write(request, now);
+      for (auto& other : request.together)
+        write(other, now);
       results.emplace_back(ack);
     }
     return results;
@@ -128,6 +112,54 @@ public:
   }
 
 private:
+  /// Refuses `request` if it, or an append it carries, expects another
+  /// sequence number than its stream is at (counting the ones before it).
+  std::optional<error> check_sequences(const append_request& request) const {
+    std::map<std::string, std::uint64_t> at;
+    auto check = [&](const append_request& r) -> std::optional<error> {
+      auto known = at.find(r.stream);
+      std::uint64_t highest = 0;
+      if (known != at.end()) {
+        highest = known->second;
+      } else if (auto found = streams_.find(r.stream); found != streams_.end()) {
+        highest = found->second.highest;
+      }
+      if (r.expected_sequence != highest)
+        return internal::conflict(r.stream, highest, r.expected_sequence);
+      at[r.stream] = highest + r.events.size();
+      return std::nullopt;
+    };
+    if (auto refused = check(request))
+      return refused;
+    for (const auto& other : request.together)
+      if (auto refused = check(other))
+        return refused;
+    return std::nullopt;
+  }
+
+  append_ack write(append_request& request, std::int64_t now) {
+    auto& state = streams_[request.stream];
+    append_ack ack;
+    ack.first_sequence = state.highest + 1;
+    ack.first_position = next_position_;
+    for (auto& event : request.events) {
+      events::envelope stored;
+      stored.stream = request.stream;
+      stored.sequence = ++state.highest;
+      stored.position = next_position_++;
+      stored.type = std::move(event.type);
+      stored.version = event.version;
+      stored.timestamp_ns = event.timestamp_ns != 0 ? event.timestamp_ns : now;
+      stored.correlation_id = std::move(event.correlation_id);
+      stored.payload = std::move(event.payload);
+      state.positions[stored.sequence] = stored.position;
+      all_.emplace(stored.position, std::move(stored));
+    }
+    ack.last_sequence = state.highest;
+    ack.last_position = next_position_ - 1;
+    return ack;
+  }
+
   struct stream_state {
     std::uint64_t highest = 0;
     std::uint64_t deleted_to = 0;

@@ -319,21 +319,15 @@ rocksdb_journal::append_many(std::vector<append_request> requests) {
   events::envelope stored;
   std::string index_value;
 
-  for (auto& request : requests) {
-    if (auto invalid = validate(request)) {
-      results.emplace_back(std::move(*invalid));
-      continue;
-    }
+  // Stages one stream's append into the batch; what it changed is undone
+  // below when a request's appends carried `together` are refused.
+  auto stage = [&](append_request& request) -> result<append_ack> {
     auto state = cached_state(request.stream);
-    if (!state) {
-      results.emplace_back(std::move(state).error());
-      continue;
-    }
+    if (!state)
+      return std::move(state).error();
     stream_state& stream = **state;
-    if (request.expected_sequence != stream.pending) {
-      results.emplace_back(conflict(request.stream, stream.pending, request.expected_sequence));
-      continue;
-    }
+    if (request.expected_sequence != stream.pending)
+      return conflict(request.stream, stream.pending, request.expected_sequence);
     append_ack ack;
     ack.first_sequence = stream.pending + 1;
     ack.first_position = position;
@@ -362,7 +356,52 @@ rocksdb_journal::append_many(std::vector<append_request> requests) {
     touched.push_back(&stream);
     ack.last_sequence = stream.pending;
     ack.last_position = position - 1;
-    results.emplace_back(ack);
+    return ack;
+  };
+
+  for (auto& request : requests) {
+    if (auto invalid = validate(request)) {
+      results.emplace_back(std::move(*invalid));
+      continue;
+    }
+    if (request.together.empty()) {
+      results.push_back(stage(request));
+      continue;
+    }
+    // All or nothing: remember where everything stood.
+    batch_.SetSavePoint();
+    const std::uint64_t position_before = position;
+    const std::size_t index_before = index_entries_.size();
+    const std::size_t new_before = new_streams_.size();
+    const std::size_t touched_before = touched.size();
+    std::vector<std::pair<stream_state*, stream_state>> prior;
+    auto remember = [&](const std::string& name) {
+      if (auto state = cached_state(name))
+        prior.emplace_back(*state, **state);
+    };
+    remember(request.stream);
+    for (const auto& other : request.together)
+      remember(other.stream);
+    auto ack = stage(request);
+    for (auto& other : request.together) {
+      if (!ack)
+        break;
+      if (auto part = stage(other); !part)
+        ack = std::move(part).error();
+    }
+    if (!ack) {
+      (void)batch_.RollbackToSavePoint();
+      position = position_before;
+      index_entries_.resize(index_before);
+      new_streams_.resize(new_before);
+      touched.resize(touched_before);
+      // Newest first: a stream named twice gets its first remembered state.
+      for (auto it = prior.rbegin(); it != prior.rend(); ++it)
+        *it->first = it->second;
+    } else {
+      (void)batch_.PopSavePoint();
+    }
+    results.push_back(std::move(ack));
   }
 
   if (touched.empty())

@@ -22,6 +22,14 @@ inline std::optional<error> validate(const append_request& request) {
   if (request.events.empty())
     return error{errc::invalid_argument,
                  "append to " + request.stream + " carries no events"};
+  for (const auto& other : request.together) {
+    if (!other.together.empty())
+      return error{errc::invalid_argument, "append to " + other.stream + ", carried with "
+                                             + request.stream
+                                             + ", carries further appends of its own"};
+    if (auto invalid = validate(other))
+      return invalid;
+  }
   for (const auto& event : request.events) {
     if (event.type.empty())
       return error{errc::invalid_argument,

@@ -31,7 +31,11 @@ public:
     {
       std::lock_guard<std::mutex> lock(mutex_);
       for (std::size_t i = 0; i < requests.size(); ++i) {
-        if (failures_ > 0 && requests[i].stream.rfind(prefix_, 0) == 0) {
+        // An append carried with another fails the whole request.
+        bool hit = requests[i].stream.rfind(prefix_, 0) == 0;
+        for (const auto& other : requests[i].together)
+          hit = hit || other.stream.rfind(prefix_, 0) == 0;
+        if (failures_ > 0 && hit) {
           --failures_;
           out[i] = store::error{store::errc::io_error, "injected: the disk failed"};
         } else {

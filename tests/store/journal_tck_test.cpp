@@ -177,6 +177,93 @@ JOURNAL_TCK("conflicts within one group affect only the conflicting request") {
   CHECK(sequences(f.journal().read_stream(pid)) == seqs{1, 2, 3, 4, 5, 6});
 }
 
+JOURNAL_TCK("appends carried together are written with their request, in one piece") {
+  journal_fixture<Backend> f;
+  store::append_request claim;
+  claim.stream = pid;
+  claim.expected_sequence = 5;
+  claim.events.push_back(make_event("claimed"));
+  store::append_request record;
+  record.stream = "sandbox/s-1";
+  record.events.push_back(make_event("created"));
+  record.events.push_back(make_event("running"));
+  claim.together.push_back(std::move(record));
+  auto ack = f.journal().append(std::move(claim));
+  REQUIRE(ack);
+  CHECK(ack->first_sequence == 6);
+  CHECK(ack->last_sequence == 6);
+  CHECK(sequences(f.journal().read_stream(pid)) == seqs{1, 2, 3, 4, 5, 6});
+  auto carried = f.journal().read_stream("sandbox/s-1");
+  CHECK(sequences(carried) == seqs{1, 2});
+  REQUIRE(carried);
+  CHECK((*carried)[0].payload == "created");
+  // In the global order, right after the request's own events.
+  CHECK((*carried)[0].position == ack->last_position + 1);
+  CHECK(*f.journal().highest_sequence("sandbox/s-1") == 2);
+}
+
+JOURNAL_TCK("a conflict in an append carried together refuses the whole request") {
+  journal_fixture<Backend> f;
+  write_events(f, "sandbox/s-1", 1);
+  const auto last = *f.journal().last_position();
+  std::vector<store::append_request> requests(2);
+  requests[0].stream = pid;
+  requests[0].expected_sequence = 5;
+  requests[0].events.push_back(make_event("claimed"));
+  store::append_request taken;
+  taken.stream = "sandbox/s-1"; // exists: expecting a new stream conflicts
+  taken.events.push_back(make_event("created"));
+  requests[0].together.push_back(std::move(taken));
+  store::append_request fresh;
+  fresh.stream = "sandbox/s-2";
+  fresh.events.push_back(make_event("created"));
+  requests[0].together.push_back(std::move(fresh));
+  requests[1].stream = "pool/other";
+  requests[1].events.push_back(make_event("other"));
+  auto results = f.journal().append_many(std::move(requests));
+  REQUIRE(results.size() == 2);
+  REQUIRE_FALSE(results[0]);
+  CHECK(results[0].error().code == store::errc::conflict);
+  CHECK(results[0].error().message.find("sandbox/s-1") != std::string::npos);
+  CHECK(results[1]); // the rest of the group is unaffected
+  // Nothing of the refused request: not the claim, not the fresh stream.
+  CHECK(sequences(f.journal().read_stream(pid)) == seqs{1, 2, 3, 4, 5});
+  CHECK(*f.journal().highest_sequence("sandbox/s-2") == 0);
+  CHECK(sequences(f.journal().read_stream("sandbox/s-1")) == seqs{1});
+  // The positions go on without a gap; the pool stream goes on at 6.
+  CHECK(*f.journal().last_position() == last + 1);
+  auto retried = f.journal().append([] {
+    store::append_request r;
+    r.stream = pid;
+    r.expected_sequence = 5;
+    r.events.push_back(make_event("claimed"));
+    return r;
+  }());
+  REQUIRE(retried);
+  CHECK(retried->first_sequence == 6);
+  CHECK(retried->first_position == last + 2);
+}
+
+JOURNAL_TCK("an append carried together may not carry appends of its own") {
+  journal_fixture<Backend> f;
+  store::append_request outer;
+  outer.stream = pid;
+  outer.expected_sequence = 5;
+  outer.events.push_back(make_event("x"));
+  store::append_request inner;
+  inner.stream = "sandbox/s-1";
+  inner.events.push_back(make_event("y"));
+  store::append_request nested;
+  nested.stream = "sandbox/s-2";
+  nested.events.push_back(make_event("z"));
+  inner.together.push_back(std::move(nested));
+  outer.together.push_back(std::move(inner));
+  auto refused = f.journal().append(std::move(outer));
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().code == store::errc::invalid_argument);
+  CHECK(*f.journal().highest_sequence(pid) == 5);
+}
+
 JOURNAL_TCK("malformed appends are refused with a reason") {
   journal_fixture<Backend> f;
   store::append_request empty_stream;

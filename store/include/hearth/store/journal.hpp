@@ -32,6 +32,12 @@ struct append_request {
   /// stream). Anything else is a `conflict` and nothing is written.
   std::uint64_t expected_sequence = 0;
   std::vector<new_event> events;
+  /// Appends to other streams that are written in the same atomic write as
+  /// this one, or not at all: if any of them is refused (a conflict, a bad
+  /// event), the whole request is, and nothing of it is written. The answer
+  /// describes `stream`'s events; each of these lands right after its
+  /// `expected_sequence`. They carry no further appends of their own.
+  std::vector<append_request> together;
 };
 
 /// Where an accepted append landed.
@@ -63,8 +69,9 @@ public:
 
   /// Writes every acceptable request in one atomic, durable write and answers
   /// each request in order. A request with a wrong expected sequence number
-  /// (also against an earlier request of the same call) gets `conflict` and
-  /// writes nothing; the others are unaffected. When the write itself fails,
+  /// (also against an earlier request of the same call), in itself or in one
+  /// of the appends it carries `together`, gets `conflict` and writes
+  /// nothing; the others are unaffected. When the write itself fails,
   /// every request gets that error and nothing was written.
   virtual std::vector<result<append_ack>>
   append_many(std::vector<append_request> requests) = 0;
