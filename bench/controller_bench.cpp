@@ -40,6 +40,7 @@ std::unique_ptr<runtime> open_runtime(const std::string& dir, std::size_t pools,
   options.sim.build_latency = 10ms;
   options.sim.restore_latency = 1ms;
   options.pools.tick = 100ms;
+  if (const char* d = std::getenv("REFILL_MS")) options.pools.refill_delay = std::chrono::milliseconds(std::atoi(d));
   options.pools.fill_budget_per_tick = 100000;
   options.hosts = {host_config{"local", 10'000'000, 2'000'000'000}};
   options.default_quota_vcpus = 4'000'000'000u;
@@ -330,6 +331,9 @@ int main(int argc, char** argv) {
   bool async_callers = true;
   app.add_flag("--async,!--no-async", async_callers,
                "also run each caller count through the asynchronous API (default: on)");
+  bool blocking_callers = true;
+  app.add_flag("--blocking,!--no-blocking", blocking_callers,
+               "run each caller count with a blocked thread per caller (default: on)");
   CLI11_PARSE(app, argc, argv);
 
   std::printf("bench/controller: simulated VMs (1 ms restore), RocksDB journal in %s\n",
@@ -355,7 +359,7 @@ int main(int argc, char** argv) {
     figures.push_back({"CPU per checkout, " + run, r.cpu_us, "us", ""});
   };
   for (int c : callers) {
-    {
+    if (blocking_callers) {
       auto rt = open_runtime(dir + "/checkouts", pools, 64);
       report(c, "callers", run_checkouts(*rt, c, pools, duration), true);
     }

@@ -581,9 +581,12 @@ controller_actor::create_sandbox(const std::string& tenant, api::sandbox_request
   checkout.id = req.warm_pool;
   checkout.mode = req.warm_pool_mode;
   checkout.source = "cold";
+  auto hit = checkout;
+  hit.source = "warm_pool";
+  hit.hit = true;
   request(pool->actor, caf::infinite, checkout_atom::value,
           checkout_request{id, take ? req.warm_pool_wait_ms : 0, correlation, template_name, take,
-                           req.warm_pool_mode})
+                           req.warm_pool_mode, tenant, hit})
     .then(
       [=](checkout_reply& reply) mutable {
         sandboxes_.erase(id);
@@ -598,31 +601,19 @@ controller_actor::create_sandbox(const std::string& tenant, api::sandbox_request
                       reply.memory_mb, "cold", checkout, correlation, req.network_allow);
           return;
         }
-        auto hit = checkout;
-        hit.source = "warm_pool";
-        hit.hit = true;
-        events::sandbox_created created;
-        created.id = id;
-        created.tenant = tenant;
-        created.template_name = reply.template_name;
-        created.build_id = reply.build_id;
-        created.origin = "warm_pool";
-        created.vm_id = reply.vm_id;
-        created.host = reply.host;
-        created.vcpus = reply.vcpus;
-        created.memory_mb = reply.memory_mb;
-        created.checkout = hit;
-        created.endpoints = reply.endpoints;
-        created.at_ns = now_ns(this, *ctx_);
-        // The claim is durable in the pool's stream: answer now; the
-        // sandbox's own stream follows (a crash in between is repaired from
-        // the claim on recovery).
-        model::sandbox_state view;
-        view.apply(created);
-        // The answer first, so that it is not queued behind the new actor's
-        // start; nothing can ask for the sandbox before this handler ends.
-        rp.deliver(sandbox_actor::info_of(view));
-        spawn_new_sandbox(std::move(created), correlation);
+        // The pool wrote the sandbox's record with the claim: the sandbox
+        // exists, durable; its actor takes the stream over from there.
+        model::sandbox_state state;
+        state.apply(reply.sandbox);
+        // The answer first, so that it is not queued behind the new actor;
+        // nothing can ask for the sandbox before this handler ends.
+        rp.deliver(sandbox_actor::info_of(state));
+        const std::string vm_id = state.vm_id;
+        const std::string host = state.host;
+        auto sandbox = spawn_sandbox(std::move(state), 1);
+        // Exits of the claimed VM are the sandbox's now.
+        if (auto vmm = ctx_->vmms.find(host); vmm != ctx_->vmms.end())
+          send(vmm->second, adopt_atom::value, vm_id, sandbox);
       },
       [=](caf::error& err) mutable {
         sandboxes_.erase(id);

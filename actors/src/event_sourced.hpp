@@ -11,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -122,6 +123,30 @@ protected:
     persist(stream, std::move(events), std::move(then), std::move(correlation_id));
   }
 
+  /// `persist`, with `carried` (the first events of another actor's stream,
+  /// made by `carry`) written in the same atomic append: both are durable
+  /// when `then` runs, or neither is. A pool's claim carries its sandbox's
+  /// record this way.
+  void persist(const std::string& stream, events::domain_event event,
+               std::function<void()> then, std::string correlation_id,
+               store::append_request carried) {
+    std::vector<events::domain_event> events;
+    events.push_back(std::move(event));
+    persist_impl(stream, std::move(events), std::move(then), std::move(correlation_id), false,
+                 std::move(carried));
+  }
+
+  /// The append that starts another actor's new `stream` with `events`,
+  /// for `persist` to carry.
+  store::append_request carry(const std::string& stream,
+                              const std::vector<events::domain_event>& events,
+                              const std::string& correlation_id) {
+    store::append_request out;
+    out.stream = stream;
+    out.events = encode(stream, events, correlation_id);
+    return out;
+  }
+
   /// Runs `then` once everything persisted to `stream` so far is durable.
   void after_persisted(const std::string& stream, std::function<void()> then) {
     persist(stream, std::vector<events::domain_event>{}, std::move(then));
@@ -172,6 +197,7 @@ private:
     std::vector<std::function<void()>> thens;
     std::string correlation_id;
     bool urgent = false; // someone waits on it: it may not linger
+    std::vector<store::append_request> carried; // other streams, in the same write
   };
 
   /// Appends of one stream on their way to the journal at once: two lets a
@@ -190,8 +216,11 @@ private:
   };
 
   void persist_impl(const std::string& stream, std::vector<events::domain_event> events,
-                    std::function<void()> then, std::string correlation_id, bool lazy) {
+                    std::function<void()> then, std::string correlation_id, bool lazy,
+                    std::optional<store::append_request> carried = std::nullopt) {
     auto& e = streams_[stream];
+    if (carried)
+      e.next.carried.push_back(std::move(*carried));
     if (events.empty()) {
       // After everything persisted so far: the last batch decided. Unless
       // lazy, someone waits now, so nothing on the way may linger.
@@ -241,20 +270,8 @@ private:
     request.stream = stream;
     request.expected_sequence = e.sent_sequence;
     e.sent_sequence += sending.events.size();
-    request.events.reserve(sending.events.size());
-    const std::int64_t now = now_ns(this, *ctx_);
-    if (ctx_->trace)
-      for (const auto& event : sending.events) {
-        auto json = events::payload_to_json(events::encode_domain(event));
-        std::fprintf(stderr, "trace %.3f %s %s %s\n",
-                     static_cast<double>(now - ctx_->wall_at_start_ns) / 1e9,
-                     stream.c_str(), events::type_name(event),
-                     json ? json->c_str() : "?");
-      }
-    for (const auto& event : sending.events)
-      request.events.push_back(
-          store::new_event{events::type_name(event), version_of(event),
-                           events::encode_domain(event), sending.correlation_id, now});
+    request.events = encode(stream, sending.events, sending.correlation_id);
+    request.together = std::move(e.in_flight.back().carried);
     caf::actor self_handle = caf::actor_cast<caf::actor>(this);
     const auto submitted = std::chrono::steady_clock::now();
     const auto may_wait = sending.urgent ? std::chrono::microseconds::zero()
@@ -265,6 +282,27 @@ private:
       caf::anon_send(self_handle, persisted_atom::value, stream,
                      persist_outcome{std::move(result)});
     }, may_wait);
+  }
+
+  /// The journal's form of `events`, traced when the runtime traces.
+  std::vector<store::new_event> encode(const std::string& stream,
+                                       const std::vector<events::domain_event>& events,
+                                       const std::string& correlation_id) {
+    const std::int64_t now = now_ns(this, *ctx_);
+    if (ctx_->trace)
+      for (const auto& event : events) {
+        auto json = events::payload_to_json(events::encode_domain(event));
+        std::fprintf(stderr, "trace %.3f %s %s %s\n",
+                     static_cast<double>(now - ctx_->wall_at_start_ns) / 1e9,
+                     stream.c_str(), events::type_name(event),
+                     json ? json->c_str() : "?");
+      }
+    std::vector<store::new_event> out;
+    out.reserve(events.size());
+    for (const auto& event : events)
+      out.push_back(store::new_event{events::type_name(event), version_of(event),
+                                     events::encode_domain(event), correlation_id, now});
+    return out;
   }
 
   static std::uint32_t version_of(const events::domain_event& event) {

@@ -20,6 +20,7 @@ namespace hearth::actors {
 
 using persisted_atom = caf::atom_constant<caf::atom("persisted")>;
 using run_atom = caf::atom_constant<caf::atom("run")>;
+using timer_atom = caf::atom_constant<caf::atom("timer")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using wake_atom = caf::atom_constant<caf::atom("wake")>;
 using get_atom = caf::atom_constant<caf::atom("get")>;
@@ -126,6 +127,9 @@ struct checkout_request {
   bool take = true;
   /// The caller's warm_pool_mode, recorded with the claim.
   std::string mode;
+  /// The sandbox's tenant, and what its record says of the checkout on a hit.
+  std::string tenant;
+  events::warm_pool_checkout checkout;
 };
 
 /// The pool's answer: a claimed member, or a miss. Either way it says what
@@ -139,6 +143,8 @@ struct checkout_reply {
   std::uint32_t memory_mb = 0;
   std::map<std::string, std::string> endpoints;
   std::string template_name;
+  /// On a hit: the new sandbox's record, written in the claim's append.
+  events::sandbox_created sandbox;
 };
 
 /// A request for a place to run one VM.
@@ -161,13 +167,13 @@ struct place_reply {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, checkout_request& x) {
   return f(caf::meta::type_name("checkout_request"), x.sandbox_id, x.wait_ms, x.correlation_id,
-           x.template_name, x.take, x.mode);
+           x.template_name, x.take, x.mode, x.tenant, x.checkout);
 }
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, checkout_reply& x) {
   return f(caf::meta::type_name("checkout_reply"), x.hit, x.vm_id, x.build_id, x.host, x.vcpus,
-           x.memory_mb, x.endpoints, x.template_name);
+           x.memory_mb, x.endpoints, x.template_name, x.sandbox);
 }
 
 template <class Inspector>
@@ -325,6 +331,19 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, pool_config& x) {
   return f(caf::meta::type_name("pool_config"), x.template_ref, x.template_name, x.min_ready,
            x.max_ready, x.vcpus, x.memory_mb, x.version_policy, x.track_tag);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, warm_pool_checkout& x) {
+  return f(caf::meta::type_name("warm_pool_checkout"), x.considered, x.source, x.hit, x.id,
+           x.mode);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, sandbox_created& x) {
+  return f(caf::meta::type_name("sandbox_created"), x.id, x.tenant, x.template_name, x.build_id,
+           x.origin, x.vm_id, x.host, x.vcpus, x.memory_mb, x.checkout, x.endpoints, x.at_ns,
+           x.network_allow);
 }
 
 template <class Inspector>

@@ -304,9 +304,26 @@ void pool_actor::claim(const model::member& member, checkout_request request_msg
   reply.memory_mb = current().config.memory_mb;
   reply.endpoints = member.endpoints;
   reply.template_name = current().config.template_name;
+  // The sandbox's record goes in the claim's append: the claimed VM is a
+  // sandbox the moment the claim is durable, in the journal as in memory.
+  const std::int64_t now = now_ns(this, *ctx_);
+  auto& created = reply.sandbox;
+  created.id = request_msg.sandbox_id;
+  created.tenant = request_msg.tenant;
+  created.template_name = reply.template_name;
+  created.build_id = reply.build_id;
+  created.origin = "warm_pool";
+  created.vm_id = reply.vm_id;
+  created.host = reply.host;
+  created.vcpus = reply.vcpus;
+  created.memory_mb = reply.memory_mb;
+  created.checkout = request_msg.checkout;
+  created.endpoints = reply.endpoints;
+  created.at_ns = now;
+  auto record = carry(model::sandbox_stream(created.id), {events::domain_event{created}},
+                      request_msg.correlation_id);
   persist(stream_,
-          events::member_claimed{member.id, request_msg.sandbox_id, now_ns(this, *ctx_),
-                                 request_msg.mode},
+          events::member_claimed{member.id, request_msg.sandbox_id, now, request_msg.mode},
           [this, reply, promise]() mutable {
             // The caller first: what follows (the capacity ledger, the
             // refill) queues behind its answer on the workers.
@@ -315,7 +332,7 @@ void pool_actor::claim(const model::member& member, checkout_request request_msg
             send(ctx_->capacity, claimed_atom::value, reply.vm_id);
             schedule_refill();
           },
-          request_msg.correlation_id);
+          request_msg.correlation_id, std::move(record));
 }
 
 checkout_reply pool_actor::miss() const {

@@ -31,6 +31,52 @@ vmm::build_request to_driver(const std::string& build_id,
   return out;
 }
 
+using vmm_self = caf::stateful_actor<vmm_state>*;
+
+/// Marks the calling thread as running a handler of `self` for its lifetime.
+class in_handler {
+public:
+  explicit in_handler(vmm_self self) : self_(self) {
+    self_->state.handling.store(std::this_thread::get_id(), std::memory_order_relaxed);
+  }
+  ~in_handler() { self_->state.handling.store({}, std::memory_order_relaxed); }
+  in_handler(const in_handler&) = delete;
+  in_handler& operator=(const in_handler&) = delete;
+
+private:
+  vmm_self self_;
+};
+
+/// Sets the clock timer for the earliest deadline unless one is set for it
+/// or before it.
+void arm_timer(vmm_self self) {
+  auto& st = self->state;
+  if (st.timers.empty())
+    return;
+  const auto earliest = st.timers.begin()->first;
+  if (st.armed != caf::actor_clock::time_point{} && st.armed <= earliest)
+    return;
+  st.armed = earliest;
+  self->delayed_send(self, earliest - self->clock().now(), timer_atom::value);
+}
+
+/// Runs the work that is due, then sets the timer for what is left.
+void on_timer(vmm_self self) {
+  in_handler guard{self};
+  auto& st = self->state;
+  const auto now = self->clock().now();
+  if (st.armed <= now)
+    st.armed = {}; // this is the timer set (a superseded one may still come)
+  std::vector<std::function<void()>> due;
+  while (!st.timers.empty() && st.timers.begin()->first <= now) {
+    due.push_back(std::move(st.timers.begin()->second));
+    st.timers.erase(st.timers.begin());
+  }
+  for (auto& work : due)
+    work();
+  arm_timer(self);
+}
+
 } // namespace
 
 caf::behavior vmm_actor(caf::stateful_actor<vmm_state>* self,
@@ -45,8 +91,17 @@ caf::behavior vmm_actor(caf::stateful_actor<vmm_state>* self,
   // by this actor's clock: deterministic under the test scheduler. The
   // driver lives in this actor's state, so it holds a weak handle only.
   caf::weak_actor_ptr weak_self = caf::actor_cast<caf::weak_actor_ptr>(self);
-  vmm::executor run = [weak_self](std::chrono::nanoseconds delay,
-                                  std::function<void()> work) {
+  vmm::executor run = [weak_self, self](std::chrono::nanoseconds delay,
+                                        std::function<void()> work) {
+    if (delay.count() > 0
+        && self->state.handling.load(std::memory_order_relaxed) == std::this_thread::get_id()) {
+      // From this actor's own handler: it is alive, and its state is ours.
+      self->state.timers.emplace(
+          self->clock().now() + std::chrono::duration_cast<caf::timespan>(delay),
+          std::move(work));
+      arm_timer(self);
+      return;
+    }
     auto self_handle = caf::actor_cast<caf::actor>(weak_self);
     if (!self_handle)
       return; // shutting down
@@ -72,8 +127,13 @@ caf::behavior vmm_actor(caf::stateful_actor<vmm_state>* self,
   });
 
   return {
-      [self](run_atom, work_item& work) { work.run(); },
+      [self](run_atom, work_item& work) {
+        in_handler guard{self};
+        work.run();
+      },
+      [self](timer_atom) { on_timer(self); },
       [self, ctx](restore_atom, vmm::vm_request& request) -> caf::result<vmm::vm_info> {
+        in_handler guard{self};
         // Before make_response_promise, which takes the sender over.
         const auto owner = caf::actor_cast<caf::actor>(self->current_sender());
         auto rp = self->make_response_promise<vmm::vm_info>();
@@ -96,6 +156,7 @@ caf::behavior vmm_actor(caf::stateful_actor<vmm_state>* self,
         return rp;
       },
       [self](destroy_atom, const std::string& vm_id) -> caf::result<bool> {
+        in_handler guard{self};
         auto rp = self->make_response_promise<bool>();
         self->state.owners.erase(vm_id);
         self->state.driver->destroy(vm_id, [rp](vmm::result<bool> r) mutable {
@@ -108,6 +169,7 @@ caf::behavior vmm_actor(caf::stateful_actor<vmm_state>* self,
       },
       [self](build_atom, const std::string& build_id,
              const events::build_spec& spec) -> caf::result<std::string, std::string> {
+        in_handler guard{self};
         auto rp = self->make_response_promise<std::string, std::string>();
         self->state.driver->build(to_driver(build_id, spec),
                                   [rp](vmm::result<vmm::build_result> r) mutable {
@@ -120,6 +182,7 @@ caf::behavior vmm_actor(caf::stateful_actor<vmm_state>* self,
       },
       [self](prepare_atom, const std::string& build_id,
              const std::string& artifact) -> caf::result<bool> {
+        in_handler guard{self};
         auto rp = self->make_response_promise<bool>();
         self->state.driver->prepare(build_id, artifact,
                                     [rp](vmm::result<bool> r) mutable {

@@ -1,7 +1,10 @@
 #pragma once
 
+#include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
+#include <thread>
 
 #include <caf/all.hpp>
 
@@ -17,6 +20,16 @@ using driver_factory = std::function<std::unique_ptr<vmm::driver>(vmm::executor)
 struct vmm_state {
   std::unique_ptr<vmm::driver> driver;
   std::map<std::string, caf::actor> owners;
+  /// Driver work due later, by deadline, behind one clock timer for the
+  /// earliest: a busy simulated host starts thousands of restores a second,
+  /// and a timer each kept CAF's clock thread waking for every one.
+  std::multimap<caf::actor_clock::time_point, std::function<void()>> timers;
+  /// The deadline the clock timer is set for; none when unset.
+  caf::actor_clock::time_point armed{};
+  /// The thread running one of this actor's handlers now, if any: delayed
+  /// work the driver asks for from there joins `timers`; from any other
+  /// thread it becomes a delayed message of its own.
+  std::atomic<std::thread::id> handling{};
   static inline const char* name = "vmm";
 };
 

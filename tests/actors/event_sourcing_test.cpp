@@ -36,6 +36,49 @@ TEST_CASE_FIXTURE(runtime_fixture, "a journal failure stops the pool; it restart
   CHECK(sandbox.warm_pool_checkout.hit);
 }
 
+TEST_CASE_FIXTURE(runtime_fixture, "a claim and its sandbox's record are written together or not at all") {
+  faulty_storage storage(store::make_memory_storage());
+  options.storage = &storage;
+  start();
+  build("team/review-api");
+  auto pool = create_pool("team/review-api:stable", "paired", 2, 2);
+  advance(1s);
+  REQUIRE(status(pool.id).ready == 2);
+  auto sandbox_streams = [&] {
+    std::size_t n = 0;
+    auto streams = storage.events().list_streams();
+    REQUIRE(streams);
+    for (const auto& s : *streams)
+      n += s.stream.rfind("sandbox/", 0) == 0 ? 1 : 0;
+    return n;
+  };
+
+  // The sandbox's record cannot be written: neither is the claim.
+  storage.faults().fail_next("sandbox/", 1);
+  auto lost = rt->create_sandbox(tenant, from_pool(pool.id, "require", 0));
+  rt->run();
+  REQUIRE_FALSE(lost.get());
+  CHECK(sandbox_streams() == 0);
+  advance(200ms);
+  CHECK(info(pool.id).status.claimed == 0);
+  CHECK(info(pool.id).status.ready == 2);
+
+  // A claim that is written comes with its sandbox's record in the journal.
+  auto sandbox = ok(rt->create_sandbox(tenant, from_pool(pool.id, "require", 0)).get());
+  CHECK(sandbox.warm_pool_checkout.hit);
+  CHECK(sandbox_streams() == 1);
+  auto record = storage.events().read_stream("sandbox/" + sandbox.id);
+  REQUIRE(record);
+  REQUIRE(record->size() == 1);
+  CHECK((*record)[0].type == "sandbox.created");
+  auto claim = storage.events().read_stream("pool/" + pool.id);
+  REQUIRE(claim);
+  REQUIRE_FALSE(claim->empty());
+  CHECK(claim->back().type == "pool.member_claimed");
+  CHECK((*record)[0].position == claim->back().position + 1); // one write
+  CHECK(ok(rt->get_sandbox(tenant, sandbox.id).get()).vm_id == sandbox.vm_id);
+}
+
 TEST_CASE_FIXTURE(runtime_fixture, "restarts back off when the journal keeps failing") {
   faulty_storage storage(store::make_memory_storage());
   options.storage = &storage;
