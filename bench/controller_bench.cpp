@@ -40,7 +40,6 @@ std::unique_ptr<runtime> open_runtime(const std::string& dir, std::size_t pools,
   options.sim.build_latency = 10ms;
   options.sim.restore_latency = 1ms;
   options.pools.tick = 100ms;
-  if (const char* d = std::getenv("REFILL_MS")) options.pools.refill_delay = std::chrono::milliseconds(std::atoi(d));
   options.pools.fill_budget_per_tick = 100000;
   options.hosts = {host_config{"local", 10'000'000, 2'000'000'000}};
   options.default_quota_vcpus = 4'000'000'000u;
