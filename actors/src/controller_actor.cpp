@@ -55,8 +55,7 @@ controller_actor::controller_actor(caf::actor_config& cfg, std::shared_ptr<runti
   : caf::event_based_actor(cfg)
   , ctx_(std::move(ctx))
   , limits_(limits)
-  , deterministic_(deterministic)
-  , random_(deterministic ? 42u : std::random_device{}()) {
+  , deterministic_(deterministic) {
   set_default_handler(caf::print_and_drop);
   set_error_handler([](caf::error& err) {
     std::fprintf(stderr, "hearth: controller ignored an error message: %s\n",
@@ -183,12 +182,21 @@ const controller_actor::entry* controller_actor::sandbox_of(const std::string& t
 }
 
 std::string controller_actor::new_sandbox_id() {
+  // Ids grow with time: milliseconds since the epoch above a counter, kept
+  // strictly increasing. A new sandbox's stream then lands after the last
+  // one in the journal's key order, where inserting it is cheapest (random
+  // ids put each new stream's index and metadata entries at random places of
+  // the memtables and tables), and a restarted controller does not hand out
+  // an id of the previous run.
+  const auto ms = static_cast<std::uint64_t>(now_ns(this, *ctx_) / 1'000'000);
+  last_sandbox_id_ = std::max(last_sandbox_id_ + 1, ms << 20);
   for (;;) {
     char text[32];
-    std::snprintf(text, sizeof(text), "sbx_%012llx",
-                  static_cast<unsigned long long>(random_() & 0xFFFFFFFFFFFFull));
+    std::snprintf(text, sizeof(text), "sbx_%016llx",
+                  static_cast<unsigned long long>(last_sandbox_id_));
     if (sandboxes_.count(text) == 0)
       return text;
+    ++last_sandbox_id_;
   }
 }
 

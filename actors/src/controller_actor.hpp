@@ -3,7 +3,6 @@
 #include <map>
 #include <optional>
 #include <memory>
-#include <random>
 #include <string>
 #include <unordered_map>
 
@@ -92,7 +91,8 @@ private:
   /// VM id -> (kind, id) of what the journal says runs it; for reconciling
   /// with the hosts after a restart.
   std::map<std::string, std::pair<std::string, std::string>> live_vms_;
-  std::mt19937_64 random_;
+  /// The number in the last sandbox id handed out.
+  std::uint64_t last_sandbox_id_ = 0;
   /// Deleted pools' final states, for a new pool that takes the same name.
   std::map<std::string, std::pair<model::pool_state, std::uint64_t>> deleted_pools_;
 };
