@@ -107,7 +107,7 @@ controller_actor::controller_actor(caf::actor_config& cfg, std::shared_ptr<runti
     if (sandbox.holds_capacity())
       live_vms_[sandbox.vm_id] = {"sandbox", id};
     const auto seq = recovered.sequences[model::sandbox_stream(id)];
-    spawn_sandbox(std::move(sandbox), seq);
+    park(std::move(sandbox), seq);
   }
 }
 
@@ -169,16 +169,43 @@ caf::actor controller_actor::spawn_new_sandbox(events::sandbox_created created,
                 spawn<sandbox_actor>(ctx_, std::move(created), correlation));
 }
 
+void controller_actor::park(model::sandbox_state state, std::uint64_t sequence) {
+  const std::string id = state.id;
+  auto& e = sandboxes_[id];
+  e.actor = caf::actor{};
+  e.tenant = state.tenant;
+  if (state.holds_capacity())
+    parked_vms_[state.vm_id] = id;
+  e.parked = std::make_unique<parked_sandbox>(parked_sandbox{std::move(state), sequence});
+}
+
+caf::actor controller_actor::wake(entry& e) {
+  if (e.actor || !e.parked)
+    return e.actor;
+  auto parked = std::move(e.parked);
+  const std::string vm_id = parked->state.vm_id;
+  const std::string host = parked->state.host;
+  const bool holds_vm = parked->state.holds_capacity();
+  // A parked sandbox has nothing to do until this message: scheduled on it.
+  auto actor = spawn_sandbox(std::move(parked->state), parked->sequence);
+  // Its VM's exits are the sandbox's own from now on. One the host sent
+  // here before this is still forwarded (`parked_vms_` keeps the VM).
+  if (auto vmm = ctx_->vmms.find(host); holds_vm && vmm != ctx_->vmms.end())
+    send(vmm->second, adopt_atom::value, vm_id, actor);
+  return actor;
+}
+
+caf::actor controller_actor::sandbox_actor_of(const std::string& tenant, const std::string& id) {
+  auto found = sandboxes_.find(id);
+  if (found == sandboxes_.end() || found->second.tenant != tenant)
+    return caf::actor{};
+  return wake(found->second);
+}
+
 const controller_actor::entry* controller_actor::pool_of(const std::string& tenant,
                                                          const std::string& id) const {
   auto found = pools_.find(id);
   return found == pools_.end() || found->second.tenant != tenant ? nullptr : &found->second;
-}
-
-const controller_actor::entry* controller_actor::sandbox_of(const std::string& tenant,
-                                                            const std::string& id) const {
-  auto found = sandboxes_.find(id);
-  return found == sandboxes_.end() || found->second.tenant != tenant ? nullptr : &found->second;
 }
 
 std::string controller_actor::new_sandbox_id() {
@@ -278,22 +305,27 @@ void controller_actor::reconcile_with_hosts() {
           if (live_vms_.count(vm) == 0)
             caf::anon_send(vmm, destroy_atom::value, vm); // the journal does not know it
         for (const auto& [vm, owner] : live_vms_) {
-          const auto& registry = owner.first == "pool" ? pools_ : sandboxes_;
+          auto& registry = owner.first == "pool" ? pools_ : sandboxes_;
           auto found = registry.find(owner.second);
-          if (found == registry.end())
+          if (found == registry.end() || alive.count(vm) == 0)
             continue;
-          if (alive.count(vm) > 0)
-            send(vmm, adopt_atom::value, vm, found->second.actor);
+          // A parked sandbox's exits come here until it has an actor.
+          auto actor = found->second.actor ? found->second.actor
+                                           : caf::actor_cast<caf::actor>(this);
+          send(vmm, adopt_atom::value, vm, actor);
         }
         // Anything recorded on this host but not running is lost.
         for (const auto& [vm, owner] : live_vms_) {
           if (alive.count(vm) > 0)
             continue;
-          const auto& registry = owner.first == "pool" ? pools_ : sandboxes_;
+          auto& registry = owner.first == "pool" ? pools_ : sandboxes_;
           auto found = registry.find(owner.second);
-          if (found != registry.end())
-            send(found->second.actor, vm_gone_atom::value, vm,
-                 std::string("not running after a controller restart"));
+          if (found == registry.end())
+            continue;
+          auto actor = owner.first == "pool" ? found->second.actor
+                                             : wake(found->second);
+          send(actor, vm_gone_atom::value, vm,
+               std::string("not running after a controller restart"));
         }
       });
   }
@@ -307,11 +339,19 @@ controller_actor::gather(const std::unordered_map<std::string, entry>& from,
   auto results = std::make_shared<std::vector<T>>();
   auto pending = std::make_shared<std::size_t>(0);
   std::vector<caf::actor> targets;
-  for (const auto& [id, e] : from)
-    if (e.tenant == tenant && e.actor)
+  for (const auto& [id, e] : from) {
+    if (e.tenant != tenant)
+      continue;
+    if (e.actor)
       targets.push_back(e.actor);
+    if constexpr (std::is_same_v<T, api::sandbox_info>)
+      if (e.parked)
+        results->push_back(sandbox_actor::info_of(e.parked->state));
+  }
   if (targets.empty()) {
-    rp.deliver(std::vector<T>{});
+    std::sort(results->begin(), results->end(),
+              [](const T& a, const T& b) { return a.id < b.id; });
+    rp.deliver(*results);
     return rp;
   }
   *pending = targets.size();
@@ -391,7 +431,7 @@ caf::result<api::pool_info> controller_actor::create_pool(const std::string& ten
         const std::uint64_t reserve_vcpus = std::uint64_t{config.max_ready} * config.vcpus;
         const std::uint64_t reserve_memory = std::uint64_t{config.max_ready} * config.memory_mb;
         // Hold the id while quota is checked.
-        pools_[id] = entry{caf::actor{}, tenant, 0};
+        pools_[id] = entry{caf::actor{}, tenant, 0, nullptr};
         request(ctx_->capacity, caf::infinite, reserve_atom::value, id, tenant, reserve_vcpus,
                 reserve_memory)
           .then(
@@ -488,7 +528,7 @@ void controller_actor::cold_create(caf::response_promise rp, const std::string& 
   const std::string vm_id = id + ".vm";
   std::vector<place_request> requests{
     place_request{vm_id, tenant, build_id, vcpus, memory_mb, true}};
-  sandboxes_[id] = entry{caf::actor{}, tenant, 0}; // hold the id
+  sandboxes_[id] = entry{caf::actor{}, tenant, 0, nullptr}; // hold the id
   request(ctx_->capacity, caf::infinite, place_atom::value, std::move(requests))
     .then(
       [=](std::vector<place_reply>& replies) mutable {
@@ -583,7 +623,7 @@ controller_actor::create_sandbox(const std::string& tenant, api::sandbox_request
   // member (or waits for one), and otherwise says what a cold create needs.
   const bool take = req.warm_pool_mode != "bypass" && unpoolable.empty();
   const std::string id = new_sandbox_id();
-  sandboxes_[id] = entry{caf::actor{}, tenant, 0}; // hold the id
+  sandboxes_[id] = entry{caf::actor{}, tenant, 0, nullptr}; // hold the id
   events::warm_pool_checkout checkout;
   checkout.considered = true;
   checkout.id = req.warm_pool;
@@ -616,12 +656,11 @@ controller_actor::create_sandbox(const std::string& tenant, api::sandbox_request
         // The answer first, so that it is not queued behind the new actor;
         // nothing can ask for the sandbox before this handler ends.
         rp.deliver(sandbox_actor::info_of(state));
-        const std::string vm_id = state.vm_id;
-        const std::string host = state.host;
-        auto sandbox = spawn_sandbox(std::move(state), 1);
-        // Exits of the claimed VM are the sandbox's now.
-        if (auto vmm = ctx_->vmms.find(host); vmm != ctx_->vmms.end())
-          send(vmm->second, adopt_atom::value, vm_id, sandbox);
+        // Exits of the claimed VM are the sandbox's now: they come here
+        // until it has an actor.
+        if (auto vmm = ctx_->vmms.find(state.host); vmm != ctx_->vmms.end())
+          send(vmm->second, adopt_atom::value, state.vm_id, caf::actor_cast<caf::actor>(this));
+        park(std::move(state), 1);
       },
       [=](caf::error& err) mutable {
         sandboxes_.erase(id);
@@ -640,10 +679,10 @@ caf::behavior controller_actor::make_behavior() {
   };
   auto forward_sandbox = [this](const std::string& tenant, const std::string& id,
                                 auto atom) -> caf::result<caf::message> {
-    const auto* sandbox = sandbox_of(tenant, id);
-    if (sandbox == nullptr || !sandbox->actor)
+    auto sandbox = sandbox_actor_of(tenant, id);
+    if (!sandbox)
       return to_caf(model::errc::not_found, "sandbox " + id + " does not exist", "id");
-    return delegate(sandbox->actor, atom);
+    return delegate(sandbox, atom);
   };
   return {
     [this](start_atom) { reconcile_with_hosts(); },
@@ -696,11 +735,11 @@ caf::behavior controller_actor::make_behavior() {
     },
     [this](fork_atom, const std::string& tenant, const std::string& id,
            const std::string& correlation) -> caf::result<api::sandbox_info> {
-      const auto* source = sandbox_of(tenant, id);
-      if (source == nullptr || !source->actor)
+      auto source = sandbox_actor_of(tenant, id);
+      if (!source)
         return to_caf(model::errc::not_found, "sandbox " + id + " does not exist", "id");
       auto rp = make_response_promise<api::sandbox_info>();
-      request(source->actor, caf::infinite, get_atom::value)
+      request(source, caf::infinite, get_atom::value)
         .then(
           [=](api::sandbox_info& info) mutable {
             if (info.state != "running" && info.state != "paused") {
@@ -731,9 +770,25 @@ caf::behavior controller_actor::make_behavior() {
       for (const auto& [id, e] : pools_)
         if (e.actor)
           send(e.actor, host_lost_atom::value, host);
-      for (const auto& [id, e] : sandboxes_)
+      for (auto& [id, e] : sandboxes_) {
+        if (e.parked && e.parked->state.host == host)
+          wake(e);
         if (e.actor)
           send(e.actor, host_lost_atom::value, host);
+      }
+    },
+    // An exit of a parked sandbox's VM: the sandbox's actor takes it.
+    [this](vm_exit_atom, const std::string& vm_id, const std::string& reason) {
+      auto found = parked_vms_.find(vm_id);
+      if (found == parked_vms_.end())
+        return;
+      const std::string id = found->second;
+      parked_vms_.erase(found);
+      auto sandbox = sandboxes_.find(id);
+      if (sandbox == sandboxes_.end())
+        return;
+      if (auto actor = wake(sandbox->second))
+        send(actor, vm_exit_atom::value, vm_id, reason);
     },
     [this](stopped_atom, const std::string& pool_id, const std::string& final_state,
            std::uint64_t sequence) {
@@ -760,9 +815,12 @@ caf::behavior controller_actor::make_behavior() {
       for (const auto& [id, e] : pools_)
         if (e.actor)
           targets.emplace_back(model::pool_stream(id), e.actor);
-      for (const auto& [id, e] : sandboxes_)
+      for (const auto& [id, e] : sandboxes_) {
         if (e.actor)
           targets.emplace_back(model::sandbox_stream(id), e.actor);
+        else if (e.parked)
+          (*lines)[model::sandbox_stream(id)] = model::describe(e.parked->state);
+      }
       targets.emplace_back("~capacity", ctx_->capacity);
       targets.emplace_back("~templates", ctx_->templates);
       *pending = targets.size();

@@ -38,10 +38,18 @@ public:
   void on_exit() override;
 
 private:
+  /// A sandbox with no actor yet: its state, as recovered or as its claim
+  /// wrote it. Its actor is spawned on the first message for it.
+  struct parked_sandbox {
+    model::sandbox_state state;
+    std::uint64_t sequence = 0;
+  };
+
   struct entry {
     caf::actor actor;
     std::string tenant;
     std::uint32_t restarts = 0;
+    std::unique_ptr<parked_sandbox> parked;
   };
 
   /// Monitors `actor` and enters it in the directory as `kind` `id`.
@@ -51,8 +59,16 @@ private:
   caf::actor spawn_new_pool(events::pool_created created, const std::string& correlation);
   caf::actor spawn_sandbox(model::sandbox_state state, std::uint64_t sequence);
   caf::actor spawn_new_sandbox(events::sandbox_created created, const std::string& correlation);
+  /// Enters a sandbox in the directory without an actor (see `wake`). Most
+  /// sandboxes are never addressed between their claim (or a restart) and
+  /// their end: not spawning their actors up front saves a warm checkout
+  /// and a recovery an actor each.
+  void park(model::sandbox_state state, std::uint64_t sequence);
+  /// A sandbox's actor, spawned from its parked state if it has none.
+  caf::actor wake(entry& e);
+  /// `sandbox_of` for a sandbox that is to get a message: its actor, woken.
+  caf::actor sandbox_actor_of(const std::string& tenant, const std::string& id);
   const entry* pool_of(const std::string& tenant, const std::string& id) const;
-  const entry* sandbox_of(const std::string& tenant, const std::string& id) const;
   std::string new_sandbox_id();
   void on_down(const caf::down_msg& down);
   void restart(const std::string& kind, const std::string& id);
@@ -91,6 +107,9 @@ private:
   /// VM id -> (kind, id) of what the journal says runs it; for reconciling
   /// with the hosts after a restart.
   std::map<std::string, std::pair<std::string, std::string>> live_vms_;
+  /// VM id -> parked sandbox: the VM's exits come here (the controller
+  /// stands in as the VM's owner) until the sandbox has an actor.
+  std::unordered_map<std::string, std::string> parked_vms_;
   /// The number in the last sandbox id handed out.
   std::uint64_t last_sandbox_id_ = 0;
   /// Deleted pools' final states, for a new pool that takes the same name.
