@@ -636,17 +636,20 @@ controller_actor::create_sandbox(const std::string& tenant, api::sandbox_request
           checkout_request{id, take ? req.warm_pool_wait_ms : 0, correlation, template_name, take,
                            req.warm_pool_mode, tenant, hit})
     .then(
-      [=](checkout_reply& reply) mutable {
+      // What a miss needs, not the whole request.
+      [this, rp, id, tenant, correlation, checkout, require = req.warm_pool_mode == "require",
+       wait_ms = req.warm_pool_wait_ms, network_allow = std::move(req.network_allow)](
+        checkout_reply& reply) mutable {
         sandboxes_.erase(id);
         if (!reply.hit) {
-          if (req.warm_pool_mode == "require") {
+          if (require) {
             rp.deliver(to_caf(model::errc::warm_pool_unavailable,
-                              "warm pool " + req.warm_pool + " had no ready VM within "
-                                + std::to_string(req.warm_pool_wait_ms) + " ms"));
+                              "warm pool " + checkout.id + " had no ready VM within "
+                                + std::to_string(wait_ms) + " ms"));
             return;
           }
           cold_create(rp, tenant, reply.template_name, reply.build_id, reply.vcpus,
-                      reply.memory_mb, "cold", checkout, correlation, req.network_allow);
+                      reply.memory_mb, "cold", checkout, correlation, std::move(network_allow));
           return;
         }
         // The pool wrote the sandbox's record with the claim: the sandbox

@@ -132,16 +132,13 @@ struct checkout_request {
   events::warm_pool_checkout checkout;
 };
 
-/// The pool's answer: a claimed member, or a miss. Either way it says what
-/// a cold create in the pool's stead needs: template, build, size.
+/// The pool's answer: a claimed member, or a miss.
 struct checkout_reply {
   bool hit = false;
-  std::string vm_id;
+  /// On a miss: what a cold create in the pool's stead needs.
   std::string build_id;
-  std::string host;
   std::uint32_t vcpus = 0;
   std::uint32_t memory_mb = 0;
-  std::map<std::string, std::string> endpoints;
   std::string template_name;
   /// On a hit: the new sandbox's record, written in the claim's append.
   events::sandbox_created sandbox;
@@ -172,8 +169,8 @@ typename Inspector::result_type inspect(Inspector& f, checkout_request& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, checkout_reply& x) {
-  return f(caf::meta::type_name("checkout_reply"), x.hit, x.vm_id, x.build_id, x.host, x.vcpus,
-           x.memory_mb, x.endpoints, x.template_name, x.sandbox);
+  return f(caf::meta::type_name("checkout_reply"), x.hit, x.build_id, x.vcpus, x.memory_mb,
+           x.template_name, x.sandbox);
 }
 
 template <class Inspector>

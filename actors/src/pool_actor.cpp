@@ -295,41 +295,36 @@ void pool_actor::destroy(const std::string& vm_id, bool confirm_destroyed) {
 
 void pool_actor::claim(const model::member& member, checkout_request request_msg,
                        caf::response_promise promise) {
-  checkout_reply reply;
-  reply.hit = true;
-  reply.vm_id = member.id;
-  reply.build_id = member.build_id;
-  reply.host = member.host;
-  reply.vcpus = current().config.vcpus;
-  reply.memory_mb = current().config.memory_mb;
-  reply.endpoints = member.endpoints;
-  reply.template_name = current().config.template_name;
   // The sandbox's record goes in the claim's append: the claimed VM is a
   // sandbox the moment the claim is durable, in the journal as in memory.
   const std::int64_t now = now_ns(this, *ctx_);
+  const auto& s = current();
+  checkout_reply reply;
+  reply.hit = true;
   auto& created = reply.sandbox;
   created.id = request_msg.sandbox_id;
-  created.tenant = request_msg.tenant;
-  created.template_name = reply.template_name;
-  created.build_id = reply.build_id;
+  created.tenant = std::move(request_msg.tenant);
+  created.template_name = s.config.template_name;
+  created.build_id = member.build_id;
   created.origin = "warm_pool";
-  created.vm_id = reply.vm_id;
-  created.host = reply.host;
-  created.vcpus = reply.vcpus;
-  created.memory_mb = reply.memory_mb;
-  created.checkout = request_msg.checkout;
-  created.endpoints = reply.endpoints;
+  created.vm_id = member.id;
+  created.host = member.host;
+  created.vcpus = s.config.vcpus;
+  created.memory_mb = s.config.memory_mb;
+  created.checkout = std::move(request_msg.checkout);
+  created.endpoints = member.endpoints;
   created.at_ns = now;
   auto record = carry(model::sandbox_stream(created.id), {events::domain_event{created}},
                       request_msg.correlation_id);
+  const std::string vm_id = member.id;
   persist(stream_,
           events::member_claimed{member.id, request_msg.sandbox_id, now, request_msg.mode},
-          [this, reply, promise]() mutable {
+          [this, reply = std::move(reply), promise, vm_id]() mutable {
             // The caller first: what follows (the capacity ledger, the
             // refill) queues behind its answer on the workers.
-            promise.deliver(reply);
+            promise.deliver(std::move(reply));
             ctx_->metrics.checkouts_hit++;
-            send(ctx_->capacity, claimed_atom::value, reply.vm_id);
+            send(ctx_->capacity, claimed_atom::value, vm_id);
             schedule_refill();
           },
           request_msg.correlation_id, std::move(record));
