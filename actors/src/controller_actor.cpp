@@ -213,8 +213,9 @@ std::string controller_actor::new_sandbox_id() {
   // strictly increasing. A new sandbox's stream then lands after the last
   // one in the journal's key order, where inserting it is cheapest (random
   // ids put each new stream's index and metadata entries at random places of
-  // the memtables and tables), and a restarted controller does not hand out
-  // an id of the previous run.
+  // the memtables and tables). No id repeats within a run, so a create in
+  // flight needs no placeholder; the check below is for a clock set back
+  // since a previous run.
   const auto ms = static_cast<std::uint64_t>(now_ns(this, *ctx_) / 1'000'000);
   last_sandbox_id_ = std::max(last_sandbox_id_ + 1, ms << 20);
   for (;;) {
@@ -528,12 +529,10 @@ void controller_actor::cold_create(caf::response_promise rp, const std::string& 
   const std::string vm_id = id + ".vm";
   std::vector<place_request> requests{
     place_request{vm_id, tenant, build_id, vcpus, memory_mb, true}};
-  sandboxes_[id] = entry{caf::actor{}, tenant, 0, nullptr}; // hold the id
   request(ctx_->capacity, caf::infinite, place_atom::value, std::move(requests))
     .then(
       [=](std::vector<place_reply>& replies) mutable {
         if (replies.empty() || replies.front().host.empty()) {
-          sandboxes_.erase(id);
           rp.deliver(placement_error(replies.empty() ? "" : replies.front().reason));
           return;
         }
@@ -551,16 +550,12 @@ void controller_actor::cold_create(caf::response_promise rp, const std::string& 
         created.checkout = checkout;
         created.network_allow = network_allow;
         created.at_ns = now_ns(this, *ctx_);
-        sandboxes_.erase(id);
         auto sandbox = spawn_new_sandbox(std::move(created), correlation);
         request(sandbox, caf::infinite, start_atom::value)
           .then([rp](api::sandbox_info& info) mutable { rp.deliver(std::move(info)); },
                 [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
       },
-      [=](caf::error& err) mutable {
-        sandboxes_.erase(id);
-        rp.deliver(std::move(err));
-      });
+      [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
 }
 
 caf::result<api::sandbox_info>
@@ -623,7 +618,6 @@ controller_actor::create_sandbox(const std::string& tenant, api::sandbox_request
   // member (or waits for one), and otherwise says what a cold create needs.
   const bool take = req.warm_pool_mode != "bypass" && unpoolable.empty();
   const std::string id = new_sandbox_id();
-  sandboxes_[id] = entry{caf::actor{}, tenant, 0, nullptr}; // hold the id
   events::warm_pool_checkout checkout;
   checkout.considered = true;
   checkout.id = req.warm_pool;
@@ -640,7 +634,6 @@ controller_actor::create_sandbox(const std::string& tenant, api::sandbox_request
       [this, rp, id, tenant, correlation, checkout, require = req.warm_pool_mode == "require",
        wait_ms = req.warm_pool_wait_ms, network_allow = std::move(req.network_allow)](
         checkout_reply& reply) mutable {
-        sandboxes_.erase(id);
         if (!reply.hit) {
           if (require) {
             rp.deliver(to_caf(model::errc::warm_pool_unavailable,
@@ -665,10 +658,7 @@ controller_actor::create_sandbox(const std::string& tenant, api::sandbox_request
           send(vmm->second, adopt_atom::value, state.vm_id, caf::actor_cast<caf::actor>(this));
         park(std::move(state), 1);
       },
-      [=](caf::error& err) mutable {
-        sandboxes_.erase(id);
-        rp.deliver(std::move(err));
-      });
+      [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
   return rp;
 }
 
