@@ -37,9 +37,9 @@ using vmm_self = caf::stateful_actor<vmm_state>*;
 class in_handler {
 public:
   explicit in_handler(vmm_self self) : self_(self) {
-    self_->state.handling.store(std::this_thread::get_id(), std::memory_order_relaxed);
+    self_->state.handling->store(std::this_thread::get_id(), std::memory_order_relaxed);
   }
-  ~in_handler() { self_->state.handling.store({}, std::memory_order_relaxed); }
+  ~in_handler() { self_->state.handling->store({}, std::memory_order_relaxed); }
   in_handler(const in_handler&) = delete;
   in_handler& operator=(const in_handler&) = delete;
 
@@ -91,10 +91,10 @@ caf::behavior vmm_actor(caf::stateful_actor<vmm_state>* self,
   // by this actor's clock: deterministic under the test scheduler. The
   // driver lives in this actor's state, so it holds a weak handle only.
   caf::weak_actor_ptr weak_self = caf::actor_cast<caf::weak_actor_ptr>(self);
-  vmm::executor run = [weak_self, self](std::chrono::nanoseconds delay,
-                                        std::function<void()> work) {
+  vmm::executor run = [weak_self, self, handling = self->state.handling](
+                         std::chrono::nanoseconds delay, std::function<void()> work) {
     if (delay.count() > 0
-        && self->state.handling.load(std::memory_order_relaxed) == std::this_thread::get_id()) {
+        && handling->load(std::memory_order_relaxed) == std::this_thread::get_id()) {
       // From this actor's own handler: it is alive, and its state is ours.
       self->state.timers.emplace(
           self->clock().now() + std::chrono::duration_cast<caf::timespan>(delay),

@@ -28,8 +28,11 @@ struct vmm_state {
   caf::actor_clock::time_point armed{};
   /// The thread running one of this actor's handlers now, if any: delayed
   /// work the driver asks for from there joins `timers`; from any other
-  /// thread it becomes a delayed message of its own.
-  std::atomic<std::thread::id> handling{};
+  /// thread it becomes a delayed message of its own. Shared with the
+  /// driver's executor, which a host's thread may call after this actor
+  /// is gone.
+  std::shared_ptr<std::atomic<std::thread::id>> handling =
+    std::make_shared<std::atomic<std::thread::id>>();
   static inline const char* name = "vmm";
 };
 
