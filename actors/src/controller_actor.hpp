@@ -66,7 +66,7 @@ private:
   void park(model::sandbox_state state, std::uint64_t sequence);
   /// A sandbox's actor, spawned from its parked state if it has none.
   caf::actor wake(entry& e);
-  /// `sandbox_of` for a sandbox that is to get a message: its actor, woken.
+  /// The actor of `tenant`'s sandbox `id`, woken; none for no such sandbox.
   caf::actor sandbox_actor_of(const std::string& tenant, const std::string& id);
   const entry* pool_of(const std::string& tenant, const std::string& id) const;
   std::string new_sandbox_id();
