@@ -24,13 +24,29 @@ namespace {
 constexpr const char* tenant = "default";
 
 struct checkout_result {
+  double checkouts = 0;
   double per_second = 0;
   double p50_ms = 0;
   double p99_ms = 0;
   std::uint64_t misses = 0;
   /// Process CPU time per checkout, every thread included.
   double cpu_us = 0;
+  /// The journal's work per checkout: events, appends (one per stream
+  /// written) and durable writes (syncs).
+  double events = 0;
+  double appends = 0;
+  double syncs = 0;
 };
+
+/// Adds the journal's work per checkout during a run to `r`.
+void add_journal_work(checkout_result& r, const runtime::counters& before,
+                      const runtime::counters& after, double checkouts) {
+  if (checkouts <= 0)
+    return;
+  r.events = static_cast<double>(after.journal_events - before.journal_events) / checkouts;
+  r.appends = static_cast<double>(after.journal_appends - before.journal_appends) / checkouts;
+  r.syncs = static_cast<double>(after.journal_writes - before.journal_writes) / checkouts;
+}
 
 std::unique_ptr<runtime> open_runtime(const std::string& dir, std::size_t pools,
                                       std::uint32_t pool_size) {
@@ -88,6 +104,7 @@ checkout_result summarize(const std::vector<std::vector<double>>& latencies,
   for (const auto& l : latencies)
     all.insert(all.end(), l.begin(), l.end());
   checkout_result out;
+  out.checkouts = static_cast<double>(all.size());
   out.per_second = static_cast<double>(all.size()) / elapsed_seconds;
   out.cpu_us = all.empty() ? 0 : cpu_seconds * 1e6 / static_cast<double>(all.size());
   out.p50_ms = percentile(all, 50);
@@ -104,6 +121,7 @@ checkout_result run_checkouts(runtime& rt, int callers, std::size_t pools,
   std::atomic<std::uint64_t> misses{0};
   std::vector<std::vector<double>> latencies(static_cast<std::size_t>(callers));
   std::vector<std::thread> threads;
+  const auto journal_before = rt.metrics();
   const auto start = clock::now();
   const double cpu_start = process_cpu_seconds();
   for (int c = 0; c < callers; ++c)
@@ -127,8 +145,10 @@ checkout_result run_checkouts(runtime& rt, int callers, std::size_t pools,
   stop = true;
   for (auto& t : threads)
     t.join();
-  return summarize(latencies, misses, seconds_since(start),
-                   process_cpu_seconds() - cpu_start);
+  auto out = summarize(latencies, misses, seconds_since(start),
+                       process_cpu_seconds() - cpu_start);
+  add_journal_work(out, journal_before, rt.metrics(), out.checkouts);
+  return out;
 }
 
 /// `callers` checkouts kept in flight through the asynchronous API (`then`),
@@ -170,6 +190,7 @@ checkout_result run_async_checkouts(runtime& rt, int callers, std::size_t pools,
           });
     }
   };
+  const auto journal_before = rt.metrics();
   const auto start = clock::now();
   const double cpu_start = process_cpu_seconds();
   s->running = callers;
@@ -186,8 +207,10 @@ checkout_result run_async_checkouts(runtime& rt, int callers, std::size_t pools,
     std::unique_lock<std::mutex> lock(s->mutex);
     s->idle.wait(lock, [&] { return s->running == 0; });
   }
-  return summarize(s->latencies, s->misses, seconds_since(start),
-                   process_cpu_seconds() - cpu_start);
+  auto out = summarize(s->latencies, s->misses, seconds_since(start),
+                       process_cpu_seconds() - cpu_start);
+  add_journal_work(out, journal_before, rt.metrics(), out.checkouts);
+  return out;
 }
 
 /// Writes a journal of `pools` pools (each created, with a few members come
@@ -337,8 +360,8 @@ int main(int argc, char** argv) {
 
   std::printf("bench/controller: simulated VMs (1 ms restore), RocksDB journal in %s\n",
               dir.c_str());
-  std::printf("%-24s %12s %10s %10s %14s %8s\n", "run", "checkouts/s", "p50 ms", "p99 ms",
-              "CPU us/checkout", "misses");
+  std::printf("%-24s %12s %10s %10s %14s %8s %22s\n", "run", "checkouts/s", "p50 ms", "p99 ms",
+              "CPU us/checkout", "misses", "events/appends/syncs");
   std::vector<figure> figures;
   const auto duration = std::chrono::milliseconds(static_cast<long>(seconds * 1000));
   // The targets are the blocking callers': a thread per caller, as the issue
@@ -346,8 +369,9 @@ int main(int argc, char** argv) {
   auto report = [&](int callers_, const std::string& kind, const checkout_result& r,
                     bool targets) {
     const std::string run = std::to_string(callers_) + " " + kind;
-    std::printf("%-24s %12.0f %10.3f %10.3f %14.1f %8llu\n", run.c_str(), r.per_second,
-                r.p50_ms, r.p99_ms, r.cpu_us, static_cast<unsigned long long>(r.misses));
+    std::printf("%-24s %12.0f %10.3f %10.3f %14.1f %8llu %8.2f/%.2f/%.3f\n", run.c_str(),
+                r.per_second, r.p50_ms, r.p99_ms, r.cpu_us,
+                static_cast<unsigned long long>(r.misses), r.events, r.appends, r.syncs);
     std::fflush(stdout);
     figures.push_back({"durable checkouts/s, " + run, r.per_second, "1/s",
                        targets && callers_ == 256 ? ">= 50000" : ""});

@@ -81,6 +81,11 @@ controller_actor::controller_actor(caf::actor_config& cfg, std::shared_ptr<runti
     const auto seq = recovered.sequences[model::pool_stream(id)];
     spawn_pool(std::move(pool), seq);
   }
+  // New ids continue above every id the journal knows, gone sandboxes' too.
+  for (const auto& [sandbox_id, c] : recovered.claims)
+    note_sandbox_id(sandbox_id);
+  for (const auto& [sandbox_id, sandbox] : recovered.sandboxes)
+    note_sandbox_id(sandbox_id);
   // A claim whose sandbox never got its own stream: create it from the claim.
   for (const auto& [sandbox_id, c] : recovered.claims) {
     if (recovered.sandboxes.count(sandbox_id) > 0 && recovered.sandboxes[sandbox_id].exists)
@@ -210,22 +215,33 @@ const controller_actor::entry* controller_actor::pool_of(const std::string& tena
 
 std::string controller_actor::new_sandbox_id() {
   // Ids grow with time: milliseconds since the epoch above a counter, kept
-  // strictly increasing. A new sandbox's stream then lands after the last
-  // one in the journal's key order, where inserting it is cheapest (random
-  // ids put each new stream's index and metadata entries at random places of
-  // the memtables and tables). No id repeats within a run, so a create in
-  // flight needs no placeholder; the check below is for a clock set back
-  // since a previous run.
+  // strictly increasing and above every id recovered from the journal. A
+  // new sandbox's stream then lands after the last one in the journal's key
+  // order, where inserting it is cheapest (random ids put each new stream's
+  // index and metadata entries at random places of the memtables and
+  // tables). No id repeats, so a create needs neither a lookup nor a
+  // placeholder in the registry.
   const auto ms = static_cast<std::uint64_t>(now_ns(this, *ctx_) / 1'000'000);
   last_sandbox_id_ = std::max(last_sandbox_id_ + 1, ms << 20);
-  for (;;) {
-    char text[32];
-    std::snprintf(text, sizeof(text), "sbx_%016llx",
-                  static_cast<unsigned long long>(last_sandbox_id_));
-    if (sandboxes_.count(text) == 0)
-      return text;
-    ++last_sandbox_id_;
+  char text[32];
+  std::snprintf(text, sizeof(text), "sbx_%016llx",
+                static_cast<unsigned long long>(last_sandbox_id_));
+  return text;
+}
+
+void controller_actor::note_sandbox_id(const std::string& id) {
+  constexpr std::string_view prefix = "sbx_";
+  if (id.size() != prefix.size() + 16 || id.compare(0, prefix.size(), prefix) != 0)
+    return; // not one this controller made: cannot collide with one it makes
+  std::uint64_t value = 0;
+  for (std::size_t i = prefix.size(); i < id.size(); ++i) {
+    const char c = id[i];
+    const int digit = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    if (digit < 0)
+      return;
+    value = (value << 4) | static_cast<std::uint64_t>(digit);
   }
+  last_sandbox_id_ = std::max(last_sandbox_id_, value);
 }
 
 void controller_actor::on_down(const caf::down_msg& down) {
@@ -519,7 +535,7 @@ caf::result<api::pool_info> controller_actor::update_pool(const std::string& ten
   return rp;
 }
 
-void controller_actor::cold_create(caf::response_promise rp, const std::string& tenant,
+void controller_actor::cold_create(direct_answer<api::sandbox_info> rp, const std::string& tenant,
                                    const std::string& template_name, const std::string& build_id,
                                    std::uint32_t vcpus, std::uint32_t memory_mb,
                                    std::string origin, events::warm_pool_checkout checkout,
@@ -558,9 +574,10 @@ void controller_actor::cold_create(caf::response_promise rp, const std::string& 
       [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
 }
 
-caf::result<api::sandbox_info>
-controller_actor::create_sandbox(const std::string& tenant, api::sandbox_request req,
-                                 const std::string& correlation) {
+caf::error controller_actor::create_sandbox(const std::string& tenant,
+                                            api::sandbox_request req,
+                                            const std::string& correlation,
+                                            direct_answer<api::sandbox_info> rp) {
   if (req.warm_pool_mode.empty())
     req.warm_pool_mode = "prefer";
   if (req.warm_pool_mode != "prefer" && req.warm_pool_mode != "require"
@@ -585,7 +602,7 @@ controller_actor::create_sandbox(const std::string& tenant, api::sandbox_request
       return to_caf(model::errc::not_found, "warm pool " + req.warm_pool + " does not exist",
                     "warm_pool");
   }
-  // Everything that can fail at once does, before the promise takes over.
+  // Everything that can fail at once does, before `rp` takes over.
   std::string template_name;
   if (!req.template_ref.empty()) {
     auto ref = model::parse_template_ref(req.template_ref);
@@ -598,7 +615,6 @@ controller_actor::create_sandbox(const std::string& tenant, api::sandbox_request
     return to_caf(model::errc::warm_pool_unavailable,
                   unpoolable + "; require mode does not cold create");
 
-  auto rp = make_response_promise<api::sandbox_info>();
   if (pool == nullptr) {
     // No pool considered: resolve the template and create cold.
     const bool considered = false;
@@ -610,8 +626,8 @@ controller_actor::create_sandbox(const std::string& tenant, api::sandbox_request
           cold_create(rp, tenant, name, build_id, 1, 128, "cold", checkout, correlation,
                       req.network_allow);
         },
-        [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
-    return rp;
+        [rp](caf::error& err) { rp.deliver(err); });
+    return {};
   }
 
   // One round trip to the pool: it checks the template, claims a ready
@@ -658,8 +674,8 @@ controller_actor::create_sandbox(const std::string& tenant, api::sandbox_request
           send(vmm->second, adopt_atom::value, state.vm_id, caf::actor_cast<caf::actor>(this));
         park(std::move(state), 1);
       },
-      [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
-  return rp;
+      [rp](caf::error& err) { rp.deliver(err); });
+  return {};
 }
 
 caf::behavior controller_actor::make_behavior() {
@@ -705,8 +721,9 @@ caf::behavior controller_actor::make_behavior() {
       return forward_pool(tenant, id, reconcile_atom::value);
     },
     [this](create_atom, const std::string& tenant, api::sandbox_request& req,
-           const std::string& correlation) {
-      return create_sandbox(tenant, std::move(req), correlation);
+           const std::string& correlation, direct_answer<api::sandbox_info>& answer) {
+      if (auto refused = create_sandbox(tenant, std::move(req), correlation, answer))
+        answer.deliver(refused);
     },
     [=](get_atom, sandboxes_atom, const std::string& tenant, const std::string& id) {
       return forward_sandbox(tenant, id, get_atom::value);
@@ -727,11 +744,12 @@ caf::behavior controller_actor::make_behavior() {
       return forward_sandbox(tenant, id, hibernate_atom::value);
     },
     [this](fork_atom, const std::string& tenant, const std::string& id,
-           const std::string& correlation) -> caf::result<api::sandbox_info> {
+           const std::string& correlation, direct_answer<api::sandbox_info>& rp) {
       auto source = sandbox_actor_of(tenant, id);
-      if (!source)
-        return to_caf(model::errc::not_found, "sandbox " + id + " does not exist", "id");
-      auto rp = make_response_promise<api::sandbox_info>();
+      if (!source) {
+        rp.deliver(to_caf(model::errc::not_found, "sandbox " + id + " does not exist", "id"));
+        return;
+      }
       request(source, caf::infinite, get_atom::value)
         .then(
           [=](api::sandbox_info& info) mutable {
@@ -744,20 +762,17 @@ caf::behavior controller_actor::make_behavior() {
                         info.memory_mb, "fork", events::warm_pool_checkout{}, correlation,
                         info.network_allow);
           },
-          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
-      return rp;
+          [rp](caf::error& err) { rp.deliver(err); });
     },
     [this](from_snap_atom, const std::string& tenant, const std::string& template_ref,
-           const std::string& correlation) -> caf::result<api::sandbox_info> {
-      auto rp = make_response_promise<api::sandbox_info>();
+           const std::string& correlation, direct_answer<api::sandbox_info>& rp) {
       request(ctx_->templates, caf::infinite, resolve_atom::value, tenant, template_ref)
         .then(
           [=](const std::string& name, const std::string& build_id) mutable {
             cold_create(rp, tenant, name, build_id, 1, 128, "snapshot",
                         events::warm_pool_checkout{}, correlation, {});
           },
-          [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
-      return rp;
+          [rp](caf::error& err) { rp.deliver(err); });
     },
     [this](host_lost_atom, const std::string& host) {
       for (const auto& [id, e] : pools_)

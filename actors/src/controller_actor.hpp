@@ -8,6 +8,7 @@
 
 #include <caf/all.hpp>
 
+#include "direct_answer.hpp"
 #include "hearth/model/world_state.hpp"
 #include "messages.hpp"
 #include "runtime_context.hpp"
@@ -70,6 +71,8 @@ private:
   caf::actor sandbox_actor_of(const std::string& tenant, const std::string& id);
   const entry* pool_of(const std::string& tenant, const std::string& id) const;
   std::string new_sandbox_id();
+  /// Keeps new ids above `id`, one recovered from the journal.
+  void note_sandbox_id(const std::string& id);
   void on_down(const caf::down_msg& down);
   void restart(const std::string& kind, const std::string& id);
 
@@ -81,10 +84,12 @@ private:
                                           const std::string& correlation);
   caf::result<api::pool_info> update_pool(const std::string& tenant, const std::string& id,
                                           api::pool_patch patch);
-  caf::result<api::sandbox_info> create_sandbox(const std::string& tenant,
-                                                api::sandbox_request request,
-                                                const std::string& correlation);
-  void cold_create(caf::response_promise rp, const std::string& tenant,
+  /// Creates a sandbox through its warm pool or cold and answers `rp`; an
+  /// error it returns refuses the request at once, and `rp` is not used.
+  caf::error create_sandbox(const std::string& tenant, api::sandbox_request request,
+                            const std::string& correlation,
+                            direct_answer<api::sandbox_info> rp);
+  void cold_create(direct_answer<api::sandbox_info> rp, const std::string& tenant,
                    const std::string& template_name, const std::string& build_id,
                    std::uint32_t vcpus, std::uint32_t memory_mb, std::string origin,
                    events::warm_pool_checkout checkout, const std::string& correlation,

@@ -25,8 +25,15 @@ public:
 
   void append(store::append_request request, append_done done,
               std::chrono::microseconds) override {
+    stats_.writes++;
+    stats_.requests += 1 + request.together.size();
+    stats_.events += request.events.size();
+    for (const auto& other : request.together)
+      stats_.events += other.events.size();
     done(storage_.events().append(std::move(request)));
   }
+
+  store::group_commit_stats stats() const override { return stats_; }
 
   void flush() override {}
 
@@ -39,6 +46,7 @@ public:
 
 private:
   store::storage& storage_;
+  store::group_commit_stats stats_; // one thread: the test scheduler's
 };
 
 class group_commit_port final : public journal_port {
@@ -63,6 +71,8 @@ public:
   }
 
   void flush() override { committer_.flush(); }
+
+  store::group_commit_stats stats() const override { return committer_.stats(); }
 
   void save_snapshot(store::snapshot snap) override {
     {

@@ -4,6 +4,7 @@
 #include <functional>
 #include <memory>
 
+#include "hearth/store/group_committer.hpp"
 #include "hearth/store/storage.hpp"
 
 namespace hearth::actors {
@@ -31,6 +32,9 @@ public:
   virtual void save_snapshot(store::snapshot snap) = 0;
 
   virtual store::storage& storage() = 0;
+
+  /// Durable writes, appends and events so far.
+  virtual store::group_commit_stats stats() const = 0;
 };
 
 /// Appends synchronously on the caller's thread: for the deterministic test

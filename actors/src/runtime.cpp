@@ -222,6 +222,18 @@ public:
     return pending<T>(state, driver(), options.call_timeout);
   }
 
+  /// `call` for a handler that answers a `direct_answer<T>` appended to its
+  /// message, with no gateway in between.
+  template <class T, class... Ts>
+  pending<T> call_direct(const caf::actor& target, Ts&&... xs) {
+    auto state = std::make_shared<detail::pending_state<T>>();
+    if (closing.load())
+      state->set(model::error{model::errc::unavailable, "the runtime is shutting down"});
+    else
+      caf::anon_send(target, std::forward<Ts>(xs)..., direct_answer<T>(state));
+    return pending<T>(state, driver(), options.call_timeout);
+  }
+
   void run() {
     if (scheduler != nullptr)
       scheduler->run();
@@ -534,8 +546,9 @@ pending<api::pool_info> runtime::reconcile_pool(const std::string& tenant,
 
 pending<api::sandbox_info> runtime::create_sandbox(const std::string& tenant,
                                                    api::sandbox_request request) {
-  return impl_->call<api::sandbox_info>(impl_->ctx->controller, create_atom::value,
-                                        tenant, std::move(request), std::string());
+  // The hot path: the controller answers the caller directly.
+  return impl_->call_direct<api::sandbox_info>(impl_->ctx->controller, create_atom::value,
+                                               tenant, std::move(request), std::string());
 }
 
 pending<api::sandbox_info> runtime::get_sandbox(const std::string& tenant,
@@ -576,14 +589,14 @@ pending<api::sandbox_info> runtime::hibernate_sandbox(const std::string& tenant,
 
 pending<api::sandbox_info> runtime::fork_sandbox(const std::string& tenant,
                                                  const std::string& id) {
-  return impl_->call<api::sandbox_info>(impl_->ctx->controller, fork_atom::value, tenant,
-                                        id, std::string());
+  return impl_->call_direct<api::sandbox_info>(impl_->ctx->controller, fork_atom::value, tenant,
+                                               id, std::string());
 }
 
 pending<api::sandbox_info> runtime::restore_snapshot(const std::string& tenant,
                                                      const std::string& template_ref) {
-  return impl_->call<api::sandbox_info>(impl_->ctx->controller, from_snap_atom::value,
-                                        tenant, template_ref, std::string());
+  return impl_->call_direct<api::sandbox_info>(impl_->ctx->controller, from_snap_atom::value,
+                                               tenant, template_ref, std::string());
 }
 
 pending<std::vector<api::host_info>> runtime::hosts() {
@@ -724,6 +737,10 @@ runtime::counters runtime::metrics() const {
   out.persist_failures = m.persist_failures.load();
   out.actor_restarts = m.actor_restarts.load();
   out.checkout_waiters = m.checkout_waiters.load();
+  const auto journal = impl_->ctx->port->stats();
+  out.journal_writes = journal.writes;
+  out.journal_appends = journal.requests;
+  out.journal_events = journal.events;
   m.journal_append.copy_to(out.journal_append);
   m.vm_restore.copy_to(out.vm_restore);
   return out;

@@ -77,8 +77,12 @@ void group_committer::run() {
     }
     requests.clear();
     std::uint64_t event_count = 0;
+    std::uint64_t append_count = 0;
     for (auto& item : taken) {
+      append_count += 1 + item.request.together.size();
       event_count += item.request.events.size();
+      for (const auto& other : item.request.together)
+        event_count += other.events.size();
       requests.push_back(std::move(item.request));
     }
     auto results = target_.append_many(std::move(requests));
@@ -86,7 +90,7 @@ void group_committer::run() {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       ++stats_.writes;
-      stats_.requests += taken.size();
+      stats_.requests += append_count;
       stats_.events += event_count;
     }
     for (std::size_t i = 0; i < taken.size(); ++i)

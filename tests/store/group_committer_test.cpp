@@ -63,6 +63,25 @@ TEST_CASE("group commit: many queued appends share few durable writes") {
   CHECK(listed->size() == streams);
 }
 
+TEST_CASE("group commit: appends carried together count as appends, their events as events") {
+  rocksdb_backend backend;
+  completions done;
+  {
+    store::group_committer committer(backend.journal());
+    auto claim = single("pool/p", 0, "claimed");
+    claim.together.push_back(single("sandbox/s", 0, "created"));
+    claim.together.back().events.push_back(make_event("running"));
+    committer.append(std::move(claim), done.record());
+    done.wait_for(1);
+    const auto stats = committer.stats();
+    CHECK(stats.writes == 1);
+    CHECK(stats.requests == 2);
+    CHECK(stats.events == 3);
+  }
+  REQUIRE(done.results.size() == 1);
+  CHECK(done.results.front());
+}
+
 TEST_CASE("group commit: a conflict fails only its own request") {
   rocksdb_backend backend;
   write_events(backend, "pool/p", 2);

@@ -279,6 +279,11 @@ public:
     std::uint64_t persists = 0;
     std::uint64_t persist_failures = 0;
     std::uint64_t actor_restarts = 0;
+    /// The journal's durable writes (one sync each), the appends they
+    /// carried (one per stream written) and their events.
+    std::uint64_t journal_writes = 0;
+    std::uint64_t journal_appends = 0;
+    std::uint64_t journal_events = 0;
     /// Checkouts waiting for a pool's ready VM now.
     std::int64_t checkout_waiters = 0;
     /// From an actor's append to the journal's durable acknowledgement.

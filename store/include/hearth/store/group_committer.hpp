@@ -23,6 +23,7 @@ struct group_commit_options {
 /// Counters of a group committer, for benchmarks and metrics.
 struct group_commit_stats {
   std::uint64_t writes = 0;
+  /// Appends, each stream's carried along with a request's counted apart.
   std::uint64_t requests = 0;
   std::uint64_t events = 0;
 };
