@@ -287,7 +287,7 @@ void controller_actor::restart(const std::string& kind, const std::string& id) {
       if (!r)
         return;
       if (inline_call)
-        spawn_pool(std::move(r->state), r->sequence);
+        respawn_pool(std::move(r->state), r->sequence);
       else
         caf::anon_send(self_handle, recovered_atom::value, kind, encode_pool_snapshot(r->state),
                        r->sequence);
@@ -296,7 +296,7 @@ void controller_actor::restart(const std::string& kind, const std::string& id) {
       if (!r)
         return;
       if (inline_call)
-        spawn_sandbox(std::move(r->state), r->sequence);
+        respawn_sandbox(std::move(r->state), r->sequence);
       else
         caf::anon_send(self_handle, recovered_atom::value, kind,
                        encode_sandbox_snapshot(r->state), r->sequence);
@@ -311,6 +311,44 @@ void controller_actor::restart(const std::string& kind, const std::string& id) {
         helper->quit();
       },
       work);
+}
+
+void controller_actor::respawn_pool(model::pool_state state, std::uint64_t sequence) {
+  std::vector<std::pair<std::string, std::string>> vms;
+  for (const auto& [vm_id, m] : state.members)
+    vms.emplace_back(m.host, vm_id);
+  reattach(spawn_pool(std::move(state), sequence), vms);
+}
+
+void controller_actor::respawn_sandbox(model::sandbox_state state, std::uint64_t sequence) {
+  std::vector<std::pair<std::string, std::string>> vms;
+  if (state.holds_capacity())
+    vms.emplace_back(state.host, state.vm_id);
+  reattach(spawn_sandbox(std::move(state), sequence), vms);
+}
+
+void controller_actor::reattach(const caf::actor& actor,
+                                const std::vector<std::pair<std::string, std::string>>& vms) {
+  std::map<std::string, std::vector<std::string>> by_host;
+  for (const auto& [host, vm_id] : vms)
+    by_host[host].push_back(vm_id);
+  for (auto& [host, ids] : by_host) {
+    auto vmm = ctx_->vmms.find(host);
+    if (vmm == ctx_->vmms.end())
+      continue;
+    // Exits from now on go to the new actor; the list that follows the
+    // adoption (the host answers in order) shows which VMs ended before.
+    for (const auto& vm_id : ids)
+      send(vmm->second, adopt_atom::value, vm_id, actor);
+    request(vmm->second, caf::infinite, running_atom::value)
+      .then([actor, ids = std::move(ids)](const std::vector<std::string>& running) {
+        const std::set<std::string> alive(running.begin(), running.end());
+        for (const auto& vm_id : ids)
+          if (alive.count(vm_id) == 0)
+            caf::anon_send(actor, vm_gone_atom::value, vm_id,
+                           std::string("ended while its owner restarted"));
+      });
+  }
 }
 
 void controller_actor::reconcile_with_hosts() {
@@ -810,9 +848,9 @@ caf::behavior controller_actor::make_behavior() {
            std::uint64_t sequence) {
       if (kind == "pool") {
         if (auto s = decode_state_snapshot<model::pool_state>(encoded))
-          spawn_pool(std::move(*s), sequence);
+          respawn_pool(std::move(*s), sequence);
       } else if (auto s = decode_state_snapshot<model::sandbox_state>(encoded)) {
-        spawn_sandbox(std::move(*s), sequence);
+        respawn_sandbox(std::move(*s), sequence);
       }
     },
     [this](dump_atom) -> caf::result<std::string> {

@@ -73,6 +73,15 @@ private:
   std::string new_sandbox_id();
   /// Keeps new ids above `id`, one recovered from the journal.
   void note_sandbox_id(const std::string& id);
+  /// `spawn_pool` and `spawn_sandbox` for an actor restarted after a
+  /// journal failure: the hosts still send its VMs' exits to its
+  /// predecessor, so they are pointed at it (`reattach`).
+  void respawn_pool(model::pool_state state, std::uint64_t sequence);
+  void respawn_sandbox(model::sandbox_state state, std::uint64_t sequence);
+  /// Has the hosts send the exits of `vms` (host, VM id) to `actor`, and
+  /// tells it of those that are no longer running.
+  void reattach(const caf::actor& actor,
+                const std::vector<std::pair<std::string, std::string>>& vms);
   void on_down(const caf::down_msg& down);
   void restart(const std::string& kind, const std::string& id);
 

@@ -36,6 +36,54 @@ TEST_CASE_FIXTURE(runtime_fixture, "a journal failure stops the pool; it restart
   CHECK(sandbox.warm_pool_checkout.hit);
 }
 
+TEST_CASE_FIXTURE(runtime_fixture, "a restarted pool still hears of its members' VMs dying") {
+  faulty_storage storage(store::make_memory_storage());
+  options.storage = &storage;
+  start();
+  build("team/review-api");
+  auto pool = create_pool("team/review-api:stable", "fragile", 2, 2);
+  advance(1s);
+  REQUIRE(status(pool.id).ready == 2);
+  std::vector<std::string> members;
+  for (const auto& [vm, count] : world->restores())
+    members.push_back(vm);
+  REQUIRE(members.size() == 2);
+  storage.faults().fail_next("pool/", 1);
+  REQUIRE_FALSE(rt->create_sandbox(tenant, from_pool(pool.id, "require", 0)).get());
+  // One VM ends while the pool has no actor, the other after its restart:
+  // the restarted pool hears of both.
+  world->kill_vm(members[0]);
+  advance(200ms); // the supervisor's backoff
+  REQUIRE(rt->metrics().actor_restarts == 1);
+  CHECK(status(pool.id).unavailable == 1);
+  world->kill_vm(members[1]);
+  rt->run();
+  CHECK(status(pool.id).failed == 1);
+  advance(2s);
+  CHECK(status(pool.id).ready == 2);
+}
+
+TEST_CASE_FIXTURE(runtime_fixture, "a restarted sandbox still hears of its VM dying") {
+  faulty_storage storage(store::make_memory_storage());
+  options.storage = &storage;
+  start();
+  build("team/review-api");
+  auto pool = create_pool("team/review-api:stable", "fragile", 1, 1);
+  advance(1s);
+  auto sandbox = ok(rt->create_sandbox(tenant, from_pool(pool.id, "require", 0)).get());
+  storage.faults().fail_next("sandbox/", 1);
+  REQUIRE_FALSE(rt->pause_sandbox(tenant, sandbox.id).get());
+  advance(200ms);
+  REQUIRE(rt->metrics().actor_restarts == 1);
+  CHECK(ok(rt->get_sandbox(tenant, sandbox.id).get()).state == "running");
+
+  world->kill_vm(sandbox.vm_id);
+  rt->run();
+  auto failed = ok(rt->get_sandbox(tenant, sandbox.id).get());
+  CHECK(failed.state == "failed");
+  CHECK(failed.reason == "the VM process died");
+}
+
 TEST_CASE_FIXTURE(runtime_fixture, "a claim and its sandbox's record are written together or not at all") {
   faulty_storage storage(store::make_memory_storage());
   options.storage = &storage;
