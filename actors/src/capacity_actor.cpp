@@ -150,13 +150,7 @@ caf::behavior capacity_actor::make_behavior() {
           notify_waiting();
         }
       },
-      [this](claimed_atom, const std::string& vm_id) {
-        if (const auto* held = ledger_.find(vm_id)) {
-          auto as_sandbox = *held;
-          as_sandbox.sandbox = true;
-          ledger_.allocate(vm_id, as_sandbox);
-        }
-      },
+      [this](claimed_atom, const std::string& vm_id) { ledger_.make_sandbox(vm_id); },
       [this](reserve_atom, const std::string& pool_id, const std::string& tenant,
              std::uint64_t vcpus, std::uint64_t memory_mb) -> caf::result<bool> {
         if (ledger_.tenants.count(tenant) == 0)

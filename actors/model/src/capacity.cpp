@@ -189,6 +189,16 @@ void capacity_ledger::release(const std::string& vm_id) {
   allocations_.erase(found);
 }
 
+void capacity_ledger::make_sandbox(const std::string& vm_id) {
+  auto found = allocations_.find(vm_id);
+  if (found == allocations_.end() || found->second.sandbox)
+    return;
+  found->second.sandbox = true;
+  auto& tenant = tenant_used_[found->second.tenant];
+  tenant.vcpus += found->second.vcpus;
+  tenant.memory_mb += found->second.memory_mb;
+}
+
 const allocation* capacity_ledger::find(const std::string& vm_id) const {
   auto found = allocations_.find(vm_id);
   return found == allocations_.end() ? nullptr : &found->second;

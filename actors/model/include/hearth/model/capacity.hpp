@@ -90,6 +90,9 @@ public:
 
   void allocate(const std::string& vm_id, allocation what);
   void release(const std::string& vm_id);
+  /// A pool member's VM became a sandbox (a warm checkout): it now counts
+  /// against its tenant's quota. No-op for an unknown VM or a sandbox's.
+  void make_sandbox(const std::string& vm_id);
   const allocation* find(const std::string& vm_id) const;
 
   usage host_usage(const std::string& host) const;
