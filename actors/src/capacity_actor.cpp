@@ -236,6 +236,41 @@ caf::behavior capacity_actor::make_behavior() {
                 });
         return rp;
       },
+      [this](revoke_atom, const std::string& tenant,
+             const std::string& key_id) -> caf::result<bool> {
+        const auto stream = model::tenant_stream(tenant);
+        const auto* s = state(stream);
+        if (s == nullptr || !s->tenant.exists)
+          return to_caf(model::errc::not_found, "tenant " + tenant + " does not exist",
+                        "tenant");
+        const model::tenant_state::key* revoked = nullptr;
+        for (const auto& [digest, key] : s->tenant.keys)
+          if (key.key_id == key_id)
+            revoked = &key;
+        if (revoked == nullptr)
+          return to_caf(model::errc::not_found,
+                        "tenant " + tenant + " has no key " + key_id, "key_id");
+        if (revoked->role == "admin") {
+          // Decided against the state pending events will produce: two
+          // revocations in flight cannot both take the last admin key.
+          std::size_t admins = 0;
+          for_each_state([&](const std::string&, const capacity_stream& other) {
+            for (const auto& [digest, key] : other.tenant.keys)
+              admins += key.role == "admin" ? 1 : 0;
+          });
+          if (admins <= 1)
+            return to_caf(model::errc::conflict,
+                          "key " + key_id + " is the last admin key; create another first",
+                          "key_id");
+        }
+        auto rp = make_response_promise<bool>();
+        persist(stream, events::tenant_key_revoked{key_id, now_ns(this, *ctx_)},
+                [=]() mutable {
+                  refresh(stream);
+                  rp.deliver(true);
+                });
+        return rp;
+      },
       [this](auth_atom, const std::string& digest) -> caf::result<api::principal> {
         for (const auto& [id, tenant] : ledger_.tenants) {
           auto key = tenant.keys.find(digest);

@@ -91,6 +91,13 @@ protected:
       f(stream, e.durable);
   }
 
+  /// Every stream's state including events not yet durable (`state`).
+  template <class F>
+  void for_each_state(F f) const {
+    for (const auto& [stream, e] : streams_)
+      f(stream, e.working);
+  }
+
   /// Persists `events` (decided against `state(stream)`) to `stream`, which
   /// is created if new, then runs `then`.
   void persist(const std::string& stream, std::vector<events::domain_event> events,

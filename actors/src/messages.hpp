@@ -74,6 +74,7 @@ using host_atom_register = caf::atom_constant<caf::atom("host_reg")>;
 using log_atom = caf::atom_constant<caf::atom("log")>;
 using key_atom = caf::atom_constant<caf::atom("key")>;
 using auth_atom = caf::atom_constant<caf::atom("auth")>;
+using revoke_atom = caf::atom_constant<caf::atom("revoke")>;
 using tenants_atom = caf::atom_constant<caf::atom("tenants")>;
 
 // -- errors -----------------------------------------------------------------------

@@ -183,11 +183,14 @@ public:
   std::vector<caf::actor> gateways;
   std::atomic<std::size_t> next_gateway{0};
   std::atomic<bool> closing{false};
-  /// Keys the capacity actor already vouched for (digest -> principal). Keys
-  /// are never removed, so an entry stays true; it spares every request of
-  /// an API client the round trip to the capacity actor.
+  /// Keys the capacity actor already vouched for (digest -> principal): it
+  /// spares every request of an API client the round trip to the capacity
+  /// actor. A revocation removes its key's entry before it answers, and
+  /// bumps `keys_epoch`, so that a vouching answered before it but arriving
+  /// after it is not cached.
   std::mutex known_keys_mutex;
   std::unordered_map<std::string, api::principal> known_keys;
+  std::uint64_t keys_epoch = 0;
 
   std::function<void()> driver() {
     if (scheduler == nullptr)
@@ -682,13 +685,39 @@ pending<api::principal> runtime::authenticate(const std::string& key) {
     }
   }
   auto* self = impl_.get();
+  std::uint64_t epoch = 0;
+  {
+    std::lock_guard<std::mutex> lock(impl_->known_keys_mutex);
+    epoch = impl_->keys_epoch;
+  }
   impl_->call<api::principal>(impl_->ctx->capacity, auth_atom::value, digest)
-      .then([self, state, digest](model::result<api::principal> who) {
+      .then([self, state, digest, epoch](model::result<api::principal> who) {
         if (who) {
           std::lock_guard<std::mutex> lock(self->known_keys_mutex);
-          self->known_keys.emplace(digest, *who);
+          if (self->keys_epoch == epoch)
+            self->known_keys.emplace(digest, *who);
         }
         state->set(std::move(who));
+      });
+  return answer;
+}
+
+pending<bool> runtime::revoke_api_key(const std::string& tenant, const std::string& key_id) {
+  auto state = std::make_shared<detail::pending_state<bool>>();
+  pending<bool> answer(state, impl_->driver(), impl_->options.call_timeout);
+  auto* self = impl_.get();
+  impl_->call<bool>(impl_->ctx->capacity, revoke_atom::value, tenant, key_id)
+      .then([self, state, tenant, key_id](model::result<bool> revoked) {
+        if (revoked) {
+          std::lock_guard<std::mutex> lock(self->known_keys_mutex);
+          ++self->keys_epoch;
+          for (auto it = self->known_keys.begin(); it != self->known_keys.end();)
+            if (it->second.tenant == tenant && it->second.key_id == key_id)
+              it = self->known_keys.erase(it);
+            else
+              ++it;
+        }
+        state->set(std::move(revoked));
       });
   return answer;
 }

@@ -450,6 +450,16 @@ public:
       return c.respond(invalid_fields(errors));
     answer(c, rt_.create_api_key(c.params[0], role), 201);
   }
+  void revoke_key(call& c) {
+    rt_.revoke_api_key(c.params[0], c.params[1])
+        .then([tenant = c.params[0], key_id = c.params[1],
+               respond = std::move(c.respond)](model::result<bool> revoked) {
+          respond(revoked ? json_response(200, json{{"tenant", tenant},
+                                                    {"key_id", key_id},
+                                                    {"revoked", true}})
+                          : error_response(revoked.error()));
+        });
+  }
   void read_events(call& c) {
     auto query = parse_query(c.request.query);
     std::uint64_t from = 1;
@@ -538,6 +548,7 @@ const std::vector<http_api::impl::route>& http_api::impl::table() {
       {{"GET", "/v1/tenants", access::admin}, &impl::list_tenants},
       {{"POST", "/v1/tenants", access::admin}, &impl::create_tenant},
       {{"POST", "/v1/tenants/{id}/keys", access::admin}, &impl::create_key},
+      {{"DELETE", "/v1/tenants/{id}/keys/{key_id}", access::admin}, &impl::revoke_key},
   };
   return routes;
 }

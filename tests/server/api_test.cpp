@@ -338,6 +338,20 @@ TEST_CASE("a tenant never sees, changes or claims another tenant's objects") {
                  "/v1/sandboxes/" + mine.json["id"].get<std::string>())
             .status == 404);
   CHECK(call_api(f.daemon.port, admin, "GET", "/v1/tenants").json.size() == 2);
+
+  // Revoked, the other tenant's key opens nothing; only an admin revokes.
+  const std::string other_id = key.json["key_id"];
+  CHECK(call_api(f.daemon.port, f.key, "DELETE", "/v1/tenants/other/keys/" + other_id).status ==
+        401);
+  auto revoked = call_api(f.daemon.port, admin, "DELETE", "/v1/tenants/other/keys/" + other_id);
+  REQUIRE(revoked.status == 200);
+  CHECK(revoked.json["revoked"] == true);
+  CHECK(revoked.json["key_id"] == other_id);
+  CHECK(call_api(f.daemon.port, other, "GET", "/v1/sandboxes").status == 401);
+  auto again = call_api(f.daemon.port, admin, "DELETE", "/v1/tenants/other/keys/" + other_id);
+  CHECK(again.status == 404);
+  CHECK(again.json["error"]["field"] == "key_id");
+  CHECK(f.call("GET", "/v1/sandboxes").status == 200); // other keys are untouched
 }
 
 TEST_CASE(

@@ -56,6 +56,16 @@ struct tenant_applier {
     s.keys[e.digest] = tenant_state::key{e.key_id, e.role};
     return true;
   }
+  bool operator()(const events::tenant_key_revoked& e) {
+    if (!s.exists)
+      return false;
+    for (auto it = s.keys.begin(); it != s.keys.end(); ++it)
+      if (it->second.key_id == e.key_id) {
+        s.keys.erase(it);
+        return true;
+      }
+    return false;
+  }
   template <class Other>
   bool operator()(const Other&) {
     return false;

@@ -242,6 +242,10 @@ public:
   /// Creates an API key for `tenant` (`role` "tenant" or "admin"). The answer
   /// holds the key itself; the journal keeps only its SHA-256 digest.
   pending<api::api_key> create_api_key(const std::string& tenant, const std::string& role);
+  /// Revokes `tenant`'s key `key_id`: once this answers, the key
+  /// authenticates nobody, now and after restarts. The last admin key is
+  /// not revoked (`conflict`); an unknown key is `not_found`.
+  pending<bool> revoke_api_key(const std::string& tenant, const std::string& key_id);
   /// Who `key` speaks for; `unauthenticated` if nobody.
   pending<api::principal> authenticate(const std::string& key);
   /// The SHA-256 digest of `key`, in hex: what the journal keeps of a key.

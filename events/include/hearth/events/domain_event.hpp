@@ -22,7 +22,7 @@ using domain_event =
                member_ready, member_claimed, member_changed, degraded_changed,
                sandbox_created, sandbox_changed, host_registered, host_health_changed,
                artifact_changed, tenant_created, tenant_quota_set,
-               tenant_key_added>;
+               tenant_key_added, tenant_key_revoked>;
 
 /// The type name of the event `event` holds.
 const char* type_name(const domain_event& event);

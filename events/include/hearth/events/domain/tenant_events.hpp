@@ -37,4 +37,13 @@ struct tenant_key_added {
   HEARTH_FIELDS(key_id, digest, role, at_ns)
 };
 
+/// An API key of the tenant stops working, for good.
+struct tenant_key_revoked {
+  static constexpr const char* type_name = "tenant.key_revoked";
+  static constexpr std::uint32_t version = 1;
+  std::string key_id;
+  std::int64_t at_ns = 0;
+  HEARTH_FIELDS(key_id, at_ns)
+};
+
 } // namespace hearth::events
