@@ -179,8 +179,6 @@ void controller_actor::park(model::sandbox_state state, std::uint64_t sequence) 
   auto& e = sandboxes_[id];
   e.actor = caf::actor{};
   e.tenant = state.tenant;
-  if (state.holds_capacity())
-    parked_vms_[state.vm_id] = id;
   e.parked = std::make_unique<parked_sandbox>(parked_sandbox{std::move(state), sequence});
 }
 
@@ -194,7 +192,7 @@ caf::actor controller_actor::wake(entry& e) {
   // A parked sandbox has nothing to do until this message: scheduled on it.
   auto actor = spawn_sandbox(std::move(parked->state), parked->sequence);
   // Its VM's exits are the sandbox's own from now on. One the host sent
-  // here before this is still forwarded (`parked_vms_` keeps the VM).
+  // here before this is still forwarded (by its tag, the sandbox's id).
   if (auto vmm = ctx_->vmms.find(host); holds_vm && vmm != ctx_->vmms.end())
     send(vmm->second, adopt_atom::value, vm_id, actor);
   return actor;
@@ -364,10 +362,12 @@ void controller_actor::reconcile_with_hosts() {
           auto found = registry.find(owner.second);
           if (found == registry.end() || alive.count(vm) == 0)
             continue;
-          // A parked sandbox's exits come here until it has an actor.
-          auto actor = found->second.actor ? found->second.actor
-                                           : caf::actor_cast<caf::actor>(this);
-          send(vmm, adopt_atom::value, vm, actor);
+          // A parked sandbox's exits come here, tagged with its id, until
+          // it has an actor.
+          if (found->second.actor)
+            send(vmm, adopt_atom::value, vm, found->second.actor);
+          else
+            send(vmm, adopt_atom::value, vm, caf::actor_cast<caf::actor>(this), owner.second);
         }
         // Anything recorded on this host but not running is lost.
         for (const auto& [vm, owner] : live_vms_) {
@@ -706,10 +706,11 @@ caf::error controller_actor::create_sandbox(const std::string& tenant,
         // The answer first, so that it is not queued behind the new actor;
         // nothing can ask for the sandbox before this handler ends.
         rp.deliver(sandbox_actor::info_of(state));
-        // Exits of the claimed VM are the sandbox's now: they come here
-        // until it has an actor.
+        // Exits of the claimed VM are the sandbox's now: they come here,
+        // tagged with its id, until it has an actor.
         if (auto vmm = ctx_->vmms.find(state.host); vmm != ctx_->vmms.end())
-          send(vmm->second, adopt_atom::value, state.vm_id, caf::actor_cast<caf::actor>(this));
+          send(vmm->second, adopt_atom::value, state.vm_id, caf::actor_cast<caf::actor>(this),
+               state.id);
         park(std::move(state), 1);
       },
       [rp](caf::error& err) { rp.deliver(err); });
@@ -823,14 +824,11 @@ caf::behavior controller_actor::make_behavior() {
           send(e.actor, host_lost_atom::value, host);
       }
     },
-    // An exit of a parked sandbox's VM: the sandbox's actor takes it.
-    [this](vm_exit_atom, const std::string& vm_id, const std::string& reason) {
-      auto found = parked_vms_.find(vm_id);
-      if (found == parked_vms_.end())
-        return;
-      const std::string id = found->second;
-      parked_vms_.erase(found);
-      auto sandbox = sandboxes_.find(id);
+    // An exit of a parked sandbox's VM, tagged with the sandbox's id: the
+    // sandbox's actor takes it.
+    [this](vm_exit_atom, const std::string& vm_id, const std::string& reason,
+           const std::string& sandbox_id) {
+      auto sandbox = sandboxes_.find(sandbox_id);
       if (sandbox == sandboxes_.end())
         return;
       if (auto actor = wake(sandbox->second))

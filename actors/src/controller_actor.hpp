@@ -121,9 +121,6 @@ private:
   /// VM id -> (kind, id) of what the journal says runs it; for reconciling
   /// with the hosts after a restart.
   std::map<std::string, std::pair<std::string, std::string>> live_vms_;
-  /// VM id -> parked sandbox: the VM's exits come here (the controller
-  /// stands in as the VM's owner) until the sandbox has an actor.
-  std::unordered_map<std::string, std::string> parked_vms_;
   /// The number in the last sandbox id handed out.
   std::uint64_t last_sandbox_id_ = 0;
   /// Deleted pools' final states, for a new pool that takes the same name.

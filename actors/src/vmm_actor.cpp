@@ -117,7 +117,11 @@ caf::behavior vmm_actor(caf::stateful_actor<vmm_state>* self,
     auto found = self->state.owners.find(vm_id);
     if (found == self->state.owners.end())
       return;
-    self->send(found->second, vm_exit_atom::value, vm_id, reason);
+    const auto& owner = found->second;
+    if (owner.tag.empty())
+      self->send(owner.actor, vm_exit_atom::value, vm_id, reason);
+    else
+      self->send(owner.actor, vm_exit_atom::value, vm_id, reason, owner.tag);
     self->state.owners.erase(found);
   });
   self->state.driver->on_host_health([self, ctx, host](bool healthy, std::string reason) {
@@ -150,7 +154,7 @@ caf::behavior vmm_actor(caf::stateful_actor<vmm_state>* self,
                 return;
               }
               if (owner)
-                self->state.owners[vm_id] = owner;
+                self->state.owners[vm_id] = vm_owner{owner, {}};
               rp.deliver(std::move(*r));
             });
         return rp;
@@ -194,7 +198,11 @@ caf::behavior vmm_actor(caf::stateful_actor<vmm_state>* self,
         return rp;
       },
       [self](adopt_atom, const std::string& vm_id, const caf::actor& owner) {
-        self->state.owners[vm_id] = owner;
+        self->state.owners[vm_id] = vm_owner{owner, {}};
+      },
+      [self](adopt_atom, const std::string& vm_id, const caf::actor& owner,
+             std::string& tag) {
+        self->state.owners[vm_id] = vm_owner{owner, std::move(tag)};
       },
       [self](running_atom) { return self->state.driver->running(); },
       [self](log_atom, const std::string& build_id) {

@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <thread>
+#include <unordered_map>
 
 #include <caf/all.hpp>
 
@@ -17,9 +18,18 @@ namespace hearth::actors {
 /// must deliver its callbacks.
 using driver_factory = std::function<std::unique_ptr<vmm::driver>(vmm::executor)>;
 
+/// Who hears of a VM's exit: `vm_exit(vm, reason)`, or with a nonempty
+/// `tag`, `vm_exit(vm, reason, tag)` (the controller stands in for parked
+/// sandboxes and tags each VM with its sandbox's id).
+struct vm_owner {
+  caf::actor actor;
+  std::string tag;
+};
+
 struct vmm_state {
   std::unique_ptr<vmm::driver> driver;
-  std::map<std::string, caf::actor> owners;
+  /// Hashed: it holds every VM of the host, and a warm checkout changes one.
+  std::unordered_map<std::string, vm_owner> owners;
   /// Driver work due later, by deadline, behind one clock timer for the
   /// earliest: a busy simulated host starts thousands of restores a second,
   /// and a timer each kept CAF's clock thread waking for every one.

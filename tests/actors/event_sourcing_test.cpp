@@ -84,6 +84,24 @@ TEST_CASE_FIXTURE(runtime_fixture, "a restarted sandbox still hears of its VM dy
   CHECK(failed.reason == "the VM process died");
 }
 
+TEST_CASE_FIXTURE(runtime_fixture, "after a restart a sandbox nobody addressed still hears of its VM dying") {
+  temp_dir dir;
+  options.data_dir = dir.str();
+  start();
+  build("team/review-api");
+  auto pool = create_pool("team/review-api:stable", "steady", 1, 1);
+  advance(1s);
+  auto sandbox = ok(rt->create_sandbox(tenant, from_pool(pool.id, "require", 0)).get());
+  stop();
+  start(); // the sandbox is parked, its VM re-adopted for it
+  rt->run();
+  world->kill_vm(sandbox.vm_id);
+  rt->run();
+  auto failed = ok(rt->get_sandbox(tenant, sandbox.id).get());
+  CHECK(failed.state == "failed");
+  CHECK(failed.reason == "the VM process died");
+}
+
 TEST_CASE_FIXTURE(runtime_fixture, "a claim and its sandbox's record are written together or not at all") {
   faulty_storage storage(store::make_memory_storage());
   options.storage = &storage;
