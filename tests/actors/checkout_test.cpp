@@ -88,6 +88,36 @@ TEST_CASE_FIXTURE(empty_pool, "a checkout still waiting when the runtime closes 
   CHECK(answer->error().message == "the runtime closed before it answered");
 }
 
+TEST_CASE_FIXTURE(runtime_fixture, "a blocking get inside a then callback fails at once instead of waiting") {
+  start();
+  build("team/review-api");
+  auto pool = create_pool("team/review-api:stable", "chained", 1, 1);
+  advance(1s);
+  ok(rt->create_sandbox(tenant, from_pool(pool.id, "require", 0)).get());
+  std::optional<model::result<api::sandbox_info>> inner;
+  std::optional<model::result<api::sandbox_info>> chained;
+  // This one waits for the refill, so its answer comes through the
+  // callback while the runtime runs.
+  rt->create_sandbox(tenant, from_pool(pool.id, "require", 5000))
+      .then([&](model::result<api::sandbox_info> created) {
+        REQUIRE(created);
+        // The controller hands this answer over on its own thread: waiting
+        // here for it to answer another call would never end.
+        inner = rt->get_sandbox(tenant, created->id).get();
+        rt->get_sandbox(tenant, created->id).then([&](model::result<api::sandbox_info> r) {
+          chained = std::move(r);
+        });
+      });
+  REQUIRE_FALSE(inner.has_value());
+  advance(1s);
+  REQUIRE(inner.has_value());
+  REQUIRE_FALSE(inner->has_value());
+  CHECK(inner->error().code == model::errc::internal);
+  CHECK(inner->error().message.find("chain another then()") != std::string::npos);
+  REQUIRE(chained.has_value());
+  CHECK(ok(std::move(*chained)).state == "running");
+}
+
 TEST_CASE_FIXTURE(runtime_fixture, "a waiter is served when a member becomes ready within the wait") {
   start();
   build("team/review-api");

@@ -91,6 +91,11 @@ struct runtime_options {
 
 namespace detail {
 
+/// How many `then` callbacks this thread is running: `get()` from inside
+/// one would wait for the runtime on a thread the runtime may need (the
+/// controller hands sandbox creates' answers over on its own thread).
+inline thread_local int running_callbacks = 0;
+
 template <class T>
 struct pending_state {
   std::mutex mutex;
@@ -110,6 +115,10 @@ struct pending_state {
         value.emplace(std::move(v));
     }
     if (call) {
+      struct counted {
+        counted() { ++running_callbacks; }
+        ~counted() { --running_callbacks; }
+      } during;
       call(std::move(v));
       return;
     }
@@ -150,6 +159,10 @@ public:
   }
 
   model::result<T> get() {
+    if (detail::running_callbacks > 0)
+      return model::error{model::errc::internal,
+                          "get() inside a then() callback would wait on the runtime from a "
+                          "thread it needs; chain another then() instead"};
     if (drive_) {
       drive_();
       std::lock_guard<std::mutex> lock(state_->mutex);
@@ -166,7 +179,9 @@ public:
 
   /// Hands the answer to `fn` instead of `get`: at once if it is there, else
   /// on the thread that delivers it (never blocks). `get` must not be called
-  /// afterwards.
+  /// afterwards. `fn` must not block either: a `get` of another call from
+  /// inside `fn`, on the delivering thread, answers an `internal` error at
+  /// once instead of waiting (chain `then` instead).
   void then(std::function<void(model::result<T>)> fn) {
     if (drive_)
       drive_();
