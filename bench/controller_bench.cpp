@@ -38,14 +38,14 @@ struct checkout_result {
   double syncs = 0;
 };
 
-/// Adds the journal's work per checkout during a run to `r`.
+/// Adds the journal's work per checkout of `r`'s run to it.
 void add_journal_work(checkout_result& r, const runtime::counters& before,
-                      const runtime::counters& after, double checkouts) {
-  if (checkouts <= 0)
+                      const runtime::counters& after) {
+  if (r.checkouts <= 0)
     return;
-  r.events = static_cast<double>(after.journal_events - before.journal_events) / checkouts;
-  r.appends = static_cast<double>(after.journal_appends - before.journal_appends) / checkouts;
-  r.syncs = static_cast<double>(after.journal_writes - before.journal_writes) / checkouts;
+  r.events = static_cast<double>(after.journal_events - before.journal_events) / r.checkouts;
+  r.appends = static_cast<double>(after.journal_appends - before.journal_appends) / r.checkouts;
+  r.syncs = static_cast<double>(after.journal_writes - before.journal_writes) / r.checkouts;
 }
 
 std::unique_ptr<runtime> open_runtime(const std::string& dir, std::size_t pools,
@@ -147,7 +147,7 @@ checkout_result run_checkouts(runtime& rt, int callers, std::size_t pools,
     t.join();
   auto out = summarize(latencies, misses, seconds_since(start),
                        process_cpu_seconds() - cpu_start);
-  add_journal_work(out, journal_before, rt.metrics(), out.checkouts);
+  add_journal_work(out, journal_before, rt.metrics());
   return out;
 }
 
@@ -209,7 +209,7 @@ checkout_result run_async_checkouts(runtime& rt, int callers, std::size_t pools,
   }
   auto out = summarize(s->latencies, s->misses, seconds_since(start),
                        process_cpu_seconds() - cpu_start);
-  add_journal_work(out, journal_before, rt.metrics(), out.checkouts);
+  add_journal_work(out, journal_before, rt.metrics());
   return out;
 }
 
