@@ -116,6 +116,43 @@ private:
   void send(http_response response, bool keep_alive, unsigned version);
   void reject(http::status status, std::string code, std::string message);
 
+  /// The one answer to the request being handled. The copies of its
+  /// `respond` share it; if the last copy goes without having answered (a
+  /// handler dropped it), the client gets a 500 rather than a closed
+  /// connection it cannot tell from a crash.
+  class reply_slot {
+  public:
+    reply_slot(std::shared_ptr<session> owner, bool keep_alive, unsigned version)
+        : owner_(std::move(owner))
+        , keep_alive_(keep_alive)
+        , version_(version) {}
+    reply_slot(const reply_slot&) = delete;
+    reply_slot& operator=(const reply_slot&) = delete;
+    ~reply_slot() {
+      http_response dropped;
+      dropped.status = 500;
+      dropped.body = R"({"error":{"code":"internal","message":")"
+                     R"(the request was dropped without an answer"}})";
+      answer(std::move(dropped));
+    }
+
+    void answer(http_response response) {
+      if (answered_.exchange(true))
+        return;
+      asio::post(owner_->stream_.get_executor(),
+                 [owner = owner_, response = std::move(response), keep_alive = keep_alive_,
+                  version = version_]() mutable {
+                   owner->send(std::move(response), keep_alive, version);
+                 });
+    }
+
+  private:
+    std::shared_ptr<session> owner_;
+    bool keep_alive_;
+    unsigned version_;
+    std::atomic<bool> answered_{false};
+  };
+
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
@@ -299,16 +336,8 @@ void session::on_read(beast::error_code ec) {
   const bool keep_alive = message.keep_alive();
   const unsigned version = message.version();
   stream_.expires_after(owner_.options().request_timeout);
-  auto answered = std::make_shared<std::atomic<bool>>(false);
-  respond_fn respond = [self = shared_from_this(), keep_alive, version,
-                        answered](http_response response) {
-    if (answered->exchange(true))
-      return;
-    asio::post(self->stream_.get_executor(),
-               [self, response = std::move(response), keep_alive, version]() mutable {
-                 self->send(std::move(response), keep_alive, version);
-               });
-  };
+  auto slot = std::make_shared<reply_slot>(shared_from_this(), keep_alive, version);
+  respond_fn respond = [slot](http_response response) { slot->answer(std::move(response)); };
   owner_.handler()(std::move(request), std::move(respond));
 }
 

@@ -63,8 +63,7 @@ struct api_fixture {
   }
 
   bool ready(const std::string& pool, int count) const {
-    return call("GET", "/v1/template-warm-pools/" + pool + "/status").json["ready"] ==
-           count;
+    return ready_members(daemon.port, key, pool) == count;
   }
 };
 

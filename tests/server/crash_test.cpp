@@ -93,10 +93,10 @@ TEST_CASE("hearthd killed with SIGKILL during a burst of creates loses no acknow
                             {"max_ready", 8}})
                   .status == 201);
     }
-    REQUIRE(eventually([&] {
-      return call_api(port, key, "GET", "/v1/template-warm-pools/twp_web/status")
-                 .json["ready"] == 8;
-    }));
+    const bool filled = eventually([&] { return ready_members(port, key, "twp_web") == 8; });
+    if (!filled)
+      MESSAGE("hearthd's log ends:\n" << tail(daemon->log()));
+    REQUIRE(filled);
 
     // Kill it right after a random number of acknowledged creates: claims,
     // refills and sandbox records are in flight then.
@@ -145,10 +145,11 @@ TEST_CASE("hearthd killed with SIGKILL during a burst of creates loses no acknow
       CHECK(owner.emplace(vm, sandbox["id"].get<std::string>()).second);
     }
     // The pool fills again.
-    CHECK(eventually([&] {
-      return call_api(port, key, "GET", "/v1/template-warm-pools/twp_web/status")
-                 .json["ready"] == 8;
-    }));
+    const bool refilled =
+        eventually([&] { return ready_members(port, key, "twp_web") == 8; });
+    if (!refilled)
+      MESSAGE("hearthd's log ends:\n" << tail(daemon->log()));
+    CHECK(refilled);
     // The next round starts from a SIGKILL too (graceful stop has its own
     // test in hearthd_test.cpp).
     daemon->kill_hard();

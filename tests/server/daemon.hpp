@@ -158,6 +158,25 @@ inline api_reply call_api(std::uint16_t port, const std::string& key,
   return call_api(port, key, method, path, body.dump());
 }
 
+/// How many members of `pool` are ready, or -1 when hearthd gave no status
+/// (a probe polls through that rather than failing on a missing field).
+inline long ready_members(std::uint16_t port, const std::string& key,
+                          const std::string& pool) {
+  auto status = call_api(port, key, "GET", "/v1/template-warm-pools/" + pool + "/status");
+  if (status.status != 200 || !status.json.is_object() || !status.json.contains("ready"))
+    return -1;
+  return status.json["ready"].get<long>();
+}
+
+/// The last `lines` lines of `text`, for a failure's message.
+inline std::string tail(const std::string& text, std::size_t lines = 40) {
+  std::size_t at = text.size();
+  for (std::size_t seen = 0; at > 0 && seen <= lines; --at)
+    if (text[at - 1] == '\n')
+      ++seen;
+  return text.substr(at == 0 ? 0 : at + 1);
+}
+
 /// Polls `probe` until it is true or `deadline` passes.
 template <class Probe>
 bool eventually(Probe probe,
