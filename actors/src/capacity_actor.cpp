@@ -150,7 +150,10 @@ caf::behavior capacity_actor::make_behavior() {
           notify_waiting();
         }
       },
-      [this](claimed_atom, const std::string& vm_id) { ledger_.make_sandbox(vm_id); },
+      [this](claimed_atom, const std::vector<std::string>& vms) {
+        for (const auto& vm_id : vms)
+          ledger_.make_sandbox(vm_id);
+      },
       [this](reserve_atom, const std::string& pool_id, const std::string& tenant,
              std::uint64_t vcpus, std::uint64_t memory_mb) -> caf::result<bool> {
         if (ledger_.tenants.count(tenant) == 0)

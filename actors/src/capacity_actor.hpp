@@ -26,7 +26,7 @@ struct capacity_stream {
 /// consistent view of them, so one actor owns them. A host's own actor is its
 /// vmm actor. Messages:
 ///   (place_atom, vector<place_request>)         -> vector<place_reply>
-///   (release_atom, vm_id), (claimed_atom, vm_id)
+///   (release_atom, vm_id), (claimed_atom, [vm_id])
 ///   (reserve_atom, pool_id, tenant, vcpus, memory_mb) -> bool | quota_exceeded
 ///   (health_atom, host, healthy, reason)        from a vmm actor
 ///   (artifact_atom, host, build_id, artifact)   a build finished on `host`

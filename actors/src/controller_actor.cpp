@@ -7,6 +7,7 @@
 
 #include "pool_actor.hpp"
 #include "sandbox_actor.hpp"
+#include "sandbox_rules.hpp"
 #include "snapshot_codec.hpp"
 
 namespace hearth::actors {
@@ -20,25 +21,6 @@ bool valid_pool_name(const std::string& name) {
           || c == '-' || c == '_'))
       return false;
   return true;
-}
-
-/// Why a request's create-time shape is not poolable, or empty when it is.
-std::string unpoolable_reason(const api::sandbox_request& r) {
-  if (!r.envs.empty())
-    return "create-time envs are not poolable";
-  if (!r.volumes.empty())
-    return "volume mounts are not poolable";
-  if (!r.cwd.empty())
-    return "a cwd override is not poolable";
-  if (r.desktop)
-    return "desktop settings are not poolable";
-  if (r.custom_network || !r.network_allow.empty())
-    return "custom networking is not poolable";
-  if (!r.timeout_policy.empty() && r.timeout_policy != "destroy")
-    return "a non-destroy timeout policy is not poolable";
-  if (r.auto_resume)
-    return "auto-resume is not poolable";
-  return {};
 }
 
 caf::error placement_error(const std::string& reason) {
@@ -83,9 +65,9 @@ controller_actor::controller_actor(caf::actor_config& cfg, std::shared_ptr<runti
   }
   // New ids continue above every id the journal knows, gone sandboxes' too.
   for (const auto& [sandbox_id, c] : recovered.claims)
-    note_sandbox_id(sandbox_id);
+    ctx_->new_sandbox_ids.note(sandbox_id);
   for (const auto& [sandbox_id, sandbox] : recovered.sandboxes)
-    note_sandbox_id(sandbox_id);
+    ctx_->new_sandbox_ids.note(sandbox_id);
   // A claim whose sandbox never got its own stream: create it from the claim.
   for (const auto& [sandbox_id, c] : recovered.claims) {
     if (recovered.sandboxes.count(sandbox_id) > 0 && recovered.sandboxes[sandbox_id].exists)
@@ -117,6 +99,7 @@ controller_actor::controller_actor(caf::actor_config& cfg, std::shared_ptr<runti
 }
 
 void controller_actor::on_exit() {
+  ctx_->pool_actors.clear();
   pools_.clear();
   sandboxes_.clear();
   by_address_.clear();
@@ -130,6 +113,8 @@ caf::actor controller_actor::enroll(const std::string& kind, const std::string& 
   e.actor = actor;
   e.tenant = tenant;
   by_address_[actor.address()] = {kind, id};
+  if (kind == "pool")
+    ctx_->pool_actors.set(id, tenant, actor);
   return actor;
 }
 
@@ -211,43 +196,14 @@ const controller_actor::entry* controller_actor::pool_of(const std::string& tena
   return found == pools_.end() || found->second.tenant != tenant ? nullptr : &found->second;
 }
 
-std::string controller_actor::new_sandbox_id() {
-  // Ids grow with time: milliseconds since the epoch above a counter, kept
-  // strictly increasing and above every id recovered from the journal. A
-  // new sandbox's stream then lands after the last one in the journal's key
-  // order, where inserting it is cheapest (random ids put each new stream's
-  // index and metadata entries at random places of the memtables and
-  // tables). No id repeats, so a create needs neither a lookup nor a
-  // placeholder in the registry.
-  const auto ms = static_cast<std::uint64_t>(now_ns(this, *ctx_) / 1'000'000);
-  last_sandbox_id_ = std::max(last_sandbox_id_ + 1, ms << 20);
-  char text[32];
-  std::snprintf(text, sizeof(text), "sbx_%016llx",
-                static_cast<unsigned long long>(last_sandbox_id_));
-  return text;
-}
-
-void controller_actor::note_sandbox_id(const std::string& id) {
-  constexpr std::string_view prefix = "sbx_";
-  if (id.size() != prefix.size() + 16 || id.compare(0, prefix.size(), prefix) != 0)
-    return; // not one this controller made: cannot collide with one it makes
-  std::uint64_t value = 0;
-  for (std::size_t i = prefix.size(); i < id.size(); ++i) {
-    const char c = id[i];
-    const int digit = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-    if (digit < 0)
-      return;
-    value = (value << 4) | static_cast<std::uint64_t>(digit);
-  }
-  last_sandbox_id_ = std::max(last_sandbox_id_, value);
-}
-
 void controller_actor::on_down(const caf::down_msg& down) {
   auto found = by_address_.find(down.source);
   if (found == by_address_.end())
     return;
   const auto [kind, id] = found->second;
   by_address_.erase(found);
+  if (kind == "pool")
+    ctx_->pool_actors.erase(id, down.source);
   if (!down.reason || down.reason == caf::exit_reason::user_shutdown) {
     // A deleted pool; a new pool may already use its id.
     auto pool = pools_.find(id);
@@ -579,7 +535,7 @@ void controller_actor::cold_create(direct_answer<api::sandbox_info> rp, const st
                                    std::string origin, events::warm_pool_checkout checkout,
                                    const std::string& correlation,
                                    std::vector<std::string> network_allow) {
-  const std::string id = new_sandbox_id();
+  const std::string id = ctx_->new_sandbox_ids.next(now_ns(this, *ctx_));
   const std::string vm_id = id + ".vm";
   std::vector<place_request> requests{
     place_request{vm_id, tenant, build_id, vcpus, memory_mb, true}};
@@ -616,102 +572,27 @@ caf::error controller_actor::create_sandbox(const std::string& tenant,
                                             api::sandbox_request req,
                                             const std::string& correlation,
                                             direct_answer<api::sandbox_info> rp) {
-  if (req.warm_pool_mode.empty())
-    req.warm_pool_mode = "prefer";
-  if (req.warm_pool_mode != "prefer" && req.warm_pool_mode != "require"
-      && req.warm_pool_mode != "bypass")
-    return to_caf(model::invalid("warm_pool_mode", "warm_pool_mode must be prefer, require or "
-                                                   "bypass"));
-  if (auto bad = model::check_network_allow(req.network_allow, "network_allow"))
-    return to_caf(*bad);
-  if (req.warm_pool_wait_ms > limits_.max_warm_pool_wait_ms)
-    return to_caf(model::invalid("warm_pool_wait_ms",
-                                 "warm_pool_wait_ms must be at most "
-                                   + std::to_string(limits_.max_warm_pool_wait_ms)));
-  if (req.warm_pool_mode == "require" && req.warm_pool.empty())
-    return to_caf(model::invalid("warm_pool", "warm_pool_mode require needs a warm_pool"));
-  if (req.template_ref.empty() && req.warm_pool.empty())
-    return to_caf(model::invalid("template", "a sandbox needs a template or a warm_pool"));
-
-  const entry* pool = nullptr;
   if (!req.warm_pool.empty()) {
-    pool = pool_of(tenant, req.warm_pool);
+    // The pool decides (the runtime sends most checkouts to it directly).
+    const entry* pool = pool_of(tenant, req.warm_pool);
     if (pool == nullptr || !pool->actor)
       return to_caf(model::errc::not_found, "warm pool " + req.warm_pool + " does not exist",
                     "warm_pool");
-  }
-  // Everything that can fail at once does, before `rp` takes over.
-  std::string template_name;
-  if (!req.template_ref.empty()) {
-    auto ref = model::parse_template_ref(req.template_ref);
-    if (!ref)
-      return to_caf(ref.error());
-    template_name = ref->name;
-  }
-  const std::string unpoolable = unpoolable_reason(req);
-  if (pool != nullptr && !unpoolable.empty() && req.warm_pool_mode == "require")
-    return to_caf(model::errc::warm_pool_unavailable,
-                  unpoolable + "; require mode does not cold create");
-
-  if (pool == nullptr) {
-    // No pool considered: resolve the template and create cold.
-    const bool considered = false;
-    request(ctx_->templates, caf::infinite, resolve_atom::value, tenant, req.template_ref)
-      .then(
-        [=](const std::string& name, const std::string& build_id) mutable {
-          events::warm_pool_checkout checkout;
-          checkout.considered = considered;
-          cold_create(rp, tenant, name, build_id, 1, 128, "cold", checkout, correlation,
-                      req.network_allow);
-        },
-        [rp](caf::error& err) { rp.deliver(err); });
+    send(pool->actor, checkout_atom::value, tenant, std::move(req), correlation, std::move(rp));
     return {};
   }
-
-  // One round trip to the pool: it checks the template, claims a ready
-  // member (or waits for one), and otherwise says what a cold create needs.
-  const bool take = req.warm_pool_mode != "bypass" && unpoolable.empty();
-  const std::string id = new_sandbox_id();
-  events::warm_pool_checkout checkout;
-  checkout.considered = true;
-  checkout.id = req.warm_pool;
-  checkout.mode = req.warm_pool_mode;
-  checkout.source = "cold";
-  auto hit = checkout;
-  hit.source = "warm_pool";
-  hit.hit = true;
-  request(pool->actor, caf::infinite, checkout_atom::value,
-          checkout_request{id, take ? req.warm_pool_wait_ms : 0, correlation, template_name, take,
-                           req.warm_pool_mode, tenant, hit})
+  if (auto refused = check_sandbox_request(req, ctx_->max_warm_pool_wait_ms))
+    return to_caf(*refused);
+  if (auto ref = model::parse_template_ref(req.template_ref); !ref)
+    return to_caf(ref.error());
+  // No pool considered: resolve the template and create cold.
+  request(ctx_->templates, caf::infinite, resolve_atom::value, tenant, req.template_ref)
     .then(
-      // What a miss needs, not the whole request.
-      [this, rp, id, tenant, correlation, checkout, require = req.warm_pool_mode == "require",
-       wait_ms = req.warm_pool_wait_ms, network_allow = std::move(req.network_allow)](
-        checkout_reply& reply) mutable {
-        if (!reply.hit) {
-          if (require) {
-            rp.deliver(to_caf(model::errc::warm_pool_unavailable,
-                              "warm pool " + checkout.id + " had no ready VM within "
-                                + std::to_string(wait_ms) + " ms"));
-            return;
-          }
-          cold_create(rp, tenant, reply.template_name, reply.build_id, reply.vcpus,
-                      reply.memory_mb, "cold", checkout, correlation, std::move(network_allow));
-          return;
-        }
-        // The pool wrote the sandbox's record with the claim: the sandbox
-        // exists, durable; its actor takes the stream over from there.
-        model::sandbox_state state;
-        state.apply(reply.sandbox);
-        // The answer first, so that it is not queued behind the new actor;
-        // nothing can ask for the sandbox before this handler ends.
-        rp.deliver(sandbox_actor::info_of(state));
-        // Exits of the claimed VM are the sandbox's now: they come here,
-        // tagged with its id, until it has an actor.
-        if (auto vmm = ctx_->vmms.find(state.host); vmm != ctx_->vmms.end())
-          send(vmm->second, adopt_atom::value, state.vm_id, caf::actor_cast<caf::actor>(this),
-               state.id);
-        park(std::move(state), 1);
+      [=](const std::string& name, const std::string& build_id) mutable {
+        events::warm_pool_checkout checkout;
+        checkout.considered = false;
+        cold_create(rp, tenant, name, build_id, 1, 128, "cold", checkout, correlation,
+                    req.network_allow);
       },
       [rp](caf::error& err) { rp.deliver(err); });
   return {};
@@ -763,6 +644,17 @@ caf::behavior controller_actor::make_behavior() {
            const std::string& correlation, direct_answer<api::sandbox_info>& answer) {
       if (auto refused = create_sandbox(tenant, std::move(req), correlation, answer))
         answer.deliver(refused);
+    },
+    // A pool missed in prefer mode, was bypassed, or the shape is not poolable.
+    [this](cold_atom, cold_request& cold, direct_answer<api::sandbox_info>& answer) {
+      cold_create(answer, cold.tenant, cold.template_name, cold.build_id, cold.vcpus,
+                  cold.memory_mb, "cold", cold.checkout, cold.correlation_id,
+                  std::move(cold.network_allow));
+    },
+    // Sandboxes a pool's claims made: durable, each written with its claim.
+    [this](parked_atom, claimed_sandboxes& claimed) {
+      for (auto& state : claimed.states)
+        park(std::move(state), 1);
     },
     [=](get_atom, sandboxes_atom, const std::string& tenant, const std::string& id) {
       return forward_sandbox(tenant, id, get_atom::value);
@@ -837,6 +729,8 @@ caf::behavior controller_actor::make_behavior() {
     [this](stopped_atom, const std::string& pool_id, const std::string& final_state,
            std::uint64_t sequence) {
       pools_.erase(pool_id);
+      if (auto sender = current_sender())
+        ctx_->pool_actors.erase(pool_id, caf::actor_cast<caf::actor_addr>(sender));
       if (auto s = decode_state_snapshot<model::pool_state>(final_state))
         deleted_pools_[pool_id] = {std::move(*s), sequence};
     },

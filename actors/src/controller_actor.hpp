@@ -17,9 +17,6 @@ namespace hearth::actors {
 
 /// Limits the controller enforces on requests.
 struct controller_limits {
-  /// Longest warm_pool_wait_ms accepted.
-  // Default: 60 s
-  std::uint32_t max_warm_pool_wait_ms = 60'000;
   /// Largest min_ready/max_ready accepted.
   // Default: 1000
   std::uint32_t max_pool_size = 1000;
@@ -70,9 +67,6 @@ private:
   /// The actor of `tenant`'s sandbox `id`, woken; none for no such sandbox.
   caf::actor sandbox_actor_of(const std::string& tenant, const std::string& id);
   const entry* pool_of(const std::string& tenant, const std::string& id) const;
-  std::string new_sandbox_id();
-  /// Keeps new ids above `id`, one recovered from the journal.
-  void note_sandbox_id(const std::string& id);
   /// `spawn_pool` and `spawn_sandbox` for an actor restarted after a
   /// journal failure: the hosts still send its VMs' exits to its
   /// predecessor, so they are pointed at it (`reattach`).
@@ -121,8 +115,6 @@ private:
   /// VM id -> (kind, id) of what the journal says runs it; for reconciling
   /// with the hosts after a restart.
   std::map<std::string, std::pair<std::string, std::string>> live_vms_;
-  /// The number in the last sandbox id handed out.
-  std::uint64_t last_sandbox_id_ = 0;
   /// Deleted pools' final states, for a new pool that takes the same name.
   std::map<std::string, std::pair<model::pool_state, std::uint64_t>> deleted_pools_;
 };

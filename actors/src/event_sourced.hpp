@@ -191,7 +191,12 @@ protected:
     for (auto& then : waiting)
       if (then)
         then();
+    after_continuations();
   }
+
+  /// Runs after the continuations of one acknowledged append: an actor may
+  /// gather what they did and tell others once (a pool, its claims).
+  virtual void after_continuations() {}
 
   /// Encodes a stream's state for a snapshot; empty: no snapshot.
   virtual std::string encode_state(const State&) const { return {}; }

@@ -11,6 +11,7 @@
 
 #include "hearth/actors/api_types.hpp"
 #include "hearth/model/error.hpp"
+#include "hearth/model/sandbox_state.hpp"
 #include "hearth/store/journal.hpp"
 #include "hearth/vmm/driver.hpp"
 
@@ -75,6 +76,8 @@ using log_atom = caf::atom_constant<caf::atom("log")>;
 using key_atom = caf::atom_constant<caf::atom("key")>;
 using auth_atom = caf::atom_constant<caf::atom("auth")>;
 using revoke_atom = caf::atom_constant<caf::atom("revoke")>;
+using cold_atom = caf::atom_constant<caf::atom("cold")>;
+using parked_atom = caf::atom_constant<caf::atom("parked")>;
 using tenants_atom = caf::atom_constant<caf::atom("tenants")>;
 
 // -- errors -----------------------------------------------------------------------
@@ -117,32 +120,23 @@ struct work_item {
   std::function<void()> run;
 };
 
-/// A pool asks for a member: `wait_ms` is how long it may wait for one.
-struct checkout_request {
-  std::string sandbox_id;
-  std::uint32_t wait_ms = 0;
-  std::string correlation_id;
-  /// The template the caller asked for (team/name); empty: the pool's.
-  std::string template_name;
-  /// False: claim nothing, only describe the pool (for a cold create).
-  bool take = true;
-  /// The caller's warm_pool_mode, recorded with the claim.
-  std::string mode;
-  /// The sandbox's tenant, and what its record says of the checkout on a hit.
+/// What a cold create in a pool's stead needs: the pool missed (prefer), was
+/// bypassed, or the request's shape is not poolable.
+struct cold_request {
   std::string tenant;
-  events::warm_pool_checkout checkout;
-};
-
-/// The pool's answer: a claimed member, or a miss.
-struct checkout_reply {
-  bool hit = false;
-  /// On a miss: what a cold create in the pool's stead needs.
+  std::string template_name;
   std::string build_id;
   std::uint32_t vcpus = 0;
   std::uint32_t memory_mb = 0;
-  std::string template_name;
-  /// On a hit: the new sandbox's record, written in the claim's append.
-  events::sandbox_created sandbox;
+  events::warm_pool_checkout checkout;
+  std::string correlation_id;
+  std::vector<std::string> network_allow;
+};
+
+/// The sandboxes a pool's claims made, durable, for the controller's
+/// registry: one message per append of claims.
+struct claimed_sandboxes {
+  std::vector<model::sandbox_state> states;
 };
 
 /// A request for a place to run one VM.
@@ -163,15 +157,9 @@ struct place_reply {
 };
 
 template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, checkout_request& x) {
-  return f(caf::meta::type_name("checkout_request"), x.sandbox_id, x.wait_ms, x.correlation_id,
-           x.template_name, x.take, x.mode, x.tenant, x.checkout);
-}
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, checkout_reply& x) {
-  return f(caf::meta::type_name("checkout_reply"), x.hit, x.build_id, x.vcpus, x.memory_mb,
-           x.template_name, x.sandbox);
+typename Inspector::result_type inspect(Inspector& f, cold_request& x) {
+  return f(caf::meta::type_name("cold_request"), x.tenant, x.template_name, x.build_id, x.vcpus,
+           x.memory_mb, x.checkout, x.correlation_id, x.network_allow);
 }
 
 template <class Inspector>
@@ -350,3 +338,5 @@ typename Inspector::result_type inspect(Inspector& f, pool_created& x) {
 }
 
 } // namespace hearth::events
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(hearth::actors::claimed_sandboxes)

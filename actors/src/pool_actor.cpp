@@ -1,5 +1,7 @@
 #include "pool_actor.hpp"
 
+#include "sandbox_actor.hpp"
+#include "sandbox_rules.hpp"
 #include "snapshot_codec.hpp"
 
 namespace hearth::actors {
@@ -140,7 +142,8 @@ void pool_actor::reconcile(std::function<void()> then) {
       send(ctx_->controller, stopped_atom::value, id_, encode_pool_snapshot(settled()),
            sequence_of(stream_));
       for (auto& w : waiters_)
-        w.promise.deliver(to_caf(model::errc::not_found, "pool " + id_ + " was deleted"));
+        w.wanting.answer.deliver(
+          to_caf(model::errc::not_found, "pool " + id_ + " was deleted"));
       waiters_.clear();
       count_waiters();
       quit();
@@ -293,17 +296,63 @@ void pool_actor::destroy(const std::string& vm_id, bool confirm_destroyed) {
       [this, vm_id](const caf::error&) { context_.destroys_in_flight.erase(vm_id); });
 }
 
-void pool_actor::claim(const model::member& member, checkout_request request_msg,
-                       caf::response_promise promise) {
+events::warm_pool_checkout pool_actor::checkout_record(const checkout& c, bool hit) const {
+  events::warm_pool_checkout out;
+  out.considered = true;
+  out.id = c.request.warm_pool;
+  out.mode = c.request.warm_pool_mode;
+  out.source = hit ? "warm_pool" : "cold";
+  out.hit = hit;
+  return out;
+}
+
+void pool_actor::take_checkout(checkout wanting) {
+  auto refuse = [&](const caf::error& err) { wanting.answer.deliver(err); };
+  auto& req = wanting.request;
+  if (auto refused = check_sandbox_request(req, ctx_->max_warm_pool_wait_ms))
+    return refuse(to_caf(*refused));
+  const auto& s = current();
+  if (!s.exists || s.deleted || s.deleting)
+    return refuse(to_caf(model::errc::not_found, "warm pool " + req.warm_pool + " does not exist",
+                         "warm_pool"));
+  if (!req.template_ref.empty()) {
+    auto ref = model::parse_template_ref(req.template_ref);
+    if (!ref)
+      return refuse(to_caf(ref.error()));
+    if (ref->name != s.config.template_name)
+      return refuse(to_caf(model::invalid("template", "warm pool " + id_ + " serves "
+                                                        + s.config.template_name + ", not "
+                                                        + ref->name)));
+  }
+  const std::string unpoolable = unpoolable_reason(req);
+  if (!unpoolable.empty() && req.warm_pool_mode == "require")
+    return refuse(to_caf(model::errc::warm_pool_unavailable,
+                         unpoolable + "; require mode does not cold create"));
+  const bool take = req.warm_pool_mode != "bypass" && unpoolable.empty();
+  if (take && waiters_.empty()) {
+    if (const auto* ready = s.pick_ready())
+      return claim(*ready, std::move(wanting));
+  }
+  if (!take || req.warm_pool_wait_ms == 0) {
+    if (take)
+      ctx_->metrics.checkouts_miss++;
+    return miss(std::move(wanting));
+  }
+  const auto id = next_waiter_++;
+  delayed_send(this, std::chrono::milliseconds(req.warm_pool_wait_ms), expire_atom::value, id);
+  waiters_.push_back(waiter{id, std::move(wanting)});
+  count_waiters();
+  schedule_reconcile();
+}
+
+void pool_actor::claim(const model::member& member, checkout wanting) {
   // The sandbox's record goes in the claim's append: the claimed VM is a
   // sandbox the moment the claim is durable, in the journal as in memory.
   const std::int64_t now = now_ns(this, *ctx_);
   const auto& s = current();
-  checkout_reply reply;
-  reply.hit = true;
-  auto& created = reply.sandbox;
-  created.id = request_msg.sandbox_id;
-  created.tenant = std::move(request_msg.tenant);
+  events::sandbox_created created;
+  created.id = ctx_->new_sandbox_ids.next(now);
+  created.tenant = std::move(wanting.tenant);
   created.template_name = s.config.template_name;
   created.build_id = member.build_id;
   created.origin = "warm_pool";
@@ -311,32 +360,73 @@ void pool_actor::claim(const model::member& member, checkout_request request_msg
   created.host = member.host;
   created.vcpus = s.config.vcpus;
   created.memory_mb = s.config.memory_mb;
-  created.checkout = std::move(request_msg.checkout);
+  created.checkout = checkout_record(wanting, true);
   created.endpoints = member.endpoints;
   created.at_ns = now;
-  auto record = carry(model::sandbox_stream(created.id), {events::domain_event{created}},
-                      request_msg.correlation_id);
-  const std::string vm_id = member.id;
+  model::sandbox_state sandbox;
+  sandbox.apply(created);
+  const std::string sandbox_id = created.id;
+  auto record = carry(model::sandbox_stream(sandbox_id), {events::domain_event{std::move(created)}},
+                      wanting.correlation_id);
   persist(stream_,
-          events::member_claimed{member.id, request_msg.sandbox_id, now, request_msg.mode},
-          [this, reply = std::move(reply), promise, vm_id]() mutable {
-            // The caller first: what follows (the capacity ledger, the
-            // refill) queues behind its answer on the workers.
-            promise.deliver(std::move(reply));
-            ctx_->metrics.checkouts_hit++;
-            send(ctx_->capacity, claimed_atom::value, vm_id);
-            schedule_refill();
+          events::member_claimed{member.id, sandbox_id, now, wanting.request.warm_pool_mode},
+          [this, sandbox = std::move(sandbox), answer = std::move(wanting.answer)]() mutable {
+            claimed_.push_back(claimed{std::move(sandbox), std::move(answer)});
           },
-          request_msg.correlation_id, std::move(record));
+          wanting.correlation_id, std::move(record));
 }
 
-checkout_reply pool_actor::miss() const {
-  checkout_reply reply;
-  reply.build_id = current().build_id;
-  reply.vcpus = current().config.vcpus;
-  reply.memory_mb = current().config.memory_mb;
-  reply.template_name = current().config.template_name;
-  return reply;
+void pool_actor::after_continuations() {
+  if (claimed_.empty())
+    return;
+  auto done = std::move(claimed_);
+  claimed_.clear();
+  std::vector<api::sandbox_info> infos;
+  infos.reserve(done.size());
+  claimed_sandboxes sandboxes;
+  sandboxes.states.reserve(done.size());
+  std::map<std::string, std::vector<std::pair<std::string, std::string>>> adopted; // per host
+  std::vector<std::string> vms;
+  vms.reserve(done.size());
+  for (auto& c : done) {
+    infos.push_back(sandbox_actor::info_of(c.sandbox));
+    adopted[c.sandbox.host].emplace_back(c.sandbox.vm_id, c.sandbox.id);
+    vms.push_back(c.sandbox.vm_id);
+    sandboxes.states.push_back(std::move(c.sandbox));
+  }
+  // The controller hears first: a caller may ask for its sandbox as soon as
+  // it has the answer, and that request queues behind this message.
+  send(ctx_->controller, parked_atom::value, std::move(sandboxes));
+  // Exits of the claimed VMs are the sandboxes' now: they go to the
+  // controller, tagged with each sandbox's id, until it has an actor.
+  for (auto& [host, list] : adopted)
+    if (auto vmm = ctx_->vmms.find(host); vmm != ctx_->vmms.end())
+      send(vmm->second, adopt_atom::value, std::move(list), ctx_->controller);
+  send(ctx_->capacity, claimed_atom::value, std::move(vms));
+  ctx_->metrics.checkouts_hit += done.size();
+  for (std::size_t i = 0; i < done.size(); ++i)
+    done[i].answer.deliver(std::move(infos[i]));
+  schedule_refill();
+}
+
+void pool_actor::miss(checkout wanting) {
+  const auto& req = wanting.request;
+  if (req.warm_pool_mode == "require") {
+    wanting.answer.deliver(to_caf(model::errc::warm_pool_unavailable,
+                                  "warm pool " + req.warm_pool + " had no ready VM within "
+                                    + std::to_string(req.warm_pool_wait_ms) + " ms"));
+    return;
+  }
+  const auto& s = current();
+  cold_request cold{std::move(wanting.tenant),
+                    s.config.template_name,
+                    s.build_id,
+                    s.config.vcpus,
+                    s.config.memory_mb,
+                    checkout_record(wanting, false),
+                    std::move(wanting.correlation_id),
+                    std::move(wanting.request.network_allow)};
+  send(ctx_->controller, cold_atom::value, std::move(cold), std::move(wanting.answer));
 }
 
 void pool_actor::serve_waiters() {
@@ -347,7 +437,7 @@ void pool_actor::serve_waiters() {
     auto w = std::move(waiters_.front());
     waiters_.pop_front();
     count_waiters();
-    claim(*ready, std::move(w.request), std::move(w.promise));
+    claim(*ready, std::move(w.wanting));
   }
 }
 
@@ -395,42 +485,19 @@ caf::behavior pool_actor::make_behavior() {
       reconcile();
       delayed_send(this, ctx_->pools.tick, tick_atom::value);
     },
-    [this](checkout_atom, checkout_request& request_msg) -> caf::result<checkout_reply> {
-      const auto& s = current();
-      if (!s.exists || s.deleted || s.deleting)
-        return to_caf(model::errc::not_found, "pool " + id_ + " does not exist", "warm_pool");
-      if (!request_msg.template_name.empty()
-          && request_msg.template_name != s.config.template_name)
-        return to_caf(model::invalid("template", "warm pool " + id_ + " serves "
-                                                   + s.config.template_name + ", not "
-                                                   + request_msg.template_name));
-      auto rp = make_response_promise<checkout_reply>();
-      if (request_msg.take && waiters_.empty()) {
-        if (const auto* ready = s.pick_ready()) {
-          claim(*ready, std::move(request_msg), rp);
-          return rp;
-        }
-      }
-      if (!request_msg.take || request_msg.wait_ms == 0) {
-        if (request_msg.take)
-          ctx_->metrics.checkouts_miss++;
-        rp.deliver(miss());
-        return rp;
-      }
-      const auto id = next_waiter_++;
-      delayed_send(this, std::chrono::milliseconds(request_msg.wait_ms), expire_atom::value, id);
-      waiters_.push_back(waiter{id, std::move(request_msg), rp});
-      count_waiters();
-      schedule_reconcile();
-      return rp;
+    [this](checkout_atom, std::string& tenant, api::sandbox_request& req,
+           std::string& correlation, direct_answer<api::sandbox_info>& answer) {
+      take_checkout(
+        checkout{std::move(tenant), std::move(req), std::move(correlation), std::move(answer)});
     },
     [this](expire_atom, std::uint64_t id) {
       for (auto it = waiters_.begin(); it != waiters_.end(); ++it)
         if (it->id == id) {
           ctx_->metrics.checkouts_miss++;
-          it->promise.deliver(miss());
+          auto wanting = std::move(it->wanting);
           waiters_.erase(it);
           count_waiters();
+          miss(std::move(wanting));
           return;
         }
     },

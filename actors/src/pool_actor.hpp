@@ -5,9 +5,11 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
 #include <caf/all.hpp>
 
+#include "direct_answer.hpp"
 #include "event_sourced.hpp"
 #include "templates_actor.hpp"
 #include "hearth/model/pool_planner.hpp"
@@ -18,8 +20,11 @@ namespace hearth::actors {
 
 /// One warm pool: its stream `pool/<id>`, its reconciliation loop, its
 /// checkout queue.
-///   (checkout_atom, checkout_request) -> checkout_reply (a hit, or a miss
-///        after waiting up to wait_ms; waiters are served in arrival order)
+///   (checkout_atom, tenant, api::sandbox_request, correlation, direct_answer)
+///        a create through this pool, from the runtime or the controller: a
+///        claimed member answers the caller directly (waiters are served in
+///        arrival order); a miss in prefer mode, bypass and unpoolable shapes
+///        go to the controller as a (cold_atom, cold_request, direct_answer).
 ///   (get_atom)                        -> api::pool_info
 ///   (update_atom, config, build_id)   -> api::pool_info
 ///   (enable_atom) (disable_atom) (drain_atom) (delete_atom) -> api::pool_info
@@ -45,10 +50,23 @@ public:
   static api::pool_info info_of(const model::pool_state& s);
 
 private:
+  /// A create that came to this pool.
+  struct checkout {
+    std::string tenant;
+    api::sandbox_request request;
+    std::string correlation_id;
+    direct_answer<api::sandbox_info> answer;
+  };
+
   struct waiter {
     std::uint64_t id;
-    checkout_request request;
-    caf::response_promise promise;
+    checkout wanting;
+  };
+
+  /// A claim whose append the journal acknowledged.
+  struct claimed {
+    model::sandbox_state sandbox;
+    direct_answer<api::sandbox_info> answer;
   };
 
   const model::pool_state& current() const { return *state(stream_); }
@@ -63,10 +81,16 @@ private:
   void start_fills(std::uint32_t count);
   void restore(const model::member& member);
   void destroy(const std::string& vm_id, bool confirm_destroyed);
-  void claim(const model::member& member, checkout_request request,
-             caf::response_promise promise);
+  void take_checkout(checkout wanting);
+  void claim(const model::member& member, checkout wanting);
+  /// Tells the controller, the hosts and the capacity ledger of the claims
+  /// just made durable, one message each, then answers their callers.
+  void after_continuations() override;
   void serve_waiters();
-  checkout_reply miss() const;
+  /// No member for `wanting`: a cold create by the controller, or (require)
+  /// warm_pool_unavailable.
+  void miss(checkout wanting);
+  events::warm_pool_checkout checkout_record(const checkout& c, bool hit) const;
   caf::result<api::pool_info> lifecycle(const std::string& change);
   std::string encode_state(const model::pool_state& s) const override;
 
@@ -83,6 +107,7 @@ private:
   std::uint32_t fills_this_tick_ = 0;
   std::uint32_t destroys_this_tick_ = 0;
   std::deque<waiter> waiters_;
+  std::vector<claimed> claimed_;
   std::uint64_t next_waiter_ = 1;
   /// What this pool added to the runtime's waiter gauge.
   std::int64_t waiters_counted_ = 0;

@@ -286,6 +286,7 @@ public:
     ctx->templates = caf::actor{};
     ctx->controller = caf::actor{};
     ctx->vmms.clear();
+    ctx->pool_actors.clear();
   }
 };
 
@@ -549,7 +550,12 @@ pending<api::pool_info> runtime::reconcile_pool(const std::string& tenant,
 
 pending<api::sandbox_info> runtime::create_sandbox(const std::string& tenant,
                                                    api::sandbox_request request) {
-  // The hot path: the controller answers the caller directly.
+  // The hot path, a checkout, goes straight to its pool, which answers the
+  // caller directly; the rest (and a pool not known here) to the controller.
+  if (!request.warm_pool.empty())
+    if (auto pool = impl_->ctx->pool_actors.find(tenant, request.warm_pool))
+      return impl_->call_direct<api::sandbox_info>(pool, checkout_atom::value, tenant,
+                                                   std::move(request), std::string());
   return impl_->call_direct<api::sandbox_info>(impl_->ctx->controller, create_atom::value,
                                                tenant, std::move(request), std::string());
 }

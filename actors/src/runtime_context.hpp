@@ -8,8 +8,14 @@
 #include <caf/all.hpp>
 #include <chrono>
 #include <cstdint>
+#include <algorithm>
+#include <cstdio>
 #include <map>
+#include <mutex>
 #include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
 
 namespace hearth::actors {
 
@@ -62,6 +68,83 @@ struct runtime_metrics {
 
 /// What every actor of one runtime shares. Set up before the first actor
 /// spawns; the actor handles are filled in as the runtime spawns them.
+/// The pools' actors by id, so that a checkout goes straight to its pool.
+/// The controller keeps it: it spawns, restarts and removes pools.
+class pool_directory {
+public:
+  void set(const std::string& id, const std::string& tenant, caf::actor actor) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    pools_[id] = {tenant, std::move(actor)};
+  }
+  /// Forgets pool `id` if `actor` is still the one it has.
+  void erase(const std::string& id, const caf::actor_addr& actor) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto found = pools_.find(id);
+    if (found != pools_.end() && found->second.second.address() == actor)
+      pools_.erase(found);
+  }
+  void clear() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    pools_.clear();
+  }
+  /// The actor of pool `id` of `tenant`, or an invalid handle.
+  caf::actor find(const std::string& tenant, const std::string& id) const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto found = pools_.find(id);
+    return found == pools_.end() || found->second.first != tenant ? caf::actor{}
+                                                                  : found->second.second;
+  }
+
+private:
+  mutable std::mutex mutex_;
+  std::unordered_map<std::string, std::pair<std::string, caf::actor>> pools_;
+};
+
+/// New sandbox ids, made by the controller (cold creates) and by the pools
+/// (claims). They grow with time: milliseconds since the epoch above a
+/// counter, strictly increasing and above every id recovered from the
+/// journal. A new sandbox's stream then lands after the last one in the
+/// journal's key order, where inserting it is cheapest (random ids put each
+/// new stream's index and metadata entries at random places of the memtables
+/// and tables). No id repeats, so a create needs neither a lookup nor a
+/// placeholder in the registry.
+class sandbox_ids {
+public:
+  std::string next(std::int64_t now_ns) {
+    const auto floor = static_cast<std::uint64_t>(now_ns / 1'000'000) << 20;
+    auto last = last_.load(std::memory_order_relaxed);
+    std::uint64_t id = 0;
+    do
+      id = std::max(last + 1, floor);
+    while (!last_.compare_exchange_weak(last, id, std::memory_order_relaxed));
+    char text[32];
+    std::snprintf(text, sizeof(text), "sbx_%016llx", static_cast<unsigned long long>(id));
+    return text;
+  }
+
+  /// Keeps new ids above `id`, one recovered from the journal.
+  void note(const std::string& id) {
+    constexpr std::string_view prefix = "sbx_";
+    if (id.size() != prefix.size() + 16 || id.compare(0, prefix.size(), prefix) != 0)
+      return; // not one made here: cannot collide with one made here
+    std::uint64_t value = 0;
+    for (std::size_t i = prefix.size(); i < id.size(); ++i) {
+      const char c = id[i];
+      const int digit =
+        c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+      if (digit < 0)
+        return;
+      value = (value << 4) | static_cast<std::uint64_t>(digit);
+    }
+    auto last = last_.load(std::memory_order_relaxed);
+    while (last < value && !last_.compare_exchange_weak(last, value, std::memory_order_relaxed)) {
+    }
+  }
+
+private:
+  std::atomic<std::uint64_t> last_{0};
+};
+
 struct runtime_context {
   journal_port* port = nullptr;
   model::pool_options pools;
@@ -85,6 +168,11 @@ struct runtime_context {
   std::string build_host;
   /// Print every persisted event to stderr (HEARTH_TRACE=1).
   bool trace = false;
+  /// The longest `warm_pool_wait_ms` a create may ask for.
+  std::uint32_t max_warm_pool_wait_ms = 60'000;
+
+  pool_directory pool_actors;
+  sandbox_ids new_sandbox_ids;
 
   runtime_metrics metrics;
 };

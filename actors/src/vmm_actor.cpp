@@ -204,6 +204,12 @@ caf::behavior vmm_actor(caf::stateful_actor<vmm_state>* self,
              std::string& tag) {
         self->state.owners[vm_id] = vm_owner{owner, std::move(tag)};
       },
+      // Many at once (a pool's claims): (VM, tag) pairs.
+      [self](adopt_atom, std::vector<std::pair<std::string, std::string>>& vms,
+             const caf::actor& owner) {
+        for (auto& [vm_id, tag] : vms)
+          self->state.owners[vm_id] = vm_owner{owner, std::move(tag)};
+      },
       [self](running_atom) { return self->state.driver->running(); },
       [self](log_atom, const std::string& build_id) {
         return self->state.driver->build_log(build_id);

@@ -51,7 +51,9 @@ struct vmm_state {
 ///   (destroy_atom, vm_id)            -> bool
 ///   (build_atom, build_request...)   -> (artifact, log)
 ///   (prepare_atom, build_id, artifact) -> bool
-///   (adopt_atom, vm_id, owner)       VM exits now go to `owner`
+///   (adopt_atom, vm_id, owner[, tag]) VM exits now go to `owner` (as
+///                                    (vm_exit_atom, vm_id, reason, tag))
+///   (adopt_atom, [(vm_id, tag)], owner) the same for many VMs
 ///   (running_atom)                   -> vector<string>
 /// A VM that exits on its own is reported to its owner as (vm_exit_atom,
 /// vm_id, reason); host health goes to the capacity actor.
