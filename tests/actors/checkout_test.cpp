@@ -1,6 +1,10 @@
 // Seed rules 2-5: checkout modes, waiting, poolable shape, no recycling.
+#include <atomic>
+#include <mutex>
 #include <optional>
 #include <set>
+#include <thread>
+#include <vector>
 
 #include "runtime_fixture.hpp"
 
@@ -263,4 +267,63 @@ TEST_CASE_FIXTURE(full_pool, "the pool refills after each checkout and never exc
   }
   advance(2s);
   CHECK(status(pool_id).ready == 2);
+}
+
+TEST_CASE("a sandbox checked out from a pool can be read and deleted as soon as its caller has "
+          "the answer (threads, not the test scheduler)") {
+  // A checkout's answer comes from the pool, not the controller that keeps
+  // the registry of sandboxes: the registry must know of it first.
+  runtime_options options;
+  options.sim.build_latency = 10ms;
+  options.sim.restore_latency = 1ms;
+  options.pools.tick = 20ms;
+  options.pools.fill_budget_per_tick = 64;
+  auto rt = ok(runtime::open(options));
+  auto built = ok(rt->build_template(tenant, "team/fast", http_spec(), {"stable"}).get());
+  const auto build_deadline = std::chrono::steady_clock::now() + 10s;
+  while (built.status == "building" && std::chrono::steady_clock::now() < build_deadline)
+    built = ok(rt->get_build(tenant, "team/fast", built.build_id).get());
+  REQUIRE(built.status == "ready");
+  api::pool_spec spec;
+  spec.template_ref = "team/fast:stable";
+  spec.name = "fast";
+  spec.min_ready = 16;
+  spec.max_ready = 16;
+  ok(rt->create_pool(tenant, spec).get());
+
+  std::atomic<int> hits{0};
+  std::atomic<int> failures{0};
+  std::mutex mutex;
+  std::vector<std::string> problems;
+  std::vector<std::thread> callers;
+  for (int t = 0; t < 4; ++t)
+    callers.emplace_back([&] {
+      for (int i = 0; i < 100; ++i) {
+        api::sandbox_request request;
+        request.warm_pool = "twp_fast";
+        request.warm_pool_mode = "require";
+        request.warm_pool_wait_ms = 5000;
+        auto sandbox = rt->create_sandbox(tenant, request).get();
+        if (!sandbox) {
+          ++failures;
+          continue;
+        }
+        ++hits;
+        auto read = rt->get_sandbox(tenant, sandbox->id).get();
+        auto deleted = rt->delete_sandbox(tenant, sandbox->id).get();
+        std::lock_guard<std::mutex> lock(mutex);
+        if (!read)
+          problems.push_back("get " + sandbox->id + ": " + read.error().message);
+        else if (read->vm_id != sandbox->vm_id)
+          problems.push_back("get " + sandbox->id + ": another VM");
+        if (!deleted)
+          problems.push_back("delete " + sandbox->id + ": " + deleted.error().message);
+      }
+    });
+  for (auto& caller : callers)
+    caller.join();
+  CHECK(failures == 0);
+  CHECK(hits == 400);
+  CHECK_MESSAGE(problems.empty(), problems.size() << " problems, the first: "
+                                                  << (problems.empty() ? "" : problems.front()));
 }
