@@ -56,16 +56,51 @@ public:
   }
 };
 
-/// The stream part (`stream \0`) of a `stream \0 be64(sequence)` key. Each
-/// stream's keys arrive in increasing order, so the memtable keeps an insert
-/// hint per stream and skips most of the skiplist search.
+/// Streams whose names grow with time (sandboxes: `sandbox/sbx_<time>`): a
+/// new one's keys land after every older one's.
+constexpr std::string_view growing_kind = "sandbox/";
+
+/// Memtable insert hints (see the column families' options). RocksDB keeps
+/// the last insert position per prefix, and starts the next insert with that
+/// prefix there instead of at the skiplist's top; a prefix that is written
+/// once only costs an entry in its table of hints.
+///
+/// Index keys, `stream \0 be64(sequence)`: each stream's arrive in
+/// increasing order, so most streams get a hint each; sandbox streams share
+/// one, as each is new after the last and mostly written once.
 class stream_prefix final : public rocksdb::SliceTransform {
 public:
   const char* Name() const override { return "hearth.stream_prefix"; }
   rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
+    if (key.starts_with(rocksdb::Slice(growing_kind.data(), growing_kind.size())))
+      return rocksdb::Slice(key.data(), growing_kind.size());
     return rocksdb::Slice(key.data(), key.size() - 8);
   }
   bool InDomain(const rocksdb::Slice& key) const override { return key.size() >= 9; }
+};
+
+/// Stream metadata keys, the stream's name: sandbox streams share a hint
+/// (new ones come last); others are rare and take none.
+class growing_streams final : public rocksdb::SliceTransform {
+public:
+  const char* Name() const override { return "hearth.growing_streams"; }
+  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
+    return rocksdb::Slice(key.data(), growing_kind.size());
+  }
+  bool InDomain(const rocksdb::Slice& key) const override {
+    return key.starts_with(rocksdb::Slice(growing_kind.data(), growing_kind.size()));
+  }
+};
+
+/// Event keys, `be64(position)`: positions only grow, so one hint serves
+/// all (their first four bytes are the same for 2^32 positions).
+class growing_positions final : public rocksdb::SliceTransform {
+public:
+  const char* Name() const override { return "hearth.growing_positions"; }
+  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
+    return rocksdb::Slice(key.data(), 4);
+  }
+  bool InDomain(const rocksdb::Slice& key) const override { return key.size() == 8; }
 };
 
 bool has_stream_prefix(const rocksdb::Slice& key, std::string_view stream) {
@@ -175,9 +210,18 @@ public:
       // appends/s with neither, ~300k/s with both.
       if (std::string_view(name) != events_family)
         family_options.write_buffer_size = options_.index_buffer_bytes;
+      // Insert hints (above). RocksDB 7.8 shares a column family's hints
+      // between its point and range-deletion tables, so a family with hints
+      // must never see a DeleteRange (delete_up_to deletes events one by one).
       if (std::string_view(name) == streams_family)
         family_options.memtable_insert_with_hint_prefix_extractor =
           std::make_shared<stream_prefix>();
+      if (std::string_view(name) == stream_meta_family)
+        family_options.memtable_insert_with_hint_prefix_extractor =
+          std::make_shared<growing_streams>();
+      if (std::string_view(name) == events_family)
+        family_options.memtable_insert_with_hint_prefix_extractor =
+          std::make_shared<growing_positions>();
       // A new stream's first append looks its metadata up and misses; a
       // memtable bloom filter answers most misses without a skiplist search.
       if (std::string_view(name) == stream_meta_family) {
@@ -215,6 +259,17 @@ public:
       return error{errc::corrupt, "journal at " + path_ + " has a damaged position counter"};
     else if (!status.IsNotFound())
       return from_status(status, "cannot read journal at " + path_);
+    // The greatest name of a stream of the growing kind: one above it is new.
+    std::unique_ptr<rocksdb::Iterator> last(db_->NewIterator(rocksdb::ReadOptions(),
+                                                             stream_meta_cf()));
+    std::string past_kind(growing_kind);
+    past_kind.back() = static_cast<char>(past_kind.back() + 1);
+    last->SeekForPrev(past_kind);
+    if (last->Valid() && last->key().starts_with(rocksdb::Slice(growing_kind.data(),
+                                                                growing_kind.size())))
+      newest_growing_ = last->key().ToString();
+    else if (!last->status().ok())
+      return from_status(last->status(), "cannot read journal at " + path_);
     return {};
   }
 
@@ -232,6 +287,10 @@ public:
   bool read_only() const { return options_.read_only; }
 
   std::uint64_t next_position_ = 1;
+  /// The greatest name of a stream of `growing_kind` in the journal: a
+  /// stream of that kind named above it does not exist, which spares a new
+  /// sandbox's first append a lookup (needs the journal's write mutex).
+  std::string newest_growing_;
 
 private:
   struct db_closer {
@@ -293,6 +352,9 @@ result<stream_state*> rocksdb_journal::cached_state(const std::string& stream) {
   auto found = streams_.find(stream);
   if (found != streams_.end())
     return &found->second;
+  if (std::string_view(stream).substr(0, growing_kind.size()) == growing_kind
+      && stream > owner_.newest_growing_)
+    return &streams_.emplace(stream, stream_state{}).first->second;
   auto loaded = load_state(stream);
   if (!loaded)
     return std::move(loaded).error();
@@ -430,6 +492,10 @@ rocksdb_journal::append_many(std::vector<append_request> requests) {
     return results;
   }
   owner_.next_position_ = position;
+  for (const auto& name : new_streams_)
+    if (std::string_view(name).substr(0, growing_kind.size()) == growing_kind
+        && name > owner_.newest_growing_)
+      owner_.newest_growing_ = name;
   for (auto* stream : touched) {
     stream->highest = stream->pending;
     stream->has_meta = stream->has_meta || stream->pending_meta;
@@ -570,10 +636,10 @@ result<void> rocksdb_journal::delete_up_to(std::string_view stream, std::uint64_
       break;
     const std::uint64_t delete_from = std::max(first_seq, state.deleted_to + 1);
     const std::uint64_t delete_to = std::min(last_seq, target);
-    if (delete_from <= delete_to)
-      batch.DeleteRange(owner_.events_cf(),
-                        position_key(first_position + (delete_from - first_seq)),
-                        position_key(first_position + (delete_to - first_seq) + 1));
+    // One by one, not DeleteRange: the events' family has insert hints
+    // (deleting is rare; appending is the hot path).
+    for (std::uint64_t seq = delete_from; seq <= delete_to && delete_from <= delete_to; ++seq)
+      batch.Delete(owner_.events_cf(), position_key(first_position + (seq - first_seq)));
     // The newest append's entry stays: it carries the highest sequence number.
     if (last_seq <= target && last_seq < state.highest)
       batch.Delete(owner_.streams_cf(), index->key());

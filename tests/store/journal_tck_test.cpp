@@ -347,3 +347,35 @@ TEST_CASE("journal: what was appended is there after the storage is reopened") {
   REQUIRE(read->size() == 1);
   CHECK((*read)[0].position == last + 1);
 }
+
+TEST_CASE("journal: after a reopen, a sandbox stream is new only if it is named above every "
+          "stored one") {
+  // New sandbox streams skip the existence lookup when named above the
+  // greatest stored one; streams at or below it must still be found.
+  rocksdb_backend backend;
+  write_events(backend, "sandbox/sbx_0002", 1);
+  write_events(backend, "sandbox/sbx_0005", 2);
+  write_events(backend, "tenant/zzz", 1); // sorts after every sandbox stream
+  backend.storage.reset();
+  backend.storage = backend.open();
+  auto first_append = [&](const std::string& stream) {
+    store::append_request request;
+    request.stream = stream;
+    request.expected_sequence = 0;
+    request.events.push_back(make_event("first"));
+    return backend.journal().append(std::move(request));
+  };
+  for (const char* stored : {"sandbox/sbx_0002", "sandbox/sbx_0005"}) {
+    CAPTURE(stored);
+    auto again = first_append(stored);
+    REQUIRE_FALSE(again);
+    CHECK(again.error().code == store::errc::conflict);
+  }
+  CHECK(first_append("sandbox/sbx_0003")); // below the greatest, looked up: new
+  CHECK(first_append("sandbox/sbx_0009")); // above it: new without a lookup
+  auto twice = first_append("sandbox/sbx_0009");
+  REQUIRE_FALSE(twice);
+  CHECK(twice.error().code == store::errc::conflict);
+  CHECK(sequences(backend.journal().read_stream("sandbox/sbx_0005")) == seqs{1, 2});
+  CHECK(sequences(backend.journal().read_stream("sandbox/sbx_0009")) == seqs{1});
+}
