@@ -171,31 +171,32 @@ placement capacity_ledger::place(const std::string& tenant, const std::string& b
   return out;
 }
 
-void capacity_ledger::allocate(const std::string& vm_id, allocation what) {
-  release(vm_id);
-  auto& host = host_used_[what.host];
-  host.vcpus += what.vcpus;
-  host.memory_mb += what.memory_mb;
-  if (what.sandbox) {
-    auto& tenant = tenant_used_[what.tenant];
-    tenant.vcpus += what.vcpus;
-    tenant.memory_mb += what.memory_mb;
+void capacity_ledger::count(const allocation& a, bool add) {
+  auto& host = host_used_[a.host];
+  host.vcpus = add ? host.vcpus + a.vcpus : host.vcpus - a.vcpus;
+  host.memory_mb = add ? host.memory_mb + a.memory_mb : host.memory_mb - a.memory_mb;
+  if (a.sandbox) {
+    auto& tenant = tenant_used_[a.tenant];
+    tenant.vcpus = add ? tenant.vcpus + a.vcpus : tenant.vcpus - a.vcpus;
+    tenant.memory_mb = add ? tenant.memory_mb + a.memory_mb : tenant.memory_mb - a.memory_mb;
   }
-  allocations_.emplace(vm_id, std::move(what));
+}
+
+void capacity_ledger::allocate(const std::string& vm_id, allocation what) {
+  // One lookup: the table holds every VM, so each costs a cache miss.
+  auto [at, fresh] = allocations_.try_emplace(vm_id, what);
+  if (!fresh) {
+    count(at->second, false);
+    at->second = what;
+  }
+  count(what, true);
 }
 
 void capacity_ledger::release(const std::string& vm_id) {
   auto found = allocations_.find(vm_id);
   if (found == allocations_.end())
     return;
-  auto& host = host_used_[found->second.host];
-  host.vcpus -= found->second.vcpus;
-  host.memory_mb -= found->second.memory_mb;
-  if (found->second.sandbox) {
-    auto& tenant = tenant_used_[found->second.tenant];
-    tenant.vcpus -= found->second.vcpus;
-    tenant.memory_mb -= found->second.memory_mb;
-  }
+  count(found->second, false);
   allocations_.erase(found);
 }
 

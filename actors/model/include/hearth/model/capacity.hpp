@@ -101,6 +101,9 @@ public:
   std::size_t allocation_count() const { return allocations_.size(); }
 
 private:
+  /// Adds `a` to (or takes it from) its host's and tenant's usage.
+  void count(const allocation& a, bool add);
+
   std::unordered_map<std::string, allocation> allocations_;
   std::unordered_map<std::string, usage> host_used_;
   /// Sandbox allocations per tenant (pool members count as reservations).
