@@ -572,6 +572,8 @@ caf::error controller_actor::create_sandbox(const std::string& tenant,
                                             api::sandbox_request req,
                                             const std::string& correlation,
                                             direct_answer<api::sandbox_info> rp) {
+  if (auto refused = check_sandbox_request(req, ctx_->max_warm_pool_wait_ms))
+    return to_caf(*refused);
   if (!req.warm_pool.empty()) {
     // The pool decides (the runtime sends most checkouts to it directly).
     const entry* pool = pool_of(tenant, req.warm_pool);
@@ -581,8 +583,6 @@ caf::error controller_actor::create_sandbox(const std::string& tenant,
     send(pool->actor, checkout_atom::value, tenant, std::move(req), correlation, std::move(rp));
     return {};
   }
-  if (auto refused = check_sandbox_request(req, ctx_->max_warm_pool_wait_ms))
-    return to_caf(*refused);
   if (auto ref = model::parse_template_ref(req.template_ref); !ref)
     return to_caf(ref.error());
   // No pool considered: resolve the template and create cold.

@@ -14,7 +14,7 @@ namespace hearth::actors {
 /// hot path, a warm checkout, that is ~10 % of its CPU). Copies share one
 /// answer, given once. When the last copy goes unanswered (a message
 /// dropped by an actor that stopped, a continuation discarded with it), the
-/// caller hears at once that the runtime closed: CAF 0.17's response
+/// caller hears at once that no answer will come: CAF 0.17's response
 /// promises give no such notice.
 template <class T>
 class direct_answer {
@@ -34,7 +34,9 @@ private:
     box(const box&) = delete;
     box& operator=(const box&) = delete;
     ~box() {
-      give(model::error{model::errc::unavailable, "the runtime closed before it answered"});
+      give(model::error{model::errc::unavailable,
+                        "no answer: the actor that had the call stopped first (the runtime "
+                        "closing, or the pool deleted)"});
     }
     void give(model::result<T> answer) {
       if (auto taken = std::move(state))
