@@ -4,6 +4,7 @@
 #include <set>
 #include <utility>
 
+#include "hearth/events/codec.hpp"
 #include "hearth/model/pool_state.hpp"
 #include "hearth/model/sandbox_state.hpp"
 
@@ -68,4 +69,41 @@ TEST_CASE("a pool state refuses events that do not fit it and changes nothing") 
   // Claimed twice: refused.
   CHECK_FALSE(s.apply(hearth::events::member_claimed{"p.m1", "sbx2", 5, "prefer"}));
   CHECK(s.status().claimed == 1);
+}
+
+TEST_CASE("a pool hands out its oldest ready member of the current generation, also after its "
+          "state was copied or decoded") {
+  using namespace hearth::events;
+  pool_state s;
+  REQUIRE(s.apply(pool_created{"p", "t", "p", {}, "b1"}));
+  CHECK(s.pick_ready() == nullptr);
+  for (int i = 1; i <= 4; ++i)
+    REQUIRE(s.apply(member_warming{"p.m" + std::to_string(i), "b1", 1, "h", i}));
+  // Ready in the order m3, m1, m4 (m2 stays warming).
+  REQUIRE(s.apply(member_ready{"p.m3", {}, 10}));
+  CHECK(s.pick_ready()->id == "p.m3");
+  REQUIRE(s.apply(member_ready{"p.m1", {}, 11}));
+  REQUIRE(s.apply(member_ready{"p.m4", {}, 12}));
+  CHECK(s.pick_ready()->id == "p.m3");
+  REQUIRE(s.apply(member_claimed{"p.m3", "sbx1", 13, "prefer"}));
+  CHECK(s.pick_ready()->id == "p.m1");
+  // A copy, and a state decoded from a snapshot, pick the same.
+  const pool_state copy = s;
+  CHECK(copy.pick_ready()->id == "p.m1");
+  auto decoded = decode_payload<pool_state>(encode_payload(s));
+  REQUIRE(decoded);
+  CHECK(decoded->pick_ready()->id == "p.m1");
+  // Leaving ready by any way takes a member out of the choice.
+  REQUIRE(s.apply(member_changed{"p.m1", "draining", "", 14}));
+  CHECK(s.pick_ready()->id == "p.m4");
+  REQUIRE(decoded->apply(member_changed{"p.m1", "failed", "vm died", 14}));
+  CHECK(decoded->pick_ready()->id == "p.m4");
+  // A new generation: old members are not handed out, new ones are.
+  REQUIRE(s.apply(rollout_started{2, "b2"}));
+  CHECK(s.pick_ready() == nullptr);
+  REQUIRE(s.apply(member_warming{"p.m5", "b2", 2, "h", 15}));
+  REQUIRE(s.apply(member_ready{"p.m5", {}, 16}));
+  CHECK(s.pick_ready()->id == "p.m5");
+  REQUIRE(s.apply(member_ready{"p.m2", {}, 17})); // an old-generation fill finishing late
+  CHECK(s.pick_ready()->id == "p.m5");
 }

@@ -1,5 +1,7 @@
 #include "hearth/vmm/sim_driver.hpp"
 
+#include <algorithm>
+
 namespace hearth::vmm {
 
 // -- sim_world ------------------------------------------------------------------
@@ -82,7 +84,7 @@ std::size_t sim_world::vm_count() const {
 
 std::map<std::string, int> sim_world::restores() const {
   std::lock_guard<std::mutex> lock(mutex_);
-  return restores_;
+  return std::map<std::string, int>(restores_.begin(), restores_.end());
 }
 
 // -- sim_driver -----------------------------------------------------------------
@@ -195,7 +197,9 @@ void sim_driver::destroy(std::string vm_id, done_callback done) {
 std::vector<std::string> sim_driver::running() {
   std::lock_guard<std::mutex> lock(world_->mutex_);
   const auto& vms = world_->hosts_[host_].vms;
-  return std::vector<std::string>(vms.begin(), vms.end());
+  std::vector<std::string> out(vms.begin(), vms.end());
+  std::sort(out.begin(), out.end()); // the same order every run
+  return out;
 }
 
 void sim_driver::on_vm_exit(std::function<void(std::string, std::string)> handler) {

@@ -1,5 +1,7 @@
 #include "hearth/model/pool_state.hpp"
 
+#include <type_traits>
+
 namespace hearth::model {
 
 std::string_view to_string(member_state state) {
@@ -66,12 +68,20 @@ std::string pool_state::next_member_id() const {
 }
 
 const member* pool_state::pick_ready() const {
-  const member* oldest = nullptr;
-  for (const auto& [member_id, m] : members)
-    if (m.state == member_state::ready && m.generation == generation
-        && (oldest == nullptr || m.since_ns < oldest->since_ns))
-      oldest = &m;
-  return oldest;
+  if (!ready_indexed_) {
+    ready_index_.clear();
+    for (const auto& [member_id, m] : members)
+      if (m.state == member_state::ready)
+        ready_index_.emplace(m.since_ns, member_id);
+    ready_indexed_ = true;
+  }
+  // Oldest first; a rollout's old-generation members are drained soon.
+  for (const auto& [since, member_id] : ready_index_) {
+    const auto& m = members.at(member_id);
+    if (m.generation == generation)
+      return &m;
+  }
+  return nullptr;
 }
 
 pool_status pool_state::status() const {
@@ -250,7 +260,34 @@ struct pool_applier {
 } // namespace
 
 bool pool_state::apply(const events::domain_event& event) {
-  return std::visit(pool_applier{*this}, event);
+  // The member an event may move into or out of `ready`.
+  const std::string* touched = std::visit(
+    [](const auto& e) -> const std::string* {
+      using E = std::decay_t<decltype(e)>;
+      if constexpr (std::is_same_v<E, events::member_ready>
+                    || std::is_same_v<E, events::member_claimed>
+                    || std::is_same_v<E, events::member_changed>)
+        return &e.member_id;
+      else
+        return nullptr;
+    },
+    event);
+  auto ready_entry = [&]() -> std::optional<std::pair<std::int64_t, std::string>> {
+    auto found = members.find(*touched);
+    if (found == members.end() || found->second.state != member_state::ready)
+      return std::nullopt;
+    return std::make_pair(found->second.since_ns, found->first);
+  };
+  const bool keep_index = ready_indexed_ && touched != nullptr;
+  const auto before = keep_index ? ready_entry() : std::nullopt;
+  const bool applied = std::visit(pool_applier{*this}, event);
+  if (applied && keep_index) {
+    if (before)
+      ready_index_.erase(*before);
+    if (auto after = ready_entry())
+      ready_index_.insert(std::move(*after));
+  }
+  return applied;
 }
 
 } // namespace hearth::model

@@ -7,6 +7,8 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <unordered_map>
+#include <unordered_set>
 #include <string>
 #include <vector>
 
@@ -62,7 +64,7 @@ private:
   friend class sim_driver;
   struct host_record {
     bool lost = false;
-    std::set<std::string> vms;
+    std::unordered_set<std::string> vms;
     std::set<std::string> artifacts;
     int failing_restores = 0;
     int hanging_restores = 0;
@@ -72,7 +74,8 @@ private:
 
   mutable std::mutex mutex_;
   std::map<std::string, host_record> hosts_;
-  std::map<std::string, int> restores_;
+  // Hashed: a benchmark restores hundreds of thousands of VMs.
+  std::unordered_map<std::string, int> restores_;
 };
 
 /// A deterministic driver for the pool logic's tests and benchmarks: every

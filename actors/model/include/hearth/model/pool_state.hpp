@@ -3,8 +3,10 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "hearth/events/domain_event.hpp"
 
@@ -87,8 +89,16 @@ struct pool_state {
   /// The id the next started member gets.
   std::string next_member_id() const;
 
-  /// The oldest ready member of the current generation, if any.
+  /// The oldest ready member of the current generation, if any: O(log n),
+  /// from an index of the ready members (rebuilt from `members` after a
+  /// decode or on first use, then kept up to date by `apply`, the only
+  /// thing that may change `members`).
   const member* pick_ready() const;
+
+private:
+  /// The ready members by (since_ns, id), oldest first; derived, not stored.
+  mutable std::set<std::pair<std::int64_t, std::string>> ready_index_;
+  mutable bool ready_indexed_ = false;
 };
 
 /// A pool id from its name: "twp_" + name with '-' as '_'.
