@@ -3,12 +3,12 @@
 #include "hearth/model/pool_planner.hpp"
 #include "journal_port.hpp"
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <caf/all.hpp>
 #include <chrono>
 #include <cstdint>
-#include <algorithm>
 #include <cstdio>
 #include <map>
 #include <mutex>

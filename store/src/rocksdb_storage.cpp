@@ -638,7 +638,7 @@ result<void> rocksdb_journal::delete_up_to(std::string_view stream, std::uint64_
     const std::uint64_t delete_to = std::min(last_seq, target);
     // One by one, not DeleteRange: the events' family has insert hints
     // (deleting is rare; appending is the hot path).
-    for (std::uint64_t seq = delete_from; seq <= delete_to && delete_from <= delete_to; ++seq)
+    for (std::uint64_t seq = delete_from; seq <= delete_to; ++seq)
       batch.Delete(owner_.events_cf(), position_key(first_position + (seq - first_seq)));
     // The newest append's entry stays: it carries the highest sequence number.
     if (last_seq <= target && last_seq < state.highest)
