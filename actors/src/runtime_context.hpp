@@ -66,8 +66,6 @@ struct runtime_metrics {
   latency_recorder vm_restore;
 };
 
-/// What every actor of one runtime shares. Set up before the first actor
-/// spawns; the actor handles are filled in as the runtime spawns them.
 /// The pools' actors by id, so that a checkout goes straight to its pool.
 /// The controller keeps it: it spawns, restarts and removes pools.
 class pool_directory {
@@ -145,6 +143,8 @@ private:
   std::atomic<std::uint64_t> last_{0};
 };
 
+/// What every actor of one runtime shares. Set up before the first actor
+/// spawns; the actor handles are filled in as the runtime spawns them.
 struct runtime_context {
   journal_port* port = nullptr;
   model::pool_options pools;
