@@ -143,9 +143,19 @@ private:
   /// The writer's cached state of `stream`; needs `write_mutex_`.
   result<stream_state*> cached_state(const std::string& stream);
 
+  /// Drops the streams not written to since the last turnover once the
+  /// cache is full; needs `write_mutex_` and no `cached_state` pointer held.
+  void turn_over_cache();
+
   rocksdb_storage& owner_;
   std::mutex write_mutex_;
+  /// The writer's state of the streams written to lately, in two
+  /// generations: a lookup moves a stream from `older_streams_` to
+  /// `streams_`; a turnover drops `older_streams_` and makes `streams_` the
+  /// older one. Approximately least-recently-used, at the cost of a hash
+  /// lookup.
   std::unordered_map<std::string, stream_state> streams_;
+  std::unordered_map<std::string, stream_state> older_streams_;
   rocksdb::WriteBatch batch_;
   std::string record_buffer_;
   /// Index and metadata entries of the batch being built; written sorted, so
@@ -284,6 +294,7 @@ public:
   rocksdb::ColumnFamilyHandle* stream_meta_cf() { return handles_[3]; }
   rocksdb::ColumnFamilyHandle* snapshots_cf() { return handles_[4]; }
   const rocksdb::WriteOptions& write_options() const { return write_options_; }
+  const storage_options& options() const { return options_; }
   bool read_only() const { return options_.read_only; }
 
   std::uint64_t next_position_ = 1;
@@ -352,6 +363,8 @@ result<stream_state*> rocksdb_journal::cached_state(const std::string& stream) {
   auto found = streams_.find(stream);
   if (found != streams_.end())
     return &found->second;
+  if (auto older = older_streams_.find(stream); older != older_streams_.end())
+    return &streams_.insert(older_streams_.extract(older)).position->second;
   if (std::string_view(stream).substr(0, growing_kind.size()) == growing_kind
       && stream > owner_.newest_growing_)
     return &streams_.emplace(stream, stream_state{}).first->second;
@@ -359,6 +372,13 @@ result<stream_state*> rocksdb_journal::cached_state(const std::string& stream) {
   if (!loaded)
     return std::move(loaded).error();
   return &streams_.emplace(stream, *loaded).first->second;
+}
+
+void rocksdb_journal::turn_over_cache() {
+  if (streams_.size() < std::max<std::size_t>(1, owner_.options().cached_streams))
+    return;
+  older_streams_ = std::move(streams_);
+  streams_ = {};
 }
 
 std::vector<result<append_ack>>
@@ -372,6 +392,7 @@ rocksdb_journal::append_many(std::vector<append_request> requests) {
   }
 
   std::lock_guard<std::mutex> lock(write_mutex_);
+  turn_over_cache(); // before any state is staged: every cached one is settled
   batch_.Clear();
   index_entries_.clear();
   new_streams_.clear();

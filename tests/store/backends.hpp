@@ -17,10 +17,11 @@ struct memory_backend {
 /// A real RocksDB storage in a fresh directory.
 struct rocksdb_backend {
   temp_dir dir;
+  store::storage_options options;
   std::unique_ptr<store::storage> storage = open();
 
   std::unique_ptr<store::storage> open() {
-    auto opened = store::open_rocksdb_storage(dir.str("journal"));
+    auto opened = store::open_rocksdb_storage(dir.str("journal"), options);
     if (!opened)
       throw std::runtime_error(opened.error().message);
     return std::move(*opened);

@@ -379,3 +379,40 @@ TEST_CASE("journal: after a reopen, a sandbox stream is new only if it is named 
   CHECK(sequences(backend.journal().read_stream("sandbox/sbx_0005")) == seqs{1, 2});
   CHECK(sequences(backend.journal().read_stream("sandbox/sbx_0009")) == seqs{1});
 }
+
+TEST_CASE("journal: a stream the writer no longer caches is read back at its next append") {
+  rocksdb_backend backend;
+  backend.options.cached_streams = 4;
+  backend.storage.reset();
+  backend.storage = backend.open();
+  // Twenty streams, each written twice, turn the cache of four over often.
+  std::vector<std::string> streams;
+  for (int i = 0; i < 10; ++i) {
+    streams.push_back("sandbox/sbx_" + std::to_string(1000 + i));
+    streams.push_back("pool/twp_" + std::to_string(i));
+  }
+  for (int round = 0; round < 2; ++round)
+    for (const auto& stream : streams)
+      write_events(backend, stream, 1 + round);
+  auto append_at = [&](const std::string& stream, std::uint64_t expected) {
+    store::append_request request;
+    request.stream = stream;
+    request.expected_sequence = expected;
+    request.events.push_back(make_event("again"));
+    return backend.journal().append(std::move(request));
+  };
+  for (const auto& stream : streams) {
+    CAPTURE(stream);
+    // A stale expectation is still refused, a new stream still detected...
+    for (std::uint64_t stale : {0, 1, 2}) {
+      auto refused = append_at(stream, stale);
+      REQUIRE_FALSE(refused);
+      CHECK(refused.error().code == store::errc::conflict);
+    }
+    // ...and the right one continues the stream.
+    auto continued = append_at(stream, 3);
+    REQUIRE(continued);
+    CHECK(continued->first_sequence == 4);
+    CHECK(sequences(backend.journal().read_stream(stream)) == seqs{1, 2, 3, 4});
+  }
+}

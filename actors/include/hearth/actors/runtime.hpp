@@ -158,23 +158,13 @@ public:
     return state_->value.has_value();
   }
 
-  model::result<T> get() {
-    if (detail::running_callbacks > 0)
-      return model::error{model::errc::internal,
-                          "get() inside a then() callback would wait on the runtime from a "
-                          "thread it needs; chain another then() instead"};
-    if (drive_) {
-      drive_();
-      std::lock_guard<std::mutex> lock(state_->mutex);
-      if (!state_->value)
-        return model::error{model::errc::unavailable,
-                            "no answer yet: it needs simulated time to pass"};
-      return *state_->value;
-    }
-    std::unique_lock<std::mutex> lock(state_->mutex);
-    if (!state_->done.wait_for(lock, timeout_, [&] { return state_->value.has_value(); }))
-      return model::error{model::errc::unavailable, "no answer within the call timeout"};
-    return *state_->value;
+  /// Waits for the answer and returns a copy of it: `get` may be called again.
+  model::result<T> get() & { return wait([](model::result<T>& v) { return v; }); }
+
+  /// Waits for the answer and hands it over, with no copy: the usual
+  /// `rt.create_sandbox(...).get()`.
+  model::result<T> get() && {
+    return wait([](model::result<T>& v) { return std::move(v); });
   }
 
   /// Hands the answer to `fn` instead of `get`: at once if it is there, else
@@ -189,6 +179,26 @@ public:
   }
 
 private:
+  template <class Take>
+  model::result<T> wait(Take take) {
+    if (detail::running_callbacks > 0)
+      return model::error{model::errc::internal,
+                          "get() inside a then() callback would wait on the runtime from a "
+                          "thread it needs; chain another then() instead"};
+    if (drive_) {
+      drive_();
+      std::lock_guard<std::mutex> lock(state_->mutex);
+      if (!state_->value)
+        return model::error{model::errc::unavailable,
+                            "no answer yet: it needs simulated time to pass"};
+      return take(*state_->value);
+    }
+    std::unique_lock<std::mutex> lock(state_->mutex);
+    if (!state_->done.wait_for(lock, timeout_, [&] { return state_->value.has_value(); }))
+      return model::error{model::errc::unavailable, "no answer within the call timeout"};
+    return take(*state_->value);
+  }
+
   std::shared_ptr<detail::pending_state<T>> state_;
   std::function<void()> drive_;
   std::chrono::milliseconds timeout_;

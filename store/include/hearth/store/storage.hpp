@@ -33,6 +33,12 @@ struct storage_options {
   /// Block cache for reads.
   // Default: 64 MiB
   std::size_t block_cache_bytes = 64u << 20;
+  /// Streams whose last sequence number the writer keeps in memory. A
+  /// stream not written to for a while is read back from the database at
+  /// its next append, so the writer's memory stays bounded however many
+  /// streams (sandboxes) the journal holds.
+  // Default: 32768 (the cache holds between that many and twice as many)
+  std::size_t cached_streams = 32768;
 };
 
 /// A journal and a snapshot store on one data directory.
