@@ -88,14 +88,20 @@ controller_actor::controller_actor(caf::actor_config& cfg, std::shared_ptr<runti
     live_vms_[created.vm_id] = {"sandbox", sandbox_id};
     spawn_new_sandbox(std::move(created), "recovered from the pool's claim");
   }
+  std::vector<std::pair<std::int64_t, std::string>> destroyed; // created, id
   for (auto& [id, sandbox] : recovered.sandboxes) {
     if (!sandbox.exists)
       continue;
     if (sandbox.holds_capacity())
       live_vms_[sandbox.vm_id] = {"sandbox", id};
+    if (sandbox.status == model::sandbox_status::destroyed)
+      destroyed.emplace_back(sandbox.created_ns, id);
     const auto seq = recovered.sequences[model::sandbox_stream(id)];
     park(std::move(sandbox), seq);
   }
+  std::sort(destroyed.begin(), destroyed.end());
+  for (const auto& [created, id] : destroyed)
+    keep_destroyed(id);
 }
 
 void controller_actor::on_exit() {
@@ -165,6 +171,29 @@ void controller_actor::park(model::sandbox_state state, std::uint64_t sequence) 
   e.actor = caf::actor{};
   e.tenant = state.tenant;
   e.parked = std::make_unique<parked_sandbox>(parked_sandbox{std::move(state), sequence});
+}
+
+void controller_actor::keep_destroyed(const std::string& id) {
+  destroyed_.push_back(id);
+  while (destroyed_.size() > ctx_->destroyed_sandboxes_kept) {
+    // Forgotten only as it was parked: one woken since (a pause of a
+    // destroyed sandbox) keeps its actor and its entry.
+    auto found = sandboxes_.find(destroyed_.front());
+    if (found != sandboxes_.end() && !found->second.actor && found->second.parked
+        && found->second.parked->state.status == model::sandbox_status::destroyed)
+      sandboxes_.erase(found);
+    destroyed_.pop_front();
+  }
+}
+
+std::optional<api::sandbox_info> controller_actor::destroyed_info(const std::string& tenant,
+                                                                  const std::string& id) const {
+  auto found = sandboxes_.find(id);
+  if (found == sandboxes_.end() || found->second.tenant != tenant || found->second.actor
+      || !found->second.parked
+      || found->second.parked->state.status != model::sandbox_status::destroyed)
+    return std::nullopt;
+  return sandbox_actor::info_of(found->second.parked->state);
 }
 
 caf::actor controller_actor::wake(entry& e) {
@@ -608,6 +637,11 @@ caf::behavior controller_actor::make_behavior() {
   };
   auto forward_sandbox = [this](const std::string& tenant, const std::string& id,
                                 auto atom) -> caf::result<caf::message> {
+    // A destroyed sandbox's reads (a get, a delete again) need no actor.
+    using asked = std::decay_t<decltype(atom)>;
+    if constexpr (std::is_same_v<asked, get_atom> || std::is_same_v<asked, delete_atom>)
+      if (auto info = destroyed_info(tenant, id))
+        return caf::make_message(std::move(*info));
     auto sandbox = sandbox_actor_of(tenant, id);
     if (!sandbox)
       return to_caf(model::errc::not_found, "sandbox " + id + " does not exist", "id");
@@ -655,6 +689,20 @@ caf::behavior controller_actor::make_behavior() {
     [this](parked_atom, claimed_sandboxes& claimed) {
       for (auto& state : claimed.states)
         park(std::move(state), 1);
+    },
+    [this](retire_atom, claimed_sandboxes& retiring, std::uint64_t sequence) {
+      auto actor = caf::actor_cast<caf::actor>(current_sender());
+      if (retiring.states.size() != 1 || !actor)
+        return;
+      auto& state = retiring.states.front();
+      auto found = sandboxes_.find(state.id);
+      if (found == sandboxes_.end() || found->second.actor != actor)
+        return; // not the actor the directory has for it: it keeps running
+      const std::string id = state.id;
+      park(std::move(state), sequence);
+      // Behind everything sent to it before: all of it is answered first.
+      send(actor, retire_atom::value);
+      keep_destroyed(id);
     },
     [=](get_atom, sandboxes_atom, const std::string& tenant, const std::string& id) {
       return forward_sandbox(tenant, id, get_atom::value);

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <deque>
 #include <map>
 #include <optional>
 #include <memory>
@@ -64,6 +65,13 @@ private:
   void park(model::sandbox_state state, std::uint64_t sequence);
   /// A sandbox's actor, spawned from its parked state if it has none.
   caf::actor wake(entry& e);
+  /// Counts parked sandbox `id` among the destroyed ones kept readable,
+  /// forgetting the oldest beyond `runtime_context::destroyed_sandboxes_kept`.
+  void keep_destroyed(const std::string& id);
+  /// A destroyed sandbox's info, answered from its parked state; none if
+  /// the sandbox has an actor or is not destroyed.
+  std::optional<api::sandbox_info> destroyed_info(const std::string& tenant,
+                                                  const std::string& id) const;
   /// The actor of `tenant`'s sandbox `id`, woken; none for no such sandbox.
   caf::actor sandbox_actor_of(const std::string& tenant, const std::string& id);
   const entry* pool_of(const std::string& tenant, const std::string& id) const;
@@ -115,6 +123,9 @@ private:
   /// VM id -> (kind, id) of what the journal says runs it; for reconciling
   /// with the hosts after a restart.
   std::map<std::string, std::pair<std::string, std::string>> live_vms_;
+  /// Destroyed sandboxes kept readable, the first destroyed first (after a
+  /// restart: the first created first).
+  std::deque<std::string> destroyed_;
   /// Deleted pools' final states, for a new pool that takes the same name.
   std::map<std::string, std::pair<model::pool_state, std::uint64_t>> deleted_pools_;
 };

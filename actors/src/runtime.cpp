@@ -374,6 +374,7 @@ model::result<std::unique_ptr<runtime>> runtime::open(runtime_options options) {
   ctx->pools = options.pools;
   ctx->controller_disabled = options.controller_disabled;
   ctx->snapshot_every = options.snapshot_every;
+  ctx->destroyed_sandboxes_kept = options.destroyed_sandboxes_kept;
   ctx->wall_at_start_ns = options.start_time_ns != 0
                               ? options.start_time_ns
                               : std::chrono::duration_cast<std::chrono::nanoseconds>(

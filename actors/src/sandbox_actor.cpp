@@ -164,6 +164,10 @@ caf::behavior sandbox_actor::make_behavior() {
                           [this, rp]() mutable {
                             send(ctx_->capacity, release_atom::value, settled().vm_id);
                             rp.deliver(info_of(settled()));
+                            // Nothing left to do: the controller keeps the
+                            // final state, and this actor ends.
+                            send(ctx_->controller, retire_atom::value,
+                                 claimed_sandboxes{{settled()}}, sequence_of(stream_));
                           });
                 };
                 auto vmm = ctx_->vmms.find(settled().host);
@@ -192,6 +196,9 @@ caf::behavior sandbox_actor::make_behavior() {
       if (host == current().host)
         fail("host " + host + " lost", true);
     },
+    // The controller answers for this sandbox now; what it sent before
+    // this has been answered.
+    [this](retire_atom) { quit(); },
     [this](dump_atom) -> caf::result<std::string> {
       auto rp = make_response_promise<std::string>();
       after_persisted(stream_, [this, rp]() mutable { rp.deliver(model::describe(settled())); });

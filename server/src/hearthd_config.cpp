@@ -137,6 +137,7 @@ std::string load_toml(const std::string& path, hearthd_config& config) {
       error = "driver must be qemu or simulated, not " + driver;
   }
   top.boolean("controller_disabled", rt.controller_disabled);
+  top.integer("destroyed_sandboxes_kept", rt.destroyed_sandboxes_kept, 0, 100'000'000);
   top.millis("shutdown_timeout_ms", config.shutdown_timeout, 3'600'000);
   if (const auto* pools = top.table("pools")) {
     table_reader t(*pools, "pools.", error);

@@ -116,3 +116,45 @@ TEST_CASE_FIXTURE(runtime_fixture, "bad requests are refused with the field at f
         "warm_pool_mode");
   CHECK(ok(rt->list_pools(tenant).get()).empty());
 }
+
+TEST_CASE_FIXTURE(runtime_fixture,
+                  "only the last destroyed sandboxes stay readable, before and after a restart") {
+  temp_dir dir;
+  options.data_dir = dir.str("data");
+  options.destroyed_sandboxes_kept = 2;
+  start();
+  build("team/review-api");
+  auto pool = create_pool("team/review-api:stable", "churn", 5, 5);
+  advance(3s);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i)
+    ids.push_back(ok(rt->create_sandbox(tenant, from_pool(pool.id, "require")).get()).id);
+  for (int i = 0; i < 4; ++i) {
+    auto gone = rt->delete_sandbox(tenant, ids[i]);
+    advance(50ms);
+    CHECK(ok(gone.get()).state == "destroyed");
+  }
+  auto readable = [&] {
+    std::vector<std::string> out;
+    for (const auto& s : ok(rt->list_sandboxes(tenant).get()))
+      out.push_back(s.id + " " + s.state);
+    return out;
+  };
+  auto expect_the_last_two_destroyed = [&] {
+    for (int i = 0; i < 2; ++i) {
+      auto e = fails(rt->get_sandbox(tenant, ids[i]).get(), model::errc::not_found);
+      CHECK(e.message == "sandbox " + ids[i] + " does not exist");
+    }
+    for (int i = 2; i < 4; ++i)
+      CHECK(ok(rt->get_sandbox(tenant, ids[i]).get()).state == "destroyed");
+    // Deleting again answers the same, as before the sandbox was forgotten.
+    CHECK(ok(rt->delete_sandbox(tenant, ids[3]).get()).state == "destroyed");
+    CHECK(ok(rt->get_sandbox(tenant, ids[4]).get()).state == "running");
+    CHECK(readable() == std::vector<std::string>{ids[2] + " destroyed", ids[3] + " destroyed",
+                                                 ids[4] + " running"});
+  };
+  expect_the_last_two_destroyed();
+  stop();
+  start();
+  expect_the_last_two_destroyed();
+}

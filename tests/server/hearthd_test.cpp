@@ -69,6 +69,7 @@ TEST_CASE("hearthd reads a TOML settings file, and names the line of a bad setti
     std::ofstream config(dir.str("hearthd.toml"));
     config << "listen = \"127.0.0.1:" << port << "\"\n"
            << "driver = \"simulated\"\n"
+           << "destroyed_sandboxes_kept = 500\n"
            << "[host]\nvcpus = 8\nmemory_mb = 4096\n";
   }
   {

@@ -84,6 +84,11 @@ struct runtime_options {
   /// 0: now.
   // Default: 0
   std::int64_t start_time_ns = 0;
+  /// Destroyed sandboxes that stay readable (get, list): the newest this
+  /// many. An older one is forgotten, in memory, not in the journal: a
+  /// long-running hearthd does not grow with every sandbox it ever had.
+  // Default: 10000
+  std::size_t destroyed_sandboxes_kept = 10'000;
   /// How long a call waits for its answer (production mode).
   // Default: 120 s
   std::chrono::milliseconds call_timeout{120'000};
