@@ -271,9 +271,11 @@ TEST_CASE_FIXTURE(full_pool, "the pool refills after each checkout and never exc
 }
 
 TEST_CASE("a sandbox checked out from a pool can be read and deleted as soon as its caller has "
-          "the answer (threads, not the test scheduler)") {
+          "the answer, and read as destroyed after (threads, not the test scheduler)") {
   // A checkout's answer comes from the pool, not the controller that keeps
-  // the registry of sandboxes: the registry must know of it first.
+  // the registry of sandboxes: the registry must know of it first. A
+  // destroyed sandbox's actor ends, and the registry answers for it: a read
+  // racing that hand-over is answered too.
   runtime_options options;
   options.sim.build_latency = 10ms;
   options.sim.restore_latency = 1ms;
@@ -312,6 +314,8 @@ TEST_CASE("a sandbox checked out from a pool can be read and deleted as soon as 
         ++hits;
         auto read = rt->get_sandbox(tenant, sandbox->id).get();
         auto deleted = rt->delete_sandbox(tenant, sandbox->id).get();
+        auto after = rt->get_sandbox(tenant, sandbox->id).get();
+        auto again = rt->delete_sandbox(tenant, sandbox->id).get();
         std::lock_guard<std::mutex> lock(mutex);
         if (!read)
           problems.push_back("get " + sandbox->id + ": " + read.error().message);
@@ -319,6 +323,12 @@ TEST_CASE("a sandbox checked out from a pool can be read and deleted as soon as 
           problems.push_back("get " + sandbox->id + ": another VM");
         if (!deleted)
           problems.push_back("delete " + sandbox->id + ": " + deleted.error().message);
+        for (const auto* destroyed : {&after, &again})
+          if (!*destroyed)
+            problems.push_back("after the delete " + sandbox->id + ": "
+                               + destroyed->error().message);
+          else if ((*destroyed)->state != "destroyed")
+            problems.push_back("after the delete " + sandbox->id + ": " + (*destroyed)->state);
       }
     });
   for (auto& caller : callers)
