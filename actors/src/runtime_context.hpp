@@ -168,7 +168,7 @@ struct runtime_context {
   std::string build_host;
   /// Print every persisted event to stderr (HEARTH_TRACE=1).
   bool trace = false;
-  /// Destroyed sandboxes the controller keeps readable, newest first.
+  /// How many destroyed sandboxes the controller keeps readable.
   std::size_t destroyed_sandboxes_kept = 10'000;
   /// The longest `warm_pool_wait_ms` a create may ask for.
   std::uint32_t max_warm_pool_wait_ms = 60'000;

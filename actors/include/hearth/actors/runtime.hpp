@@ -84,9 +84,10 @@ struct runtime_options {
   /// 0: now.
   // Default: 0
   std::int64_t start_time_ns = 0;
-  /// Destroyed sandboxes that stay readable (get, list): the newest this
-  /// many. An older one is forgotten, in memory, not in the journal: a
-  /// long-running hearthd does not grow with every sandbox it ever had.
+  /// Destroyed sandboxes that stay readable (get, list): the last this many
+  /// destroyed (after a restart: the last created of them). An older one is
+  /// `not_found`, forgotten in memory, not in the journal: a long-running
+  /// hearthd does not grow with every sandbox it ever had.
   // Default: 10000
   std::size_t destroyed_sandboxes_kept = 10'000;
   /// How long a call waits for its answer (production mode).

@@ -37,7 +37,7 @@ struct storage_options {
   /// stream not written to for a while is read back from the database at
   /// its next append, so the writer's memory stays bounded however many
   /// streams (sandboxes) the journal holds.
-  // Default: 32768 (the cache holds between that many and twice as many)
+  // Default: 32768 (the cache holds at most twice that many)
   std::size_t cached_streams = 32768;
 };
 
