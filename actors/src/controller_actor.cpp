@@ -176,8 +176,8 @@ void controller_actor::park(model::sandbox_state state, std::uint64_t sequence) 
 void controller_actor::keep_destroyed(const std::string& id) {
   destroyed_.push_back(id);
   while (destroyed_.size() > ctx_->destroyed_sandboxes_kept) {
-    // Forgotten only as it was parked: one woken since (a pause of a
-    // destroyed sandbox) keeps its actor and its entry.
+    // Forgotten only as it was parked (nothing wakes a destroyed sandbox;
+    // this is a guard).
     auto found = sandboxes_.find(destroyed_.front());
     if (found != sandboxes_.end() && !found->second.actor && found->second.parked
         && found->second.parked->state.status == model::sandbox_status::destroyed)
@@ -186,14 +186,13 @@ void controller_actor::keep_destroyed(const std::string& id) {
   }
 }
 
-std::optional<api::sandbox_info> controller_actor::destroyed_info(const std::string& tenant,
-                                                                  const std::string& id) const {
+const model::sandbox_state* controller_actor::parked_state(const std::string& tenant,
+                                                          const std::string& id) const {
   auto found = sandboxes_.find(id);
   if (found == sandboxes_.end() || found->second.tenant != tenant || found->second.actor
-      || !found->second.parked
-      || found->second.parked->state.status != model::sandbox_status::destroyed)
-    return std::nullopt;
-  return sandbox_actor::info_of(found->second.parked->state);
+      || !found->second.parked)
+    return nullptr;
+  return &found->second.parked->state;
 }
 
 caf::actor controller_actor::wake(entry& e) {
@@ -637,11 +636,19 @@ caf::behavior controller_actor::make_behavior() {
   };
   auto forward_sandbox = [this](const std::string& tenant, const std::string& id,
                                 auto atom) -> caf::result<caf::message> {
-    // A destroyed sandbox's reads (a get, a delete again) need no actor.
+    // A parked sandbox answers reads, a delete again and the transitions
+    // it refuses from its parked state: only a change wakes its actor.
     using asked = std::decay_t<decltype(atom)>;
-    if constexpr (std::is_same_v<asked, get_atom> || std::is_same_v<asked, delete_atom>)
-      if (auto info = destroyed_info(tenant, id))
-        return caf::make_message(std::move(*info));
+    if (const auto* parked = parked_state(tenant, id)) {
+      if constexpr (std::is_same_v<asked, get_atom>)
+        return caf::make_message(sandbox_actor::info_of(*parked));
+      if constexpr (std::is_same_v<asked, delete_atom>)
+        if (parked->status == model::sandbox_status::destroyed)
+          return caf::make_message(sandbox_actor::info_of(*parked));
+      if constexpr (!std::is_same_v<asked, get_atom> && !std::is_same_v<asked, delete_atom>)
+        if (auto refused = sandbox_actor::refusal(*parked, target_of(atom)))
+          return std::move(*refused);
+    }
     auto sandbox = sandbox_actor_of(tenant, id);
     if (!sandbox)
       return to_caf(model::errc::not_found, "sandbox " + id + " does not exist", "id");
@@ -724,24 +731,28 @@ caf::behavior controller_actor::make_behavior() {
     },
     [this](fork_atom, const std::string& tenant, const std::string& id,
            const std::string& correlation, direct_answer<api::sandbox_info>& rp) {
+      auto fork_from = [=](const api::sandbox_info& info) mutable {
+        if (info.state != "running" && info.state != "paused") {
+          rp.deliver(to_caf(model::errc::conflict, "sandbox " + id + " is " + info.state
+                                                     + ", only a running or paused one forks"));
+          return;
+        }
+        cold_create(rp, tenant, info.template_name, info.build_id, info.vcpus, info.memory_mb,
+                    "fork", events::warm_pool_checkout{}, correlation, info.network_allow);
+      };
+      // A fork only reads its source: a parked one stays parked.
+      if (const auto* parked = parked_state(tenant, id)) {
+        fork_from(sandbox_actor::info_of(*parked));
+        return;
+      }
       auto source = sandbox_actor_of(tenant, id);
       if (!source) {
         rp.deliver(to_caf(model::errc::not_found, "sandbox " + id + " does not exist", "id"));
         return;
       }
       request(source, caf::infinite, get_atom::value)
-        .then(
-          [=](api::sandbox_info& info) mutable {
-            if (info.state != "running" && info.state != "paused") {
-              rp.deliver(to_caf(model::errc::conflict, "sandbox " + id + " is " + info.state
-                                                         + ", only a running or paused one forks"));
-              return;
-            }
-            cold_create(rp, tenant, info.template_name, info.build_id, info.vcpus,
-                        info.memory_mb, "fork", events::warm_pool_checkout{}, correlation,
-                        info.network_allow);
-          },
-          [rp](caf::error& err) { rp.deliver(err); });
+        .then([=](api::sandbox_info& info) mutable { fork_from(info); },
+              [rp](caf::error& err) { rp.deliver(err); });
     },
     [this](from_snap_atom, const std::string& tenant, const std::string& template_ref,
            const std::string& correlation, direct_answer<api::sandbox_info>& rp) {
@@ -758,7 +769,8 @@ caf::behavior controller_actor::make_behavior() {
         if (e.actor)
           send(e.actor, host_lost_atom::value, host);
       for (auto& [id, e] : sandboxes_) {
-        if (e.parked && e.parked->state.host == host)
+        // Only a sandbox that holds a VM there has anything to lose.
+        if (e.parked && e.parked->state.host == host && e.parked->state.holds_capacity())
           wake(e);
         if (e.actor)
           send(e.actor, host_lost_atom::value, host);
@@ -771,6 +783,9 @@ caf::behavior controller_actor::make_behavior() {
       auto sandbox = sandboxes_.find(sandbox_id);
       if (sandbox == sandboxes_.end())
         return;
+      const auto& parked = sandbox->second.parked;
+      if (parked && !parked->state.holds_capacity())
+        return; // failed or destroyed already: nothing left to end
       if (auto actor = wake(sandbox->second))
         send(actor, vm_exit_atom::value, vm_id, reason);
     },

@@ -68,10 +68,10 @@ private:
   /// Counts parked sandbox `id` among the destroyed ones kept readable,
   /// forgetting the oldest beyond `runtime_context::destroyed_sandboxes_kept`.
   void keep_destroyed(const std::string& id);
-  /// A destroyed sandbox's info, answered from its parked state; none if
-  /// the sandbox has an actor or is not destroyed.
-  std::optional<api::sandbox_info> destroyed_info(const std::string& tenant,
-                                                  const std::string& id) const;
+  /// The parked state of `tenant`'s sandbox `id`; none if it has an actor
+  /// or no such sandbox exists. What it answers needs no actor.
+  const model::sandbox_state* parked_state(const std::string& tenant,
+                                           const std::string& id) const;
   /// The actor of `tenant`'s sandbox `id`, woken; none for no such sandbox.
   caf::actor sandbox_actor_of(const std::string& tenant, const std::string& id);
   const entry* pool_of(const std::string& tenant, const std::string& id) const;

@@ -773,6 +773,7 @@ runtime::counters runtime::metrics() const {
   out.persist_failures = m.persist_failures.load();
   out.actor_restarts = m.actor_restarts.load();
   out.checkout_waiters = m.checkout_waiters.load();
+  out.sandbox_actors = m.sandbox_actors.load();
   const auto journal = impl_->ctx->port->stats();
   out.journal_writes = journal.writes;
   out.journal_appends = journal.requests;

@@ -62,6 +62,8 @@ struct runtime_metrics {
   std::atomic<std::uint64_t> actor_restarts{0};
   /// Checkouts waiting for a pool's ready VM now (a gauge).
   std::atomic<std::int64_t> checkout_waiters{0};
+  /// Sandboxes with a live actor now (a gauge); the others are parked.
+  std::atomic<std::int64_t> sandbox_actors{0};
   latency_recorder journal_append;
   latency_recorder vm_restore;
 };

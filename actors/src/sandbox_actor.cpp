@@ -8,6 +8,7 @@ sandbox_actor::sandbox_actor(caf::actor_config& cfg, std::shared_ptr<runtime_con
                              model::sandbox_state recovered, std::uint64_t sequence)
   : event_sourced<model::sandbox_state>(cfg, std::move(ctx))
   , stream_(model::sandbox_stream(recovered.id)) {
+  ctx_->metrics.sandbox_actors++;
   adopt(stream_, std::move(recovered), sequence);
 }
 
@@ -17,10 +18,12 @@ sandbox_actor::sandbox_actor(caf::actor_config& cfg, std::shared_ptr<runtime_con
   , stream_(model::sandbox_stream(created.id))
   , pending_create_(std::move(created))
   , correlation_id_(std::move(correlation_id)) {
+  ctx_->metrics.sandbox_actors++;
   adopt(stream_, model::sandbox_state{}, 0);
 }
 
 void sandbox_actor::on_exit() {
+  ctx_->metrics.sandbox_actors--;
   starters_.clear();
   event_sourced<model::sandbox_state>::on_exit();
 }
@@ -73,12 +76,18 @@ void sandbox_actor::fail(const std::string& reason, bool release) {
           });
 }
 
+std::optional<caf::error> sandbox_actor::refusal(const model::sandbox_state& s,
+                                                 model::sandbox_status to) {
+  if (model::valid_transition(s.status, to))
+    return std::nullopt;
+  return to_caf(model::errc::conflict, "sandbox " + s.id + " is "
+                                         + std::string(model::to_string(s.status))
+                                         + ", it cannot go " + std::string(model::to_string(to)));
+}
+
 caf::result<api::sandbox_info> sandbox_actor::move_to(model::sandbox_status to) {
-  const auto from = current().status;
-  if (!model::valid_transition(from, to))
-    return to_caf(model::errc::conflict, "sandbox " + current().id + " is "
-                                           + std::string(model::to_string(from)) + ", it cannot go "
-                                           + std::string(model::to_string(to)));
+  if (auto refused = refusal(current(), to))
+    return std::move(*refused);
   auto rp = make_response_promise<api::sandbox_info>();
   persist(stream_,
           events::sandbox_changed{std::string(model::to_string(to)), "", {}, now_ns(this, *ctx_)},
@@ -181,9 +190,9 @@ caf::behavior sandbox_actor::make_behavior() {
               });
       return rp;
     },
-    [this](pause_atom) { return move_to(model::sandbox_status::paused); },
-    [this](resume_atom) { return move_to(model::sandbox_status::running); },
-    [this](hibernate_atom) { return move_to(model::sandbox_status::hibernated); },
+    [this](pause_atom atom) { return move_to(target_of(atom)); },
+    [this](resume_atom atom) { return move_to(target_of(atom)); },
+    [this](hibernate_atom atom) { return move_to(target_of(atom)); },
     [this](vm_exit_atom, const std::string& vm_id, const std::string& reason) {
       if (vm_id == current().vm_id)
         fail(reason, true);

@@ -8,10 +8,18 @@
 #include <caf/all.hpp>
 
 #include "event_sourced.hpp"
+#include "messages.hpp"
 #include "hearth/model/sandbox_state.hpp"
 #include "hearth/model/world_state.hpp"
 
 namespace hearth::actors {
+
+/// The status a pause, a resume and a hibernate ask for.
+constexpr model::sandbox_status target_of(pause_atom) { return model::sandbox_status::paused; }
+constexpr model::sandbox_status target_of(resume_atom) { return model::sandbox_status::running; }
+constexpr model::sandbox_status target_of(hibernate_atom) {
+  return model::sandbox_status::hibernated;
+}
 
 /// One sandbox: its stream `sandbox/<id>` and its VM.
 ///   (start_atom)       -> api::sandbox_info once running (or the failure)
@@ -35,6 +43,10 @@ public:
   void on_exit() override;
 
   static api::sandbox_info info_of(const model::sandbox_state& s);
+  /// Why sandbox `s` cannot go `to` now (a pause of a destroyed one), or
+  /// nothing when it can.
+  static std::optional<caf::error> refusal(const model::sandbox_state& s,
+                                           model::sandbox_status to);
 
 private:
   const model::sandbox_state& current() const { return *state(stream_); }

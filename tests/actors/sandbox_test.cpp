@@ -158,3 +158,49 @@ TEST_CASE_FIXTURE(runtime_fixture,
   start();
   expect_the_last_two_destroyed();
 }
+
+TEST_CASE_FIXTURE(runtime_fixture,
+                  "a checked-out sandbox is read, forked and refused a change without an actor, "
+                  "only a change wakes one, and a destroyed one is never woken again") {
+  start();
+  build("team/review-api");
+  auto pool = create_pool("team/review-api:stable", "parked", 3, 3);
+  advance(3s);
+  auto first = ok(rt->create_sandbox(tenant, from_pool(pool.id, "require", 0)).get());
+  auto second = ok(rt->create_sandbox(tenant, from_pool(pool.id, "require", 0)).get());
+  advance(1s);
+  auto actors = [&] { return rt->metrics().sandbox_actors; };
+  // Claimed sandboxes have no actor until something changes them.
+  CHECK(actors() == 0);
+  CHECK(ok(rt->get_sandbox(tenant, first.id).get()).state == "running");
+  CHECK(ok(rt->list_sandboxes(tenant).get()).size() == 2);
+  auto e = fails(rt->resume_sandbox(tenant, first.id).get(), model::errc::conflict);
+  CHECK(e.message == "sandbox " + first.id + " is running, it cannot go running");
+  auto forked = rt->fork_sandbox(tenant, first.id);
+  advance(options.sim.cold_latency + 10ms);
+  CHECK(ok(forked.get()).origin == "fork");
+  CHECK(actors() == 1); // the fork's own
+
+  // A change wakes the sandbox's actor; it reads what the parked state said.
+  CHECK(ok(rt->pause_sandbox(tenant, first.id).get()).state == "paused");
+  CHECK(actors() == 2);
+  auto gone = rt->delete_sandbox(tenant, first.id);
+  advance(50ms);
+  CHECK(ok(gone.get()).state == "destroyed");
+  CHECK(actors() == 1); // retired once destroyed
+
+  // Nothing a destroyed sandbox is asked wakes it again.
+  e = fails(rt->pause_sandbox(tenant, first.id).get(), model::errc::conflict);
+  CHECK(e.message == "sandbox " + first.id + " is destroyed, it cannot go paused");
+  e = fails(rt->hibernate_sandbox(tenant, first.id).get(), model::errc::conflict);
+  CHECK(e.message == "sandbox " + first.id + " is destroyed, it cannot go hibernated");
+  e = fails(rt->fork_sandbox(tenant, first.id).get(), model::errc::conflict);
+  CHECK(e.message == "sandbox " + first.id + " is destroyed, only a running or paused one forks");
+  CHECK(ok(rt->delete_sandbox(tenant, first.id).get()).state == "destroyed");
+  // Its host lost: only the sandbox still holding a VM there hears of it.
+  world->lose_host(second.host);
+  rt->run();
+  CHECK(ok(rt->get_sandbox(tenant, second.id).get()).state == "failed");
+  CHECK(ok(rt->get_sandbox(tenant, first.id).get()).state == "destroyed");
+  CHECK(actors() == 2); // the fork's, and the failed sandbox's
+}

@@ -416,6 +416,8 @@ TEST_CASE("/metrics reports pool gauges, checkouts by mode and outcome and laten
       metrics.body.find(R"(hearth_sandbox_create_seconds_count{source="warm_pool"} 1)") !=
       std::string::npos);
   CHECK(metrics.body.find("\nhearth_checkout_waiters 0\n") != std::string::npos);
+  // The checked-out sandbox is parked: nothing has changed it since.
+  CHECK(metrics.body.find("\nhearth_sandbox_actors 0\n") != std::string::npos);
 
   const auto admin = f.daemon.key("admin.key");
   auto first = call_api(f.daemon.port, admin, "GET", "/v1/events?limit=2");

@@ -321,6 +321,9 @@ public:
     std::uint64_t journal_events = 0;
     /// Checkouts waiting for a pool's ready VM now.
     std::int64_t checkout_waiters = 0;
+    /// Sandboxes with a live actor now. The controller answers for the
+    /// others (parked) from their state, and wakes an actor for a change.
+    std::int64_t sandbox_actors = 0;
     /// From an actor's append to the journal's durable acknowledgement.
     latency_histogram journal_append;
     /// From a restore request to the VM being ready (the driver's work).
