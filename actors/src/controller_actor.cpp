@@ -118,6 +118,7 @@ caf::actor controller_actor::enroll(const std::string& kind, const std::string& 
   auto& e = (kind == "pool" ? pools_ : sandboxes_)[id];
   e.actor = actor;
   e.tenant = tenant;
+  e.deletes_sent = 0;
   by_address_[actor.address()] = {kind, id};
   if (kind == "pool")
     ctx_->pool_actors.set(id, tenant, actor);
@@ -652,6 +653,8 @@ caf::behavior controller_actor::make_behavior() {
     auto sandbox = sandbox_actor_of(tenant, id);
     if (!sandbox)
       return to_caf(model::errc::not_found, "sandbox " + id + " does not exist", "id");
+    if constexpr (std::is_same_v<asked, delete_atom>)
+      sandboxes_.at(id).deletes_sent++;
     return delegate(sandbox, atom);
   };
   return {
@@ -697,7 +700,9 @@ caf::behavior controller_actor::make_behavior() {
       for (auto& state : claimed.states)
         park(std::move(state), 1);
     },
-    [this](retire_atom, claimed_sandboxes& retiring, std::uint64_t sequence) {
+    // A failed or destroyed sandbox's actor hands its state back.
+    [this](retire_atom, claimed_sandboxes& retiring, std::uint64_t sequence,
+           std::uint32_t deletes) {
       auto actor = caf::actor_cast<caf::actor>(current_sender());
       if (retiring.states.size() != 1 || !actor)
         return;
@@ -705,11 +710,17 @@ caf::behavior controller_actor::make_behavior() {
       auto found = sandboxes_.find(state.id);
       if (found == sandboxes_.end() || found->second.actor != actor)
         return; // not the actor the directory has for it: it keeps running
+      // A delete still on its way would change the state (a failed one's):
+      // the actor asks again once it has answered it.
+      if (found->second.deletes_sent != deletes)
+        return;
       const std::string id = state.id;
+      const bool destroyed = state.status == model::sandbox_status::destroyed;
       park(std::move(state), sequence);
       // Behind everything sent to it before: all of it is answered first.
       send(actor, retire_atom::value);
-      keep_destroyed(id);
+      if (destroyed)
+        keep_destroyed(id);
     },
     [=](get_atom, sandboxes_atom, const std::string& tenant, const std::string& id) {
       return forward_sandbox(tenant, id, get_atom::value);

@@ -49,6 +49,8 @@ private:
     std::string tenant;
     std::uint32_t restarts = 0;
     std::unique_ptr<parked_sandbox> parked;
+    /// Deletes forwarded to `actor`: it may retire only once it had them all.
+    std::uint32_t deletes_sent = 0;
   };
 
   /// Monitors `actor` and enters it in the directory as `kind` `id`.

@@ -84,6 +84,13 @@ protected:
     return found == streams_.end() ? 0 : found->second.sequence;
   }
 
+  /// Whether nothing persisted to `stream` is still on its way.
+  bool quiet(const std::string& stream) const {
+    auto found = streams_.find(stream);
+    return found == streams_.end()
+           || (found->second.in_flight.empty() && found->second.next.events.empty());
+  }
+
   /// Every stream's durable state.
   template <class F>
   void for_each_durable(F f) const {

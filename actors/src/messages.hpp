@@ -309,9 +309,10 @@ using recovered_atom = caf::atom_constant<caf::atom("recovered")>;
 /// A VM the journal records as live is not running on its host (found after a
 /// controller restart): its member is unavailable, its sandbox failed.
 using vm_gone_atom = caf::atom_constant<caf::atom("vm_gone")>;
-/// A destroyed sandbox's actor hands its final state to the controller
-/// (claimed_sandboxes, sequence); the controller answers with the same atom
-/// once it answers for the sandbox itself, and the actor ends.
+/// A failed or destroyed sandbox's actor hands its state to the controller
+/// (claimed_sandboxes, sequence, the deletes it was asked); the controller
+/// answers with the same atom once it answers for the sandbox itself, and
+/// the actor ends.
 using retire_atom = caf::atom_constant<caf::atom("retire")>;
 } // namespace hearth::actors
 

@@ -73,7 +73,17 @@ void sandbox_actor::fail(const std::string& reason, bool release) {
             if (release)
               send(ctx_->capacity, release_atom::value, settled().vm_id);
             answer_starters();
+            maybe_retire();
           });
+}
+
+void sandbox_actor::maybe_retire() {
+  const auto status = settled().status;
+  if ((status != model::sandbox_status::failed && status != model::sandbox_status::destroyed)
+      || !quiet(stream_) || !starters_.empty())
+    return;
+  send(ctx_->controller, retire_atom::value, claimed_sandboxes{{settled()}},
+       sequence_of(stream_), deletes_);
 }
 
 std::optional<caf::error> sandbox_actor::refusal(const model::sandbox_state& s,
@@ -159,10 +169,14 @@ caf::behavior sandbox_actor::make_behavior() {
     },
     [this](delete_atom) -> caf::result<api::sandbox_info> {
       auto rp = make_response_promise<api::sandbox_info>();
+      ++deletes_;
       const auto status = current().status;
       if (status == model::sandbox_status::destroyed
           || status == model::sandbox_status::destroying) {
-        after_persisted(stream_, [this, rp]() mutable { rp.deliver(info_of(settled())); });
+        after_persisted(stream_, [this, rp]() mutable {
+          rp.deliver(info_of(settled()));
+          maybe_retire();
+        });
         return rp;
       }
       persist(stream_, events::sandbox_changed{"destroying", "", {}, now_ns(this, *ctx_)},
@@ -173,10 +187,7 @@ caf::behavior sandbox_actor::make_behavior() {
                           [this, rp]() mutable {
                             send(ctx_->capacity, release_atom::value, settled().vm_id);
                             rp.deliver(info_of(settled()));
-                            // Nothing left to do: the controller keeps the
-                            // final state, and this actor ends.
-                            send(ctx_->controller, retire_atom::value,
-                                 claimed_sandboxes{{settled()}}, sequence_of(stream_));
+                            maybe_retire();
                           });
                 };
                 auto vmm = ctx_->vmms.find(settled().host);

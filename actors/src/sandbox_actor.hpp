@@ -54,12 +54,18 @@ private:
   caf::result<api::sandbox_info> move_to(model::sandbox_status to);
   void fail(const std::string& reason, bool release);
   void answer_starters();
+  /// Hands a failed or destroyed sandbox's state to the controller, which
+  /// answers for it from then on, once nothing is on its way.
+  void maybe_retire();
   std::string encode_state(const model::sandbox_state& s) const override;
 
   std::string stream_;
   std::optional<events::sandbox_created> pending_create_;
   std::string correlation_id_;
   std::vector<caf::response_promise> starters_;
+  /// Deletes this actor was asked: the controller counts those it sent, and
+  /// refuses a retirement asked for before all of them came.
+  std::uint32_t deletes_ = 0;
 };
 
 } // namespace hearth::actors

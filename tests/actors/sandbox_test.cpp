@@ -202,5 +202,52 @@ TEST_CASE_FIXTURE(runtime_fixture,
   rt->run();
   CHECK(ok(rt->get_sandbox(tenant, second.id).get()).state == "failed");
   CHECK(ok(rt->get_sandbox(tenant, first.id).get()).state == "destroyed");
-  CHECK(actors() == 2); // the fork's, and the failed sandbox's
+  // The fork, on the same host, failed too; failed sandboxes retire as
+  // destroyed ones do.
+  CHECK(actors() == 0);
+}
+
+TEST_CASE_FIXTURE(runtime_fixture,
+                  "a failed sandbox's actor retires, a delete wakes it, and a delete "
+                  "racing the retirement is answered and lost nowhere") {
+  temp_dir dir;
+  options.data_dir = dir.str("data");
+  start();
+  build("team/review-api");
+  auto pool = create_pool("team/review-api:stable", "failing", 3, 3);
+  advance(3s);
+  auto a = ok(rt->create_sandbox(tenant, from_pool(pool.id, "require", 0)).get());
+  auto b = ok(rt->create_sandbox(tenant, from_pool(pool.id, "require", 0)).get());
+  advance(1s);
+  auto actors = [&] { return rt->metrics().sandbox_actors; };
+  // Both awake (a pause each), then their VMs die.
+  CHECK(ok(rt->pause_sandbox(tenant, a.id).get()).state == "paused");
+  CHECK(ok(rt->pause_sandbox(tenant, b.id).get()).state == "paused");
+  CHECK(actors() == 2);
+  world->kill_vm(a.vm_id);
+  rt->run();
+  auto failed = ok(rt->get_sandbox(tenant, a.id).get());
+  CHECK(failed.state == "failed");
+  CHECK(failed.reason == "the VM process died");
+  CHECK(actors() == 1);
+  // The parked failed sandbox is refused what the state machine forbids,
+  // and a delete wakes it to end it.
+  fails(rt->resume_sandbox(tenant, a.id).get(), model::errc::conflict);
+  CHECK(actors() == 1);
+  auto gone = rt->delete_sandbox(tenant, a.id);
+  advance(50ms);
+  CHECK(ok(gone.get()).state == "destroyed");
+  CHECK(actors() == 1);
+
+  // b's delete is on its way while its actor fails and asks to retire.
+  world->kill_vm(b.vm_id);
+  auto racing = rt->delete_sandbox(tenant, b.id);
+  advance(50ms);
+  CHECK(ok(racing.get()).state == "destroyed");
+  CHECK(ok(rt->get_sandbox(tenant, b.id).get()).state == "destroyed");
+  CHECK(actors() == 0);
+  stop();
+  start();
+  CHECK(ok(rt->get_sandbox(tenant, a.id).get()).state == "destroyed");
+  CHECK(ok(rt->get_sandbox(tenant, b.id).get()).state == "destroyed");
 }
