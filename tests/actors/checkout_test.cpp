@@ -270,12 +270,11 @@ TEST_CASE_FIXTURE(full_pool, "the pool refills after each checkout and never exc
   CHECK(status(pool_id).ready == 2);
 }
 
-TEST_CASE("a sandbox checked out from a pool can be read and deleted as soon as its caller has "
-          "the answer, and read as destroyed after (threads, not the test scheduler)") {
-  // A checkout's answer comes from the pool, not the controller that keeps
-  // the registry of sandboxes: the registry must know of it first. A
-  // destroyed sandbox's actor ends, and the registry answers for it: a read
-  // racing that hand-over is answered too.
+namespace {
+
+/// A runtime on CAF's threads (not the test scheduler) with a ready
+/// template and a pool `twp_fast` of 16, filling within milliseconds.
+std::unique_ptr<runtime> fast_pool_on_threads() {
   runtime_options options;
   options.sim.build_latency = 10ms;
   options.sim.restore_latency = 1ms;
@@ -293,6 +292,18 @@ TEST_CASE("a sandbox checked out from a pool can be read and deleted as soon as 
   spec.min_ready = 16;
   spec.max_ready = 16;
   ok(rt->create_pool(tenant, spec).get());
+  return rt;
+}
+
+} // namespace
+
+TEST_CASE("a sandbox checked out from a pool can be read and deleted as soon as its caller has "
+          "the answer, and read as destroyed after (threads, not the test scheduler)") {
+  // A checkout's answer comes from the pool, not the controller that keeps
+  // the registry of sandboxes: the registry must know of it first. A
+  // destroyed sandbox's actor ends, and the registry answers for it: a read
+  // racing that hand-over is answered too.
+  auto rt = fast_pool_on_threads();
 
   std::atomic<int> hits{0};
   std::atomic<int> failures{0};
@@ -335,6 +346,48 @@ TEST_CASE("a sandbox checked out from a pool can be read and deleted as soon as 
     caller.join();
   CHECK(failures == 0);
   CHECK(hits == 400);
+  CHECK_MESSAGE(problems.empty(), problems.size() << " problems, the first: "
+                                                  << (problems.empty() ? "" : problems.front()));
+}
+
+TEST_CASE("a checked-out sandbox whose VM dies as it is deleted is destroyed, and read as "
+          "destroyed after (threads, not the test scheduler)") {
+  // The failure makes its actor hand its state back to the registry while
+  // the delete is on its way to it: the delete must still be carried out.
+  auto rt = fast_pool_on_threads();
+  std::atomic<int> failures{0};
+  std::mutex mutex;
+  std::vector<std::string> problems;
+  std::vector<std::thread> callers;
+  for (int t = 0; t < 4; ++t)
+    callers.emplace_back([&] {
+      for (int i = 0; i < 50; ++i) {
+        api::sandbox_request request;
+        request.warm_pool = "twp_fast";
+        request.warm_pool_mode = "require";
+        request.warm_pool_wait_ms = 5000;
+        auto sandbox = rt->create_sandbox(tenant, request).get();
+        if (!sandbox) {
+          ++failures;
+          continue;
+        }
+        auto paused = rt->pause_sandbox(tenant, sandbox->id).get(); // wakes its actor
+        rt->sim().kill_vm(sandbox->vm_id);
+        auto deleted = rt->delete_sandbox(tenant, sandbox->id).get();
+        auto after = rt->get_sandbox(tenant, sandbox->id).get();
+        std::lock_guard<std::mutex> lock(mutex);
+        if (!paused)
+          problems.push_back("pause " + sandbox->id + ": " + paused.error().message);
+        for (const auto* destroyed : {&deleted, &after})
+          if (!*destroyed)
+            problems.push_back(sandbox->id + ": " + destroyed->error().message);
+          else if ((*destroyed)->state != "destroyed")
+            problems.push_back(sandbox->id + ": " + (*destroyed)->state);
+      }
+    });
+  for (auto& caller : callers)
+    caller.join();
+  CHECK(failures == 0);
   CHECK_MESSAGE(problems.empty(), problems.size() << " problems, the first: "
                                                   << (problems.empty() ? "" : problems.front()));
 }
