@@ -1,5 +1,4 @@
 // Seed rules 2-5: checkout modes, waiting, poolable shape, no recycling.
-#include <atomic>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -295,6 +294,47 @@ std::unique_ptr<runtime> fast_pool_on_threads() {
   return rt;
 }
 
+/// A checkout from `twp_fast` in require mode, waiting up to 5 s.
+auto check_out_fast(runtime& rt) {
+  api::sandbox_request request;
+  request.warm_pool = "twp_fast";
+  request.warm_pool_mode = "require";
+  request.warm_pool_wait_ms = 5000;
+  return rt.create_sandbox(tenant, request).get();
+}
+
+struct callers_outcome {
+  int checkouts = 0;
+  int failures = 0;
+  std::vector<std::string> problems;
+  std::string summary() const {
+    return std::to_string(problems.size()) + " problems, the first: "
+           + (problems.empty() ? "" : problems.front());
+  }
+};
+
+/// Four threads each checking out `rounds` sandboxes from `twp_fast` and
+/// handing each to `use`, which says what went wrong with it.
+template <class Use>
+callers_outcome on_threads(runtime& rt, int rounds, Use use) {
+  std::mutex mutex;
+  callers_outcome out;
+  std::vector<std::thread> callers;
+  for (int t = 0; t < 4; ++t)
+    callers.emplace_back([&] {
+      for (int i = 0; i < rounds; ++i) {
+        auto sandbox = check_out_fast(rt);
+        auto problems = sandbox ? use(*sandbox) : std::vector<std::string>{};
+        std::lock_guard<std::mutex> lock(mutex);
+        ++(sandbox ? out.checkouts : out.failures);
+        out.problems.insert(out.problems.end(), problems.begin(), problems.end());
+      }
+    });
+  for (auto& caller : callers)
+    caller.join();
+  return out;
+}
+
 } // namespace
 
 TEST_CASE("a sandbox checked out from a pool can be read and deleted as soon as its caller has "
@@ -304,50 +344,28 @@ TEST_CASE("a sandbox checked out from a pool can be read and deleted as soon as 
   // destroyed sandbox's actor ends, and the registry answers for it: a read
   // racing that hand-over is answered too.
   auto rt = fast_pool_on_threads();
-
-  std::atomic<int> hits{0};
-  std::atomic<int> failures{0};
-  std::mutex mutex;
-  std::vector<std::string> problems;
-  std::vector<std::thread> callers;
-  for (int t = 0; t < 4; ++t)
-    callers.emplace_back([&] {
-      for (int i = 0; i < 100; ++i) {
-        api::sandbox_request request;
-        request.warm_pool = "twp_fast";
-        request.warm_pool_mode = "require";
-        request.warm_pool_wait_ms = 5000;
-        auto sandbox = rt->create_sandbox(tenant, request).get();
-        if (!sandbox) {
-          ++failures;
-          continue;
-        }
-        ++hits;
-        auto read = rt->get_sandbox(tenant, sandbox->id).get();
-        auto deleted = rt->delete_sandbox(tenant, sandbox->id).get();
-        auto after = rt->get_sandbox(tenant, sandbox->id).get();
-        auto again = rt->delete_sandbox(tenant, sandbox->id).get();
-        std::lock_guard<std::mutex> lock(mutex);
-        if (!read)
-          problems.push_back("get " + sandbox->id + ": " + read.error().message);
-        else if (read->vm_id != sandbox->vm_id)
-          problems.push_back("get " + sandbox->id + ": another VM");
-        if (!deleted)
-          problems.push_back("delete " + sandbox->id + ": " + deleted.error().message);
-        for (const auto* destroyed : {&after, &again})
-          if (!*destroyed)
-            problems.push_back("after the delete " + sandbox->id + ": "
-                               + destroyed->error().message);
-          else if ((*destroyed)->state != "destroyed")
-            problems.push_back("after the delete " + sandbox->id + ": " + (*destroyed)->state);
-      }
-    });
-  for (auto& caller : callers)
-    caller.join();
-  CHECK(failures == 0);
-  CHECK(hits == 400);
-  CHECK_MESSAGE(problems.empty(), problems.size() << " problems, the first: "
-                                                  << (problems.empty() ? "" : problems.front()));
+  auto outcome = on_threads(*rt, 100, [&](const api::sandbox_info& sandbox) {
+    std::vector<std::string> problems;
+    auto read = rt->get_sandbox(tenant, sandbox.id).get();
+    auto deleted = rt->delete_sandbox(tenant, sandbox.id).get();
+    auto after = rt->get_sandbox(tenant, sandbox.id).get();
+    auto again = rt->delete_sandbox(tenant, sandbox.id).get();
+    if (!read)
+      problems.push_back("get " + sandbox.id + ": " + read.error().message);
+    else if (read->vm_id != sandbox.vm_id)
+      problems.push_back("get " + sandbox.id + ": another VM");
+    if (!deleted)
+      problems.push_back("delete " + sandbox.id + ": " + deleted.error().message);
+    for (const auto* destroyed : {&after, &again})
+      if (!*destroyed)
+        problems.push_back("after the delete " + sandbox.id + ": " + destroyed->error().message);
+      else if ((*destroyed)->state != "destroyed")
+        problems.push_back("after the delete " + sandbox.id + ": " + (*destroyed)->state);
+    return problems;
+  });
+  CHECK(outcome.failures == 0);
+  CHECK(outcome.checkouts == 400);
+  CHECK_MESSAGE(outcome.problems.empty(), outcome.summary());
 }
 
 TEST_CASE("a checked-out sandbox whose VM dies as it is deleted is destroyed, and read as "
@@ -355,39 +373,22 @@ TEST_CASE("a checked-out sandbox whose VM dies as it is deleted is destroyed, an
   // The failure makes its actor hand its state back to the registry while
   // the delete is on its way to it: the delete must still be carried out.
   auto rt = fast_pool_on_threads();
-  std::atomic<int> failures{0};
-  std::mutex mutex;
-  std::vector<std::string> problems;
-  std::vector<std::thread> callers;
-  for (int t = 0; t < 4; ++t)
-    callers.emplace_back([&] {
-      for (int i = 0; i < 50; ++i) {
-        api::sandbox_request request;
-        request.warm_pool = "twp_fast";
-        request.warm_pool_mode = "require";
-        request.warm_pool_wait_ms = 5000;
-        auto sandbox = rt->create_sandbox(tenant, request).get();
-        if (!sandbox) {
-          ++failures;
-          continue;
-        }
-        auto paused = rt->pause_sandbox(tenant, sandbox->id).get(); // wakes its actor
-        rt->sim().kill_vm(sandbox->vm_id);
-        auto deleted = rt->delete_sandbox(tenant, sandbox->id).get();
-        auto after = rt->get_sandbox(tenant, sandbox->id).get();
-        std::lock_guard<std::mutex> lock(mutex);
-        if (!paused)
-          problems.push_back("pause " + sandbox->id + ": " + paused.error().message);
-        for (const auto* destroyed : {&deleted, &after})
-          if (!*destroyed)
-            problems.push_back(sandbox->id + ": " + destroyed->error().message);
-          else if ((*destroyed)->state != "destroyed")
-            problems.push_back(sandbox->id + ": " + (*destroyed)->state);
-      }
-    });
-  for (auto& caller : callers)
-    caller.join();
-  CHECK(failures == 0);
-  CHECK_MESSAGE(problems.empty(), problems.size() << " problems, the first: "
-                                                  << (problems.empty() ? "" : problems.front()));
+  auto outcome = on_threads(*rt, 50, [&](const api::sandbox_info& sandbox) {
+    std::vector<std::string> problems;
+    auto paused = rt->pause_sandbox(tenant, sandbox.id).get(); // wakes its actor
+    rt->sim().kill_vm(sandbox.vm_id);
+    auto deleted = rt->delete_sandbox(tenant, sandbox.id).get();
+    auto after = rt->get_sandbox(tenant, sandbox.id).get();
+    if (!paused)
+      problems.push_back("pause " + sandbox.id + ": " + paused.error().message);
+    for (const auto* destroyed : {&deleted, &after})
+      if (!*destroyed)
+        problems.push_back(sandbox.id + ": " + destroyed->error().message);
+      else if ((*destroyed)->state != "destroyed")
+        problems.push_back(sandbox.id + ": " + (*destroyed)->state);
+    return problems;
+  });
+  CHECK(outcome.failures == 0);
+  CHECK(outcome.checkouts == 200);
+  CHECK_MESSAGE(outcome.problems.empty(), outcome.summary());
 }

@@ -159,17 +159,32 @@ TEST_CASE_FIXTURE(runtime_fixture,
   expect_the_last_two_destroyed();
 }
 
-TEST_CASE_FIXTURE(runtime_fixture,
+namespace {
+
+/// Two sandboxes checked out of a pool of 3, on a data directory that
+/// outlives a restart.
+struct two_checked_out : runtime_fixture {
+  temp_dir dir;
+  api::sandbox_info first;
+  api::sandbox_info second;
+  two_checked_out() {
+    options.data_dir = dir.str("data");
+    start();
+    build("team/review-api");
+    auto pool = create_pool("team/review-api:stable", "two-out", 3, 3);
+    advance(3s);
+    first = ok(rt->create_sandbox(tenant, from_pool(pool.id, "require", 0)).get());
+    second = ok(rt->create_sandbox(tenant, from_pool(pool.id, "require", 0)).get());
+    advance(1s);
+  }
+  std::int64_t actors() const { return rt->metrics().sandbox_actors; }
+};
+
+} // namespace
+
+TEST_CASE_FIXTURE(two_checked_out,
                   "a checked-out sandbox is read, forked and refused a change without an actor, "
                   "only a change wakes one, and a destroyed one is never woken again") {
-  start();
-  build("team/review-api");
-  auto pool = create_pool("team/review-api:stable", "parked", 3, 3);
-  advance(3s);
-  auto first = ok(rt->create_sandbox(tenant, from_pool(pool.id, "require", 0)).get());
-  auto second = ok(rt->create_sandbox(tenant, from_pool(pool.id, "require", 0)).get());
-  advance(1s);
-  auto actors = [&] { return rt->metrics().sandbox_actors; };
   // Claimed sandboxes have no actor until something changes them.
   CHECK(actors() == 0);
   CHECK(ok(rt->get_sandbox(tenant, first.id).get()).state == "running");
@@ -207,19 +222,11 @@ TEST_CASE_FIXTURE(runtime_fixture,
   CHECK(actors() == 0);
 }
 
-TEST_CASE_FIXTURE(runtime_fixture,
+TEST_CASE_FIXTURE(two_checked_out,
                   "a failed sandbox's actor retires, a delete wakes it, and a delete "
                   "racing the retirement is answered and lost nowhere") {
-  temp_dir dir;
-  options.data_dir = dir.str("data");
-  start();
-  build("team/review-api");
-  auto pool = create_pool("team/review-api:stable", "failing", 3, 3);
-  advance(3s);
-  auto a = ok(rt->create_sandbox(tenant, from_pool(pool.id, "require", 0)).get());
-  auto b = ok(rt->create_sandbox(tenant, from_pool(pool.id, "require", 0)).get());
-  advance(1s);
-  auto actors = [&] { return rt->metrics().sandbox_actors; };
+  const auto& a = first;
+  const auto& b = second;
   // Both awake (a pause each), then their VMs die.
   CHECK(ok(rt->pause_sandbox(tenant, a.id).get()).state == "paused");
   CHECK(ok(rt->pause_sandbox(tenant, b.id).get()).state == "paused");
