@@ -196,7 +196,7 @@ TEST_CASE_FIXTURE(two_checked_out,
   CHECK(ok(forked.get()).origin == "fork");
   CHECK(actors() == 1); // the fork's own
 
-  // A change wakes the sandbox's actor; it reads what the parked state said.
+  // A change wakes the sandbox's actor, which starts from the parked state.
   CHECK(ok(rt->pause_sandbox(tenant, first.id).get()).state == "paused");
   CHECK(actors() == 2);
   auto gone = rt->delete_sandbox(tenant, first.id);
