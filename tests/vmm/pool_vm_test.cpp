@@ -111,15 +111,6 @@ int pid_of(const runtime& rt, const std::string& vm_id) {
 }
 
 /// Whether `pid` runs (a zombie does not).
-bool running_pid(int pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  if (!std::getline(in, line))
-    return false;
-  const auto close = line.rfind(')');
-  return close != std::string::npos && line.size() > close + 2 && line[close + 2] != 'Z';
-}
-
 std::uint32_t file_crc(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::string data((std::istreambuf_iterator<char>(in)),

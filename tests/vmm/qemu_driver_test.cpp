@@ -5,7 +5,10 @@
 #include "qemu_fixture.hpp"
 
 #include <doctest/doctest.h>
+#include <cstdio>
+#include <cstdlib>
 #include <fstream>
+#include <future>
 #include <signal.h>
 #include <thread>
 
@@ -135,4 +138,75 @@ TEST_CASE(
   CHECK(refused.error().message.find("state does not match its manifest checksum") !=
         std::string::npos);
   CHECK(fresh.driver->running().empty());
+}
+
+TEST_CASE("a QEMU that exits before serving QMP fails its restore with QEMU's own words") {
+  scratch_dirs dirs;
+  sync_driver builder(dirs.options());
+  auto built = builder.build(web_template("web-1"));
+  REQUIRE_MESSAGE(built.has_value(), (built ? "" : built.error().message));
+  // A QEMU that reports its version and refuses to start anything.
+  const auto fake = dirs.data + "/qemu-refuses";
+  std::ofstream(fake) << "#!/bin/sh\n"
+                         "[ \"$1\" = --version ] && exec qemu-system-x86_64 --version\n"
+                         "echo 'qemu-refuses: no machine for you' >&2\n"
+                         "exit 1\n";
+  std::filesystem::permissions(fake, std::filesystem::perms::owner_all);
+  auto options = dirs.options();
+  options.qemu_binary = fake;
+  options.qmp_timeout = 10min; // a launch that waited for the socket would hang here
+  sync_driver d(options);
+  auto refused = d.restore("clone-a", "web-1", built->artifact);
+  REQUIRE_FALSE(refused.has_value());
+  CHECK(refused.error().message.find("QEMU exited before it served QMP") !=
+        std::string::npos);
+  CHECK(refused.error().message.find("no machine for you") != std::string::npos);
+  CHECK(d.driver->running().empty());
+}
+
+TEST_CASE("a host that leaves its VMs running closes while its watcher ticks") {
+  // Closing drops the host's hold on each VM's QMP and agent channels while
+  // the watcher, between polls, checks the same VMs: a close that dropped
+  // them under the host's lock waited for the watcher, which waited for that
+  // lock. A watcher that ticks every millisecond makes the race likely.
+  scratch_dirs dirs;
+  std::vector<int> pids;
+  {
+    sync_driver d(dirs.options(false));
+    auto built = d.build(web_template("web-1"));
+    REQUIRE_MESSAGE(built.has_value(), (built ? "" : built.error().message));
+    for (const auto* id : {"clone-a", "clone-b", "clone-c"}) {
+      auto vm = d.restore(id, "web-1", built->artifact);
+      REQUIRE_MESSAGE(vm.has_value(), (vm ? "" : vm.error().message));
+    }
+    for (const auto& p : vmm::processes(*d.host))
+      pids.push_back(p.pid);
+  }
+  REQUIRE(pids.size() == 3);
+  auto busy_watcher = dirs.options(false);
+  busy_watcher.watch_interval = 1ms;
+  for (int round = 0; round < 40; ++round) {
+    auto host = vmm::open_qemu_host("local", busy_watcher);
+    REQUIRE_MESSAGE(host.has_value(), (host ? "" : host.error().message));
+    REQUIRE(vmm::processes(**host).size() == 3); // each VM adopted again
+    std::promise<void> closed;
+    auto done = closed.get_future();
+    std::thread closer([&] {
+      vmm::close_qemu_host(**host);
+      closed.set_value();
+    });
+    if (done.wait_for(30s) != std::future_status::ready) {
+      // A deadlocked close cannot be unwound: say so and end the process.
+      std::fprintf(stderr, "round %d: closing the host did not end within 30 s\n", round);
+      std::abort();
+    }
+    closer.join();
+  }
+  for (const auto pid : pids)
+    CHECK(running_pid(pid)); // closing left them running, as asked
+  auto last = vmm::open_qemu_host("local", dirs.options(true));
+  REQUIRE(last.has_value());
+  vmm::close_qemu_host(**last); // stops them
+  for (const auto pid : pids)
+    CHECK_FALSE(running_pid(pid));
 }

@@ -12,6 +12,7 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <netinet/in.h>
 #include <optional>
@@ -114,6 +115,16 @@ http_get(const std::string& endpoint, const std::string& path,
   else if (lf != std::string::npos)
     out.body = response.substr(lf + 2);
   return out;
+}
+
+/// Whether process `pid` runs (a zombie does not).
+inline bool running_pid(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(in, line))
+    return false;
+  const auto close = line.rfind(')');
+  return close != std::string::npos && line.size() > close + 2 && line[close + 2] != 'Z';
 }
 
 /// Polls `condition` until it holds or `timeout` passes (real VMs, real

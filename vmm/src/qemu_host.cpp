@@ -26,6 +26,7 @@
 #include <sys/socket.h>
 #include <thread>
 #include <unistd.h>
+#include <utility>
 
 namespace hearth::vmm {
 
@@ -184,10 +185,14 @@ public:
       for (const auto& [id, vm] : vms)
         stop(*vm);
     }
+    // Their channels leave the loop before it goes, and outside the lock
+    // (see `mutex_`).
+    std::map<std::string, std::shared_ptr<running_vm>> leaving;
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      vms_.clear(); // their channels leave the loop before it goes
+      leaving.swap(vms_);
     }
+    leaving.clear();
     loop_.reset();
   }
 
@@ -825,13 +830,16 @@ private:
       if (!proc)
         return proc.error();
       vm->proc = *proc;
+      std::shared_ptr<running_vm> replaced; // dropped outside the lock
       {
         std::lock_guard<std::mutex> lock(mutex_);
-        vms_[vm_id] = vm;
+        replaced = std::exchange(vms_[vm_id], vm);
       }
       std::ofstream(fs::path(dir) / "argv.json") << json(argv).dump(1) << "\n";
       record(*vm, detail::argv_hash(argv));
-      auto qmp = qmp_client::connect(*loop_, dir + "/qmp.sock", options_.qmp_timeout);
+      auto qmp = socket_or_exit(vm->proc, dir + "/qmp.sock", options_.qmp_timeout)
+                     ? qmp_client::connect(*loop_, dir + "/qmp.sock", options_.qmp_timeout)
+                     : error{errc::restore_failed, "QEMU exited before it served QMP"};
       if (qmp) {
         vm->qmp = std::move(*qmp);
         vm->qmp->on_close([this] { loop_->poke(); });
@@ -857,6 +865,22 @@ private:
       last_error += "; qemu: " + tail(log, 300);
     }
     return error{errc::restore_failed, "QEMU did not start: " + last_error};
+  }
+
+  /// Waits until QEMU creates the socket at `path` (true; also when
+  /// `timeout` passes, for the connect to report) or exits first (false):
+  /// a QEMU that exits at once (bad arguments, a taken port, a host that
+  /// closes and ends it) fails its launch now, not after `timeout`.
+  static bool socket_or_exit(detail::process& proc, const std::string& path,
+                             std::chrono::milliseconds timeout) {
+    const auto deadline = clock_type::now() + timeout;
+    std::error_code ec;
+    while (!fs::exists(path, ec) && clock_type::now() < deadline) {
+      if (!detail::alive(proc))
+        return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    return true;
   }
 
   /// Sends GET / to `endpoint` and waits for the answer's first line.
@@ -1198,8 +1222,9 @@ private:
         }
       }
       if (adopted) {
+        std::shared_ptr<running_vm> replaced; // dropped outside the lock
         std::lock_guard<std::mutex> lock(mutex_);
-        vms_[vm->id] = vm;
+        replaced = std::exchange(vms_[vm->id], vm);
         continue;
       }
       if (same_process)
@@ -1214,6 +1239,9 @@ private:
   std::string builds_dir_;
   std::string qemu_version_;
   std::string accel_ = "tcg";
+  /// Guards the VMs and the exit listener. Never drop a `running_vm` while
+  /// holding it: its channels' destructors leave the io_loop, which waits
+  /// for a tick in progress, and the tick (`watch`) takes this lock.
   mutable std::mutex mutex_;
   std::map<std::string, std::shared_ptr<running_vm>> vms_;
   std::map<std::string, artifact> verified_;
