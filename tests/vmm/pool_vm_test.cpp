@@ -110,7 +110,6 @@ int pid_of(const runtime& rt, const std::string& vm_id) {
   return 0;
 }
 
-/// Whether `pid` runs (a zombie does not).
 std::uint32_t file_crc(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::string data((std::istreambuf_iterator<char>(in)),
