@@ -1,2 +1,167 @@
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
+
+#include <dirent.h>
+#include <execinfo.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <mutex>
+#include <string>
+#include <thread>
+
+// A test that hangs is killed by ctest at its timeout and prints nothing, so
+// a CI log names the test but not where it stuck. The watchdog below ends a
+// test case that runs longer than HEARTH_TEST_WATCHDOG_S seconds (default
+// 570, below ctest's 600) itself: it names the test case, prints every
+// thread's stack (test executables export their symbols, so the frames have
+// names) and aborts. CI machines have no gdb; this needs none.
+
+namespace {
+
+using watchdog_clock = std::chrono::steady_clock;
+
+std::atomic<int> stacks_printed{0};
+
+void write_text(const char* text, std::size_t size) {
+  while (size > 0) {
+    const ssize_t n = ::write(STDERR_FILENO, text, size);
+    if (n <= 0)
+      return;
+    text += n;
+    size -= static_cast<std::size_t>(n);
+  }
+}
+
+void write_text(const std::string& text) { write_text(text.data(), text.size()); }
+
+/// Runs on the signalled thread: only async-signal-safe calls, after
+/// backtrace() was called once outside a handler (its first call loads
+/// libgcc, which allocates).
+void print_own_stack(int) {
+  char head[48] = "\n-- thread ";
+  std::size_t at = 11;
+  char digits[16];
+  std::size_t n = 0;
+  for (long tid = ::syscall(SYS_gettid); tid > 0 && n < sizeof digits; tid /= 10)
+    digits[n++] = static_cast<char>('0' + tid % 10);
+  while (n > 0)
+    head[at++] = digits[--n];
+  head[at++] = '\n';
+  write_text(head, at);
+  void* frames[64];
+  const int depth = ::backtrace(frames, 64);
+  ::backtrace_symbols_fd(frames, depth, STDERR_FILENO);
+  stacks_printed.fetch_add(1);
+}
+
+int stack_signal() { return SIGRTMIN + 5; }
+
+/// Asks every other thread of the process to print its stack, one at a time,
+/// waiting up to a second for each (a thread that blocks the signal stays
+/// silent).
+void print_every_stack() {
+  DIR* tasks = ::opendir("/proc/self/task");
+  if (tasks == nullptr)
+    return;
+  const long self = ::syscall(SYS_gettid);
+  while (const dirent* entry = ::readdir(tasks)) {
+    const long tid = std::atol(entry->d_name);
+    if (tid <= 0 || tid == self)
+      continue;
+    const int before = stacks_printed.load();
+    if (::syscall(SYS_tgkill, ::getpid(), tid, stack_signal()) != 0)
+      continue;
+    const auto deadline = watchdog_clock::now() + std::chrono::seconds(1);
+    while (stacks_printed.load() == before && watchdog_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ::closedir(tasks);
+}
+
+struct watchdog {
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::string test_case;
+  watchdog_clock::time_point deadline;
+  bool running = false;
+  std::chrono::seconds limit{570};
+
+  watchdog() {
+    if (const char* text = std::getenv("HEARTH_TEST_WATCHDOG_S"); text != nullptr)
+      limit = std::chrono::seconds(std::max(1L, std::atol(text)));
+    void* warm_up[1];
+    ::backtrace(warm_up, 1);
+    struct sigaction action {};
+    action.sa_handler = print_own_stack;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESTART;
+    ::sigaction(stack_signal(), &action, nullptr);
+    std::thread([this] { watch(); }).detach();
+  }
+
+  void start(const char* name) {
+    std::lock_guard<std::mutex> lock(mutex);
+    test_case = name;
+    deadline = watchdog_clock::now() + limit;
+    running = true;
+    changed.notify_all();
+  }
+
+  void end() {
+    std::lock_guard<std::mutex> lock(mutex);
+    running = false;
+    changed.notify_all();
+  }
+
+  [[noreturn]] void watch() {
+    std::unique_lock<std::mutex> lock(mutex);
+    for (;;) {
+      changed.wait(lock, [&] { return running; });
+      if (changed.wait_until(lock, deadline, [&] { return !running; }))
+        continue;
+      // doctest's SIGABRT handler reports the end of the test case, which
+      // takes the mutex.
+      const std::string name = test_case;
+      lock.unlock();
+      write_text("\nwatchdog: test case \"" + name + "\" has run for "
+                 + std::to_string(limit.count()) + " s; the stacks of its threads follow\n");
+      print_every_stack();
+      write_text("\nwatchdog: aborting \"" + name + "\"\n");
+      std::abort();
+    }
+  }
+};
+
+watchdog& the_watchdog() {
+  static auto* instance = new watchdog; // lives as long as its detached thread
+  return *instance;
+}
+
+struct watchdog_listener : doctest::IReporter {
+  explicit watchdog_listener(const doctest::ContextOptions&) {}
+  void report_query(const doctest::QueryData&) override {}
+  void test_run_start() override {}
+  void test_run_end(const doctest::TestRunStats&) override {}
+  void test_case_start(const doctest::TestCaseData& data) override {
+    the_watchdog().start(data.m_name);
+  }
+  void test_case_reenter(const doctest::TestCaseData&) override {}
+  void test_case_end(const doctest::CurrentTestCaseStats&) override { the_watchdog().end(); }
+  void test_case_exception(const doctest::TestCaseException&) override {}
+  void subcase_start(const doctest::SubcaseSignature&) override {}
+  void subcase_end() override {}
+  void log_assert(const doctest::AssertData&) override {}
+  void log_message(const doctest::MessageData&) override {}
+  void test_case_skipped(const doctest::TestCaseData&) override {}
+};
+
+} // namespace
+
+DOCTEST_REGISTER_LISTENER("watchdog", 1, watchdog_listener);
