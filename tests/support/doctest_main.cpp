@@ -3,12 +3,14 @@
 
 #include <dirent.h>
 #include <execinfo.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
@@ -28,7 +30,9 @@ namespace {
 
 using watchdog_clock = std::chrono::steady_clock;
 
-std::atomic<int> stacks_printed{0};
+/// Posted by each thread once it printed its stack (sem_post is
+/// async-signal-safe; a condition variable is not).
+sem_t stack_printed;
 
 void write_text(const char* text, std::size_t size) {
   while (size > 0) {
@@ -59,7 +63,7 @@ void print_own_stack(int) {
   void* frames[64];
   const int depth = ::backtrace(frames, 64);
   ::backtrace_symbols_fd(frames, depth, STDERR_FILENO);
-  stacks_printed.fetch_add(1);
+  ::sem_post(&stack_printed);
 }
 
 int stack_signal() { return SIGRTMIN + 5; }
@@ -76,12 +80,13 @@ void print_every_stack() {
     const long tid = std::atol(entry->d_name);
     if (tid <= 0 || tid == self)
       continue;
-    const int before = stacks_printed.load();
     if (::syscall(SYS_tgkill, ::getpid(), tid, stack_signal()) != 0)
       continue;
-    const auto deadline = watchdog_clock::now() + std::chrono::seconds(1);
-    while (stacks_printed.load() == before && watchdog_clock::now() < deadline)
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    timespec deadline{};
+    ::clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += 1;
+    while (::sem_timedwait(&stack_printed, &deadline) != 0 && errno == EINTR) {
+    }
   }
   ::closedir(tasks);
 }
@@ -97,6 +102,7 @@ struct watchdog {
   watchdog() {
     if (const char* text = std::getenv("HEARTH_TEST_WATCHDOG_S"); text != nullptr)
       limit = std::chrono::seconds(std::max(1L, std::atol(text)));
+    ::sem_init(&stack_printed, 0, 0);
     void* warm_up[1];
     ::backtrace(warm_up, 1);
     struct sigaction action {};
