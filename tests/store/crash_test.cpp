@@ -1,69 +1,22 @@
-// A writer process killed with SIGKILL mid-write: after reopening, every
-// stream holds whole batches only and every acknowledged append is there.
+// A writer process (crash_writer.cpp) killed with SIGKILL mid-write: after
+// reopening, every stream holds whole batches only and every acknowledged
+// append is there.
 #include <doctest/doctest.h>
 
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <atomic>
 #include <chrono>
-#include <future>
+#include <filesystem>
 #include <map>
-#include <random>
 #include <sstream>
-#include <thread>
 
 #include "backends.hpp"
-#include "hearth/store/group_committer.hpp"
+#include "support/child_reports.hpp"
 #include "support/subprocess.hpp"
 
 using namespace hearth;
 using namespace hearth::testing;
+using namespace std::chrono_literals;
 
 namespace {
-
-constexpr int streams_in_child = 40;
-
-/// The child: 4 threads keep appending batches of 1..6 events to their
-/// streams through a group committer and report each acknowledged append as
-/// "stream last_sequence\n" on `report_fd`. It never returns.
-[[noreturn]] void run_writer(const std::string& path, int report_fd, unsigned seed) {
-  auto opened = store::open_rocksdb_storage(path);
-  if (!opened)
-    _exit(3);
-  store::group_committer committer((*opened)->events());
-  std::vector<std::thread> threads;
-  for (int t = 0; t < 4; ++t) {
-    threads.emplace_back([&, t] {
-      std::mt19937 random(seed + static_cast<unsigned>(t));
-      std::map<int, std::uint64_t> highest;
-      for (std::uint64_t batch = 0;; ++batch) {
-        const int stream_index = t + 4 * static_cast<int>(random() % (streams_in_child / 4));
-        const std::string stream = "sandbox/s" + std::to_string(stream_index);
-        const int size = 1 + static_cast<int>(random() % 6);
-        store::append_request request;
-        request.stream = stream;
-        request.expected_sequence = highest[stream_index];
-        for (int i = 0; i < size; ++i)
-          request.events.push_back(make_event("b" + std::to_string(t) + "." + std::to_string(batch) + ":"
-                                              + std::to_string(i) + "/" + std::to_string(size)));
-        std::promise<store::result<store::append_ack>> acked;
-        committer.append(std::move(request),
-                         [&](store::result<store::append_ack> r) { acked.set_value(std::move(r)); });
-        auto ack = acked.get_future().get();
-        if (!ack)
-          _exit(4);
-        highest[stream_index] = ack->last_sequence;
-        const std::string line = stream + " " + std::to_string(ack->last_sequence) + "\n";
-        if (write(report_fd, line.data(), line.size()) != static_cast<ssize_t>(line.size()))
-          _exit(5);
-      }
-    });
-  }
-  for (;;)
-    pause();
-}
 
 struct batch_tag {
   std::string id;
@@ -88,48 +41,26 @@ TEST_CASE("a writer killed mid-write leaves whole batches and every acknowledged
     CAPTURE(round);
     temp_dir dir;
     const std::string path = dir.str("journal");
-    int reports[2];
-    REQUIRE(pipe(reports) == 0);
-    const pid_t child = fork();
-    REQUIRE(child >= 0);
-    if (child == 0) {
-      close(reports[0]);
-      run_writer(path, reports[1], 1000 + round);
-    }
-    close(reports[1]);
+    const auto child = start_reporting_child({HEARTH_CRASH_WRITER, path, std::to_string(1000 + round)});
+    REQUIRE(child.pid > 0);
 
     // Let the child get going, then kill it at an arbitrary moment.
     std::map<std::string, std::uint64_t> acknowledged;
-    std::string pending;
-    std::size_t lines = 0;
     const std::size_t kill_after = 200 + 300 * round;
-    char buffer[4096];
-    bool killed = false;
-    for (;;) {
-      const ssize_t got = read(reports[0], buffer, sizeof(buffer));
-      if (got <= 0)
-        break;
-      pending.append(buffer, static_cast<std::size_t>(got));
-      std::size_t newline;
-      while ((newline = pending.find('\n')) != std::string::npos) {
-        std::istringstream line(pending.substr(0, newline));
-        pending.erase(0, newline + 1);
-        std::string stream;
-        std::uint64_t last = 0;
-        line >> stream >> last;
-        acknowledged[stream] = std::max(acknowledged[stream], last);
-        ++lines;
-      }
-      if (!killed && lines >= kill_after) {
-        kill(child, SIGKILL);
-        killed = true; // keep reading what the child reported before dying
-      }
-    }
-    int status = 0;
-    waitpid(child, &status, 0);
-    close(reports[0]);
-    REQUIRE(killed);
-    REQUIRE(WIFSIGNALED(status));
+    const auto reports = read_until_killed(child, kill_after, 60s,
+                                           [&](const std::string& text) {
+                                             std::istringstream line(text);
+                                             std::string stream;
+                                             std::uint64_t last = 0;
+                                             line >> stream >> last;
+                                             acknowledged[stream] = std::max(acknowledged[stream], last);
+                                           });
+    REQUIRE_MESSAGE(!reports.stuck, "the writer reported " << reports.lines
+                                        << " appends, then nothing for 60 s");
+    REQUIRE_MESSAGE(WIFSIGNALED(reports.status), "the writer exited with status "
+                                                     << WEXITSTATUS(reports.status) << " after "
+                                                     << reports.lines << " appends");
+    REQUIRE(reports.lines >= kill_after);
 
     // Inspect a copy, as an engineer would after an incident.
     std::filesystem::copy(path, dir.str("copy"), std::filesystem::copy_options::recursive);

@@ -97,6 +97,7 @@ struct watchdog {
   std::string test_case;
   watchdog_clock::time_point deadline;
   bool running = false;
+  bool watching = false; // the thread waits for test cases
   std::chrono::seconds limit{HEARTH_TEST_TIMEOUT_S - 30};
 
   watchdog() {
@@ -110,7 +111,14 @@ struct watchdog {
     sigemptyset(&action.sa_mask);
     action.sa_flags = SA_RESTART;
     ::sigaction(stack_signal(), &action, nullptr);
+    // Tests fork children that go on running code (a writer killed
+    // mid-write). A thread that is starting holds locks of the allocator
+    // (ASan's, at least), and a child forked meanwhile deadlocks on them at
+    // its first allocation. So the thread is started before any test case
+    // and parked before the first one begins.
     std::thread([this] { watch(); }).detach();
+    std::unique_lock<std::mutex> lock(mutex);
+    changed.wait(lock, [&] { return watching; });
   }
 
   void start(const char* name) {
@@ -129,6 +137,8 @@ struct watchdog {
 
   [[noreturn]] void watch() {
     std::unique_lock<std::mutex> lock(mutex);
+    watching = true;
+    changed.notify_all();
     for (;;) {
       changed.wait(lock, [&] { return running; });
       if (changed.wait_until(lock, deadline, [&] { return !running; }))
@@ -152,7 +162,8 @@ watchdog& the_watchdog() {
 }
 
 struct watchdog_listener : doctest::IReporter {
-  explicit watchdog_listener(const doctest::ContextOptions&) {}
+  // doctest makes its listeners before it runs the first test case.
+  explicit watchdog_listener(const doctest::ContextOptions&) { the_watchdog(); }
   void report_query(const doctest::QueryData&) override {}
   void test_run_start() override {}
   void test_run_end(const doctest::TestRunStats&) override {}
