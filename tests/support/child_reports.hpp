@@ -48,7 +48,7 @@ inline reporting_child start_reporting_child(std::vector<std::string> argv) {
   return {pid, ends[0]};
 }
 
-/// What a forked child reported on its pipe before it ended.
+/// What a child reported on its pipe before it ended.
 struct child_reports {
   std::size_t lines = 0;
   /// It went quiet before `kill_after` lines and was killed for it.

@@ -111,11 +111,11 @@ struct watchdog {
     sigemptyset(&action.sa_mask);
     action.sa_flags = SA_RESTART;
     ::sigaction(stack_signal(), &action, nullptr);
-    // Tests fork children that go on running code (a writer killed
-    // mid-write). A thread that is starting holds locks of the allocator
-    // (ASan's, at least), and a child forked meanwhile deadlocks on them at
-    // its first allocation. So the thread is started before any test case
-    // and parked before the first one begins.
+    // Some tests fork children that go on running code (one holds a
+    // journal open in store/failure_test.cpp). A thread that is starting
+    // holds locks of the allocator (ASan's, at least), and a child forked
+    // meanwhile deadlocks on them at its first allocation. So the thread is
+    // started before any test case and parked before the first one begins.
     std::thread([this] { watch(); }).detach();
     std::unique_lock<std::mutex> lock(mutex);
     changed.wait(lock, [&] { return watching; });
