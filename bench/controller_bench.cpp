@@ -343,11 +343,15 @@ int main(int argc, char** argv) {
   std::string dir = (std::filesystem::temp_directory_path() / "hearth-bench-controller").string();
   double seconds = 3;
   std::size_t pools = 16;
+  std::uint32_t pool_size = 64;
   std::size_t recovery_pools = 10'000;
   std::size_t recovery_sandboxes = 100'000;
   std::vector<int> callers{1, 16, 256};
   app.add_option("--dir", dir, "scratch directory")->capture_default_str();
   app.add_option("--seconds", seconds, "duration of each checkout run")->capture_default_str();
+  app.add_option("--pools", pools, "pools the callers spread over")->capture_default_str();
+  app.add_option("--pool-size", pool_size, "min_ready = max_ready of each pool")
+    ->capture_default_str();
   app.add_option("--callers", callers, "concurrent callers per run")->capture_default_str();
   app.add_option("--recovery-pools", recovery_pools)->capture_default_str();
   app.add_option("--recovery-sandboxes", recovery_sandboxes)->capture_default_str();
@@ -404,11 +408,11 @@ int main(int argc, char** argv) {
     std::vector<checkout_result> blocking_runs, async_runs;
     for (int round = 0; round < rounds; ++round) {
       if (blocking_callers) {
-        auto rt = open_runtime(dir + "/checkouts", pools, 64);
+        auto rt = open_runtime(dir + "/checkouts", pools, pool_size);
         blocking_runs.push_back(run_checkouts(*rt, c, pools, duration));
       }
       if (async_callers) {
-        auto rt = open_runtime(dir + "/checkouts", pools, 64);
+        auto rt = open_runtime(dir + "/checkouts", pools, pool_size);
         async_runs.push_back(run_async_checkouts(*rt, c, pools, duration));
       }
     }

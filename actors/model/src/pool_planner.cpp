@@ -1,6 +1,7 @@
 #include "hearth/model/pool_planner.hpp"
 
 #include <algorithm>
+#include <map>
 #include <optional>
 
 namespace hearth::model {
@@ -69,54 +70,54 @@ reconcile_plan plan_reconcile(const pool_state& state, const pool_context& conte
     p.emit(events::rollout_started{p.s().generation + 1, context.tag_build});
 
   // Members that may not stay: expired, stuck warming, old generation, drain.
-  // Decided over the members as they are, then emitted (an event may take
-  // its member out of the map).
+  // Found through the pool's index of members by age (a walk over every
+  // member only while some must leave for a drain or a rollout), then
+  // emitted in the members' order (an event may take its member out of the
+  // map). A member that has expired or is stuck leaves that way, not by
+  // draining.
   struct leaving {
-    std::string id;
     member_state to;
     const char* reason;
     bool destroy;
   };
-  std::vector<leaving> leave;
-  for (const auto& [id, m] : p.s().members) {
-    if (m.state == member_state::ready && options.idle_ttl.count() > 0) {
-      const std::int64_t expires_at = m.since_ns + to_ns(options.idle_ttl);
-      if (now >= expires_at) {
-        leave.push_back({m.id, member_state::expired, "idle longer than the ttl", true});
-        continue;
-      }
+  std::map<std::string, leaving> leave;
+  if (options.idle_ttl.count() > 0)
+    for (const auto& [since, m] : p.s().ready_by_age()) {
+      if (now < since + to_ns(options.idle_ttl))
+        break;
+      leave.emplace(m->id, leaving{member_state::expired, "idle longer than the ttl", true});
     }
-    if (m.state == member_state::warming) {
-      const std::int64_t deadline = m.since_ns + to_ns(options.warming_deadline);
-      if (now >= deadline) {
-        leave.push_back(
-            {m.id, member_state::failed, "still warming at its deadline", true});
-        continue;
-      }
-    }
-    const bool live = m.state == member_state::ready || m.state == member_state::warming;
-    if (live && (p.s().draining || m.generation < p.s().generation))
-      leave.push_back({m.id, member_state::draining,
-                       p.s().draining ? "pool draining" : "rollout to a new generation",
-                       false});
+  for (const auto& [since, m] : p.s().warming_by_age()) {
+    if (now < since + to_ns(options.warming_deadline))
+      break;
+    leave.emplace(m->id, leaving{member_state::failed, "still warming at its deadline", true});
   }
-  for (auto& l : leave) {
-    p.member_to(l.id, l.to, l.reason, now);
+  if (p.s().draining || p.s().has_old_generation())
+    for (const auto& [id, m] : p.s().members) {
+      const bool live = m.state == member_state::ready || m.state == member_state::warming;
+      if (live && (p.s().draining || m.generation < p.s().generation))
+        leave.emplace(id, leaving{member_state::draining,
+                                  p.s().draining ? "pool draining" : "rollout to a new generation",
+                                  false});
+    }
+  for (auto& [id, l] : leave) {
+    p.member_to(id, l.to, l.reason, now);
     if (l.destroy)
-      p.plan.destroys.push_back(std::move(l.id));
+      p.plan.destroys.push_back(id);
   }
 
   // Destroy draining members at the budget's pace.
   std::uint32_t destroy_budget =
       std::min(options.destroy_budget_per_tick, context.destroys_left);
-  for (const auto& [id, m] : p.s().members) {
-    if (destroy_budget == 0)
-      break;
-    if (m.state == member_state::draining && context.destroys_in_flight.count(id) == 0) {
-      p.plan.destroys.push_back(id);
-      --destroy_budget;
+  if (p.s().status().draining > 0)
+    for (const auto& [id, m] : p.s().members) {
+      if (destroy_budget == 0)
+        break;
+      if (m.state == member_state::draining && context.destroys_in_flight.count(id) == 0) {
+        p.plan.destroys.push_back(id);
+        --destroy_budget;
+      }
     }
-  }
 
   if (p.s().deleting && p.s().members.empty()) {
     p.emit(events::pool_lifecycle{"deleted"});

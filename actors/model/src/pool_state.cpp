@@ -67,34 +67,55 @@ std::string pool_state::next_member_id() const {
   return id + ".m" + std::to_string(members_started + 1);
 }
 
-const member* pool_state::pick_ready() const {
-  if (!ready_indexed_) {
-    ready_index_.clear();
+const pool_state::member_index& pool_state::indexed() const {
+  if (!index_.built) {
+    index_.clear();
     for (const auto& [member_id, m] : members)
-      if (m.state == member_state::ready)
-        ready_index_.emplace(m.since_ns, member_id);
-    ready_indexed_ = true;
+      index_add(m);
+    index_.built = true;
   }
+  return index_;
+}
+
+void pool_state::index_add(const member& m) const {
+  const bool live = m.state == member_state::ready || m.state == member_state::warming;
+  if (m.state == member_state::ready)
+    index_.ready.insert({m.since_ns, &m});
+  else if (m.state == member_state::warming)
+    index_.warming.insert({m.since_ns, &m});
+  else if (m.state == member_state::draining)
+    ++index_.draining;
+  if (live && m.generation < generation)
+    ++index_.old_live;
+}
+
+void pool_state::index_remove(const member& m) const {
+  const bool live = m.state == member_state::ready || m.state == member_state::warming;
+  if (m.state == member_state::ready)
+    index_.ready.erase({m.since_ns, &m});
+  else if (m.state == member_state::warming)
+    index_.warming.erase({m.since_ns, &m});
+  else if (m.state == member_state::draining)
+    --index_.draining;
+  if (live && m.generation < generation)
+    --index_.old_live;
+}
+
+const member* pool_state::pick_ready() const {
   // Oldest first; a rollout's old-generation members are drained soon.
-  for (const auto& [since, member_id] : ready_index_) {
-    const auto& m = members.at(member_id);
-    if (m.generation == generation)
-      return &m;
-  }
+  for (const auto& entry : indexed().ready)
+    if (entry.m->generation == generation)
+      return entry.m;
   return nullptr;
 }
 
 pool_status pool_state::status() const {
   pool_status out;
   out.target = (draining || deleting || deleted) ? 0 : config.min_ready;
-  for (const auto& [member_id, m] : members) {
-    if (m.state == member_state::ready)
-      ++out.ready;
-    else if (m.state == member_state::warming)
-      ++out.warming;
-    else if (m.state == member_state::draining)
-      ++out.draining;
-  }
+  const auto& index = indexed();
+  out.ready = static_cast<std::uint32_t>(index.ready.size());
+  out.warming = static_cast<std::uint32_t>(index.warming.size());
+  out.draining = index.draining;
   out.claimed = claimed_count;
   out.failed = failed_count;
   out.expired = expired_count;
@@ -259,12 +280,26 @@ struct pool_applier {
 
 } // namespace
 
+namespace {
+
+/// Whether an applied member event takes its member out of `members`.
+bool leaves_pool(const events::domain_event& event) {
+  if (std::holds_alternative<events::member_claimed>(event))
+    return true;
+  const auto* change = std::get_if<events::member_changed>(&event);
+  return change != nullptr && change->to != "draining";
+}
+
+} // namespace
+
 bool pool_state::apply(const events::domain_event& event) {
-  // The member an event may move into or out of `ready`.
+  // The member an event adds, moves or removes: out of the index before,
+  // back in after (its entry's place depends on its state and age).
   const std::string* touched = std::visit(
     [](const auto& e) -> const std::string* {
       using E = std::decay_t<decltype(e)>;
-      if constexpr (std::is_same_v<E, events::member_ready>
+      if constexpr (std::is_same_v<E, events::member_warming>
+                    || std::is_same_v<E, events::member_ready>
                     || std::is_same_v<E, events::member_claimed>
                     || std::is_same_v<E, events::member_changed>)
         return &e.member_id;
@@ -272,21 +307,30 @@ bool pool_state::apply(const events::domain_event& event) {
         return nullptr;
     },
     event);
-  auto ready_entry = [&]() -> std::optional<std::pair<std::int64_t, std::string>> {
-    auto found = members.find(*touched);
-    if (found == members.end() || found->second.state != member_state::ready)
-      return std::nullopt;
-    return std::make_pair(found->second.since_ns, found->first);
-  };
-  const bool keep_index = ready_indexed_ && touched != nullptr;
-  const auto before = keep_index ? ready_entry() : std::nullopt;
-  const bool applied = std::visit(pool_applier{*this}, event);
-  if (applied && keep_index) {
-    if (before)
-      ready_index_.erase(*before);
-    if (auto after = ready_entry())
-      ready_index_.insert(std::move(*after));
+  if (!index_.built || touched == nullptr) {
+    const bool applied = std::visit(pool_applier{*this}, event);
+    // A new generation changes which members are old; a pool created anew
+    // has no members: the index is rebuilt when next used.
+    if (applied
+        && (std::holds_alternative<events::pool_created>(event)
+            || std::holds_alternative<events::pool_updated>(event)
+            || std::holds_alternative<events::rollout_started>(event)))
+      index_.clear();
+    return applied;
   }
+  auto found = members.find(*touched);
+  const bool existed = found != members.end();
+  if (existed)
+    index_remove(found->second);
+  const bool applied = std::visit(pool_applier{*this}, event);
+  // A member that left is out of the map (its iterator with it); one that
+  // stayed is where it was; a new one is looked up.
+  if (!existed)
+    found = members.find(*touched);
+  else if (applied && leaves_pool(event))
+    found = members.end();
+  if (found != members.end())
+    index_add(found->second);
   return applied;
 }
 
