@@ -50,7 +50,7 @@ void add_journal_work(checkout_result& r, const runtime::counters& before,
 }
 
 std::unique_ptr<runtime> open_runtime(const std::string& dir, std::size_t pools,
-                                      std::uint32_t pool_size) {
+                                      std::uint32_t pool_size, std::uint64_t snapshot_every) {
   std::filesystem::remove_all(dir);
   runtime_options options;
   options.data_dir = dir;
@@ -61,7 +61,7 @@ std::unique_ptr<runtime> open_runtime(const std::string& dir, std::size_t pools,
   options.hosts = {host_config{"local", 10'000'000, 2'000'000'000}};
   options.default_quota_vcpus = 4'000'000'000u;
   options.default_quota_memory_mb = 4'000'000'000u;
-  options.snapshot_every = 1000;
+  options.snapshot_every = snapshot_every;
   auto rt = runtime::open(options);
   if (!rt) {
     std::fprintf(stderr, "open: %s\n", rt.error().message.c_str());
@@ -344,6 +344,7 @@ int main(int argc, char** argv) {
   double seconds = 3;
   std::size_t pools = 16;
   std::uint32_t pool_size = 64;
+  std::uint64_t snapshot_every = runtime_options{}.snapshot_every; // the runtime's default
   std::size_t recovery_pools = 10'000;
   std::size_t recovery_sandboxes = 100'000;
   std::vector<int> callers{1, 16, 256};
@@ -351,6 +352,9 @@ int main(int argc, char** argv) {
   app.add_option("--seconds", seconds, "duration of each checkout run")->capture_default_str();
   app.add_option("--pools", pools, "pools the callers spread over")->capture_default_str();
   app.add_option("--pool-size", pool_size, "min_ready = max_ready of each pool")
+    ->capture_default_str();
+  app.add_option("--snapshot-every", snapshot_every,
+                 "events of a stream between two of its snapshots (0: none)")
     ->capture_default_str();
   app.add_option("--callers", callers, "concurrent callers per run")->capture_default_str();
   app.add_option("--recovery-pools", recovery_pools)->capture_default_str();
@@ -408,11 +412,11 @@ int main(int argc, char** argv) {
     std::vector<checkout_result> blocking_runs, async_runs;
     for (int round = 0; round < rounds; ++round) {
       if (blocking_callers) {
-        auto rt = open_runtime(dir + "/checkouts", pools, pool_size);
+        auto rt = open_runtime(dir + "/checkouts", pools, pool_size, snapshot_every);
         blocking_runs.push_back(run_checkouts(*rt, c, pools, duration));
       }
       if (async_callers) {
-        auto rt = open_runtime(dir + "/checkouts", pools, pool_size);
+        auto rt = open_runtime(dir + "/checkouts", pools, pool_size, snapshot_every);
         async_runs.push_back(run_async_checkouts(*rt, c, pools, duration));
       }
     }

@@ -37,6 +37,11 @@ inline store::new_event make_event(std::string payload, std::string type = "test
   return event;
 }
 
+/// What the crash writer stores as the snapshot of `stream` at `sequence`.
+inline std::string snapshot_data(const std::string& stream, std::uint64_t sequence) {
+  return "state of " + stream + " at " + std::to_string(sequence);
+}
+
 /// Appends `count` single-event appends to `stream`, payloads "e<seq>".
 template <class Backend>
 void write_events(Backend& backend, const std::string& stream, std::uint64_t count) {

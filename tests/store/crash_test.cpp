@@ -1,12 +1,15 @@
 // A writer process (crash_writer.cpp) killed with SIGKILL mid-write: after
-// reopening, every stream holds whole batches only and every acknowledged
-// append is there.
+// reopening, every stream holds whole batches only, every acknowledged
+// append is there, and so is every snapshot whose save returned (snapshots
+// are written without an fsync of their own).
 #include <doctest/doctest.h>
 
 #include <chrono>
 #include <filesystem>
 #include <map>
 #include <sstream>
+#include <utility>
+#include <vector>
 
 #include "backends.hpp"
 #include "support/child_reports.hpp"
@@ -36,7 +39,8 @@ batch_tag parse_tag(const std::string& payload) {
 
 } // namespace
 
-TEST_CASE("a writer killed mid-write leaves whole batches and every acknowledged append") {
+TEST_CASE("a writer killed mid-write leaves whole batches, every acknowledged append and every "
+          "saved snapshot") {
   for (unsigned round = 0; round < 3; ++round) {
     CAPTURE(round);
     temp_dir dir;
@@ -46,13 +50,20 @@ TEST_CASE("a writer killed mid-write leaves whole batches and every acknowledged
 
     // Let the child get going, then kill it at an arbitrary moment.
     std::map<std::string, std::uint64_t> acknowledged;
+    std::vector<std::pair<std::string, std::uint64_t>> snapshots;
     const std::size_t kill_after = 200 + 300 * round;
     const auto reports = read_until_killed(child, kill_after, 60s,
                                            [&](const std::string& text) {
                                              std::istringstream line(text);
                                              std::string stream;
                                              std::uint64_t last = 0;
-                                             line >> stream >> last;
+                                             line >> stream;
+                                             if (stream == "snapshot") {
+                                               line >> stream >> last;
+                                               snapshots.emplace_back(stream, last);
+                                               return;
+                                             }
+                                             line >> last;
                                              acknowledged[stream] = std::max(acknowledged[stream], last);
                                            });
     REQUIRE_MESSAGE(!reports.stuck, "the writer reported " << reports.lines
@@ -91,6 +102,16 @@ TEST_CASE("a writer killed mid-write leaves whole batches and every acknowledged
         }
         k += static_cast<std::size_t>(head.size);
       }
+    }
+    CHECK(snapshots.size() > 10);
+    for (const auto& [stream, sequence] : snapshots) {
+      CAPTURE(stream);
+      CAPTURE(sequence);
+      auto loaded = (*reopened)->snapshots().load(stream, sequence);
+      REQUIRE(loaded);
+      REQUIRE(loaded->has_value());
+      CHECK((*loaded)->sequence == sequence);
+      CHECK((*loaded)->data == snapshot_data(stream, sequence));
     }
   }
 }

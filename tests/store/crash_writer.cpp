@@ -1,7 +1,10 @@
 // The writer store/crash_test.cpp kills: `crash_writer JOURNAL SEED FD`.
 // 4 threads keep appending batches of 1..6 events to 40 streams through a
 // group committer and report each acknowledged append as
-// "stream last_sequence\n" on file descriptor FD. It never returns.
+// "stream last_sequence\n" on file descriptor FD. The first thread also saves
+// a snapshot of its stream after each of its appends, as an actor does, and
+// reports it as "snapshot stream sequence\n" once `save` returned. It never
+// returns.
 //
 // A program of its own, not a forked copy of the test (see
 // support/child_reports.hpp).
@@ -57,7 +60,14 @@ constexpr int streams_in_child = 40;
         if (!ack)
           fail("an append failed: " + ack.error().message);
         highest[stream_index] = ack->last_sequence;
-        const std::string line = stream + " " + std::to_string(ack->last_sequence) + "\n";
+        std::string line = stream + " " + std::to_string(ack->last_sequence) + "\n";
+        if (t == 0) {
+          const store::snapshot snap{stream, ack->last_sequence, 0,
+                                     snapshot_data(stream, ack->last_sequence)};
+          if (auto saved = (*opened)->snapshots().save(snap); !saved)
+            fail("a snapshot failed: " + saved.error().message);
+          line += "snapshot " + stream + " " + std::to_string(ack->last_sequence) + "\n";
+        }
         if (write(report_fd, line.data(), line.size()) != static_cast<ssize_t>(line.size()))
           fail("cannot report an append on file descriptor " + std::to_string(report_fd));
       }
