@@ -202,6 +202,47 @@ TEST_CASE_FIXTURE(runtime_fixture, "snapshots are taken every N events and a bad
   CHECK(ok(rt->dump().get()) == expected);
 }
 
+TEST_CASE_FIXTURE(runtime_fixture, "a large state is snapshotted once the events since its last "
+                                   "snapshot are as large as it") {
+  faulty_storage storage(store::make_memory_storage());
+  options.storage = &storage;
+  options.snapshot_every = 5;
+  start();
+  build("team/review-api");
+  auto pool = create_pool("team/review-api:stable", "big", 40, 40);
+  for (int tick = 0; tick < 30 && info(pool.id).status.ready < 40; ++tick)
+    advance(1s); // 4 fills per tick
+  REQUIRE(info(pool.id).status.ready == 40);
+  const std::string stream = "pool/" + pool.id;
+  // Each snapshot the pool took, as (sequence, size), watched after each
+  // checkout and its refill.
+  std::vector<std::pair<std::uint64_t, std::size_t>> taken;
+  for (int i = 0; i < 60; ++i) {
+    ok(rt->create_sandbox(tenant, from_pool(pool.id, "require", 1000)).get());
+    advance(200ms);
+    auto snap = storage.snapshots().load(stream);
+    REQUIRE(snap);
+    if (snap->has_value() && (taken.empty() || taken.back().first != (*snap)->sequence))
+      taken.emplace_back((*snap)->sequence, (*snap)->data.size());
+  }
+  auto events = storage.events().read_stream(stream);
+  REQUIRE(events);
+  // 60 checkouts are 180 events: every 5 would be 36 snapshots. A snapshot
+  // of 40 members is far larger than 5 events, so there are fewer, and
+  // between two of them the events add up to at least the first one's size.
+  REQUIRE(taken.size() >= 2);
+  CHECK(taken.size() < 20);
+  for (std::size_t k = 1; k < taken.size(); ++k) {
+    CAPTURE(k);
+    std::size_t bytes = 0;
+    for (const auto& event : *events)
+      if (event.sequence > taken[k - 1].first && event.sequence <= taken[k].first)
+        bytes += event.payload.size();
+    CHECK(taken[k].first - taken[k - 1].first >= 5);
+    CHECK(bytes >= taken[k - 1].second);
+  }
+}
+
 namespace {
 
 /// Drives a runtime through a scripted history touching every kind of event.
