@@ -60,7 +60,10 @@ struct runtime_options {
   /// Turns reconciliation off for every pool (degraded: controller_disabled).
   // Default: false
   bool controller_disabled = false;
-  /// Snapshot a pool's or sandbox's state every this many events; 0: never.
+  /// Snapshot a pool's or sandbox's state after this many events, and not
+  /// before those events' payloads add up to the size of its last
+  /// snapshot (a large state is not written out again every few events);
+  /// 0: never.
   // Default: 100
   std::uint64_t snapshot_every = 100;
   /// The hosts; registered (or re-registered with new capacity) at start.
