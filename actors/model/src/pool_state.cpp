@@ -71,34 +71,27 @@ const pool_state::member_index& pool_state::indexed() const {
   if (!index_.built) {
     index_.clear();
     for (const auto& [member_id, m] : members)
-      index_add(m);
+      index_member(m, true);
     index_.built = true;
   }
   return index_;
 }
 
-void pool_state::index_add(const member& m) const {
-  const bool live = m.state == member_state::ready || m.state == member_state::warming;
-  if (m.state == member_state::ready)
-    index_.ready.insert({m.since_ns, &m});
-  else if (m.state == member_state::warming)
-    index_.warming.insert({m.since_ns, &m});
-  else if (m.state == member_state::draining)
-    ++index_.draining;
-  if (live && m.generation < generation)
-    ++index_.old_live;
-}
-
-void pool_state::index_remove(const member& m) const {
-  const bool live = m.state == member_state::ready || m.state == member_state::warming;
-  if (m.state == member_state::ready)
-    index_.ready.erase({m.since_ns, &m});
-  else if (m.state == member_state::warming)
-    index_.warming.erase({m.since_ns, &m});
-  else if (m.state == member_state::draining)
-    --index_.draining;
-  if (live && m.generation < generation)
-    --index_.old_live;
+void pool_state::index_member(const member& m, bool add) const {
+  members_by_age* by_age = m.state == member_state::ready     ? &index_.ready
+                           : m.state == member_state::warming ? &index_.warming
+                                                              : nullptr;
+  auto count = [add](std::uint32_t& n) { add ? ++n : --n; };
+  if (by_age != nullptr) {
+    if (add)
+      by_age->insert({m.since_ns, &m});
+    else
+      by_age->erase({m.since_ns, &m});
+    if (m.generation < generation) // a live member of an older generation
+      count(index_.old_live);
+  } else if (m.state == member_state::draining) {
+    count(index_.draining);
+  }
 }
 
 const member* pool_state::pick_ready() const {
@@ -321,7 +314,7 @@ bool pool_state::apply(const events::domain_event& event) {
   auto found = members.find(*touched);
   const bool existed = found != members.end();
   if (existed)
-    index_remove(found->second);
+    index_member(found->second, false);
   const bool applied = std::visit(pool_applier{*this}, event);
   // A member that left is out of the map (its iterator with it); one that
   // stayed is where it was; a new one is looked up.
@@ -330,7 +323,7 @@ bool pool_state::apply(const events::domain_event& event) {
   else if (applied && leaves_pool(event))
     found = members.end();
   if (found != members.end())
-    index_add(found->second);
+    index_member(found->second, true);
   return applied;
 }
 
