@@ -272,9 +272,8 @@ TEST_CASE_FIXTURE(full_pool, "the pool refills after each checkout and never exc
 namespace {
 
 /// A runtime on CAF's threads (not the test scheduler) with a ready
-/// template and a pool `twp_fast` of 16, filling within milliseconds.
-std::unique_ptr<runtime> fast_pool_on_threads() {
-  runtime_options options;
+/// template `team/fast:stable`.
+std::unique_ptr<runtime> fast_template_on_threads(runtime_options options = {}) {
   options.sim.build_latency = 10ms;
   options.sim.restore_latency = 1ms;
   options.pools.tick = 20ms;
@@ -285,6 +284,23 @@ std::unique_ptr<runtime> fast_pool_on_threads() {
   while (built.status == "building" && std::chrono::steady_clock::now() < build_deadline)
     built = ok(rt->get_build(tenant, "team/fast", built.build_id).get());
   REQUIRE(built.status == "ready");
+  // The host records the build's artifact just after: until then a cold
+  // create finds no host for it.
+  auto artifact_ready = [&] {
+    const auto hosts = ok(rt->hosts().get());
+    const auto found = hosts.front().artifacts.find(built.build_id);
+    return found != hosts.front().artifacts.end() && found->second == "ready";
+  };
+  while (!artifact_ready() && std::chrono::steady_clock::now() < build_deadline)
+    std::this_thread::yield();
+  REQUIRE(artifact_ready());
+  return rt;
+}
+
+/// `fast_template_on_threads` with a pool `twp_fast` of 16, filling within
+/// milliseconds.
+std::unique_ptr<runtime> fast_pool_on_threads() {
+  auto rt = fast_template_on_threads();
   api::pool_spec spec;
   spec.template_ref = "team/fast:stable";
   spec.name = "fast";
@@ -336,6 +352,29 @@ callers_outcome on_threads(runtime& rt, int rounds, Use use) {
 }
 
 } // namespace
+
+TEST_CASE("a blocked call gives up at the call timeout, and the runtime answers the next one "
+          "(threads, not the test scheduler)") {
+  auto world = std::make_shared<vmm::sim_world>();
+  runtime_options options;
+  options.sim_world = world;
+  options.call_timeout = 300ms;
+  options.sim.cold_latency = 10ms;
+  auto rt = fast_template_on_threads(options);
+  // A cold create whose VM never comes up: nothing answers it in time.
+  world->hang_restores("local", 1);
+  api::sandbox_request cold;
+  cold.template_ref = "team/fast:stable";
+  const auto asked = std::chrono::steady_clock::now();
+  auto hung = rt->create_sandbox(tenant, cold).get();
+  const auto waited = std::chrono::steady_clock::now() - asked;
+  auto error = fails(std::move(hung), model::errc::unavailable);
+  CHECK(error.message == "no answer within the call timeout");
+  CHECK(waited >= 300ms);
+  // The next restore is not held up: the same call is answered.
+  auto answered = ok(rt->create_sandbox(tenant, cold).get());
+  CHECK(answered.state == "running");
+}
 
 TEST_CASE("a sandbox checked out from a pool can be read and deleted as soon as its caller has "
           "the answer, and read as destroyed after (threads, not the test scheduler)") {

@@ -3,8 +3,11 @@
 // The embedding API: open a data directory, start hearth's actors, and call
 // them with typed requests. No CAF type appears here.
 
+#include <semaphore.h>
+
+#include <cerrno>
 #include <chrono>
-#include <condition_variable>
+#include <ctime>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -105,10 +108,45 @@ namespace detail {
 /// controller hands sandbox creates' answers over on its own thread).
 inline thread_local int running_callbacks = 0;
 
+/// What a blocked `get` sleeps on until `set` posts it: a POSIX semaphore
+/// rather than a condition variable, because a thread woken from
+/// `pthread_cond_wait` takes the mutex back marked contended, so its unlock
+/// always costs one more futex system call (bench/controller, 256 blocked
+/// callers: 3.9 futex calls per checkout with a condition variable, 2.9
+/// with this).
+class wakeup {
+public:
+  wakeup() { ::sem_init(&sem_, 0, 0); }
+  ~wakeup() { ::sem_destroy(&sem_); }
+  wakeup(const wakeup&) = delete;
+  wakeup& operator=(const wakeup&) = delete;
+
+  void post() { ::sem_post(&sem_); }
+
+  /// Whether it was posted before `deadline` (steady clock).
+  bool wait_until(std::chrono::steady_clock::time_point deadline) {
+    const auto since_epoch = deadline.time_since_epoch();
+    const auto secs = std::chrono::duration_cast<std::chrono::seconds>(since_epoch);
+    timespec at{};
+    at.tv_sec = static_cast<std::time_t>(secs.count());
+    at.tv_nsec = static_cast<long>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(since_epoch - secs).count());
+    for (;;) {
+      if (::sem_clockwait(&sem_, CLOCK_MONOTONIC, &at) == 0)
+        return true;
+      if (errno != EINTR)
+        return false;
+    }
+  }
+
+private:
+  sem_t sem_;
+};
+
 template <class T>
 struct pending_state {
   std::mutex mutex;
-  std::condition_variable done;
+  wakeup done;
   std::optional<model::result<T>> value;
   std::function<void(model::result<T>)> callback;
 
@@ -131,7 +169,7 @@ struct pending_state {
       call(std::move(v));
       return;
     }
-    done.notify_all();
+    done.post();
   }
 
   void then(std::function<void(model::result<T>)> fn) {
@@ -202,9 +240,15 @@ private:
                             "no answer yet: it needs simulated time to pass"};
       return take(*state_->value);
     }
-    std::unique_lock<std::mutex> lock(state_->mutex);
-    if (!state_->done.wait_for(lock, timeout_, [&] { return state_->value.has_value(); }))
+    {
+      std::lock_guard<std::mutex> lock(state_->mutex);
+      if (state_->value)
+        return take(*state_->value);
+    }
+    // `set` fills the value before it posts: once posted, it is there.
+    if (!state_->done.wait_until(std::chrono::steady_clock::now() + timeout_))
       return model::error{model::errc::unavailable, "no answer within the call timeout"};
+    std::lock_guard<std::mutex> lock(state_->mutex);
     return take(*state_->value);
   }
 
