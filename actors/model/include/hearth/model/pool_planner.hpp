@@ -25,12 +25,16 @@ struct pool_options {
   /// Ready members idle longer than this expire and are replaced; 0: never.
   // Default: 0 (never)
   std::chrono::milliseconds idle_ttl{0};
-  /// How long a pool waits after a checkout before it refills: checkouts
-  /// that close together are refilled together, and the refill's work
-  /// (placement, the warming event) does not compete with the answer to the
-  /// caller. 0: at once.
-  // Default: 1 ms
-  std::chrono::milliseconds refill_delay{1};
+  /// How long a pool waits after a checkout before it refills, so that
+  /// checkouts close together are refilled together. 0: right after the
+  /// answers of the write that made the claims, behind whatever already
+  /// waits in the pool's mailbox (a busy pool still refills its claims
+  /// together). A delay costs two wake-ups of CAF's clock thread per refill:
+  /// at 256 blocked callers, 0 gave 8 % more checkouts/s at 7 % less CPU
+  /// than 1 ms (bench/controller), and a lone caller's latency did not
+  /// suffer (the refill's events wait for the next write anyway).
+  // Default: 0
+  std::chrono::milliseconds refill_delay{0};
   /// Members still warming after this fail and are replaced.
   // Default: 120 s
   std::chrono::milliseconds warming_deadline{120'000};
