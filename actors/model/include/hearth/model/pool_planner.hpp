@@ -30,8 +30,8 @@ struct pool_options {
   /// answers of the write that made the claims, behind whatever already
   /// waits in the pool's mailbox (a busy pool still refills its claims
   /// together). A delay costs two wake-ups of CAF's clock thread per refill:
-  /// at 256 blocked callers, 0 gave 8 % more checkouts/s at 7 % less CPU
-  /// than 1 ms (bench/controller), and a lone caller's latency did not
+  /// at 256 blocked callers, 0 gave 7-9 % more checkouts/s at 6-7 % less
+  /// CPU than 1 ms (bench/controller), and a lone caller's latency did not
   /// suffer (the refill's events wait for the next write anyway).
   // Default: 0
   std::chrono::milliseconds refill_delay{0};
