@@ -28,6 +28,14 @@ inline double process_cpu_seconds() {
   return seconds(usage.ru_utime) + seconds(usage.ru_stime);
 }
 
+/// Context switches of the whole process so far (voluntary and not), every
+/// thread included, ended ones too.
+inline double process_switches() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_nvcsw) + static_cast<double>(usage.ru_nivcsw);
+}
+
 /// The p-th percentile (0..100) of `samples`, which it sorts.
 inline double percentile(std::vector<double>& samples, double p) {
   if (samples.empty())

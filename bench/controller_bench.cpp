@@ -3,10 +3,14 @@
 // time of a journal of 10,000 pools and 100,000 sandboxes.
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <condition_variable>
 #include <filesystem>
 #include <mutex>
 #include <thread>
+
+#include <sched.h>
 
 #include <CLI/CLI.hpp>
 
@@ -32,6 +36,8 @@ struct checkout_result {
   std::uint64_t misses = 0;
   /// Process CPU time per checkout, every thread included.
   double cpu_us = 0;
+  /// The process's context switches per checkout, every thread included.
+  double switches = 0;
   /// The journal's work per checkout: events, appends (one per stream
   /// written) and durable writes (syncs).
   double events = 0;
@@ -100,7 +106,8 @@ std::unique_ptr<runtime> open_runtime(const std::string& dir, std::size_t pools,
 }
 
 checkout_result summarize(const std::vector<std::vector<double>>& latencies,
-                          std::uint64_t misses, double elapsed_seconds, double cpu_seconds) {
+                          std::uint64_t misses, double elapsed_seconds, double cpu_seconds,
+                          double switches) {
   std::vector<double> all;
   for (const auto& l : latencies)
     all.insert(all.end(), l.begin(), l.end());
@@ -108,6 +115,7 @@ checkout_result summarize(const std::vector<std::vector<double>>& latencies,
   out.checkouts = static_cast<double>(all.size());
   out.per_second = static_cast<double>(all.size()) / elapsed_seconds;
   out.cpu_us = all.empty() ? 0 : cpu_seconds * 1e6 / static_cast<double>(all.size());
+  out.switches = all.empty() ? 0 : switches / static_cast<double>(all.size());
   out.p50_ms = percentile(all, 50);
   out.p99_ms = percentile(all, 99);
   out.misses = misses;
@@ -115,9 +123,10 @@ checkout_result summarize(const std::vector<std::vector<double>>& latencies,
 }
 
 /// `callers` threads each check out sandboxes in a loop for `duration`, each
-/// from its own pool (pools are refilled as they go).
+/// from its own pool (pools are refilled as they go). With `batch_threads`
+/// the callers run under Linux's SCHED_BATCH policy (see the README).
 checkout_result run_checkouts(runtime& rt, int callers, std::size_t pools,
-                              std::chrono::milliseconds duration) {
+                              std::chrono::milliseconds duration, bool batch_threads) {
   std::atomic<bool> stop{false};
   std::atomic<std::uint64_t> misses{0};
   std::vector<std::vector<double>> latencies(static_cast<std::size_t>(callers));
@@ -125,8 +134,15 @@ checkout_result run_checkouts(runtime& rt, int callers, std::size_t pools,
   const auto journal_before = rt.metrics();
   const auto start = clock::now();
   const double cpu_start = process_cpu_seconds();
+  const double switches_start = process_switches();
+  std::atomic<int> policy_error{0}; // errno of a refused SCHED_BATCH
   for (int c = 0; c < callers; ++c)
     threads.emplace_back([&, c] {
+      if (batch_threads) {
+        const sched_param no_priority{};
+        if (sched_setscheduler(0, SCHED_BATCH, &no_priority) != 0)
+          policy_error = errno;
+      }
       api::sandbox_request request;
       request.warm_pool = "twp_p" + std::to_string(static_cast<std::size_t>(c) % pools);
       request.warm_pool_mode = "require";
@@ -146,8 +162,13 @@ checkout_result run_checkouts(runtime& rt, int callers, std::size_t pools,
   stop = true;
   for (auto& t : threads)
     t.join();
+  if (policy_error != 0) {
+    std::fprintf(stderr, "bench/controller: cannot run the callers under SCHED_BATCH: %s\n",
+                 std::strerror(policy_error));
+    std::exit(1);
+  }
   auto out = summarize(latencies, misses, seconds_since(start),
-                       process_cpu_seconds() - cpu_start);
+                       process_cpu_seconds() - cpu_start, process_switches() - switches_start);
   add_journal_work(out, journal_before, rt.metrics());
   return out;
 }
@@ -194,6 +215,7 @@ checkout_result run_async_checkouts(runtime& rt, int callers, std::size_t pools,
   const auto journal_before = rt.metrics();
   const auto start = clock::now();
   const double cpu_start = process_cpu_seconds();
+  const double switches_start = process_switches();
   s->running = callers;
   for (int c = 0; c < callers; ++c) {
     api::sandbox_request request;
@@ -209,7 +231,7 @@ checkout_result run_async_checkouts(runtime& rt, int callers, std::size_t pools,
     s->idle.wait(lock, [&] { return s->running == 0; });
   }
   auto out = summarize(s->latencies, s->misses, seconds_since(start),
-                       process_cpu_seconds() - cpu_start);
+                       process_cpu_seconds() - cpu_start, process_switches() - switches_start);
   add_journal_work(out, journal_before, rt.metrics());
   return out;
 }
@@ -365,6 +387,10 @@ int main(int argc, char** argv) {
   bool blocking_callers = true;
   app.add_flag("--blocking,!--no-blocking", blocking_callers,
                "run each caller count with a blocked thread per caller (default: on)");
+  bool batch_callers = false;
+  app.add_flag("--batch-callers", batch_callers,
+               "also run each caller count with blocked threads under SCHED_BATCH, which "
+               "the threads that answer them do not yield to at once (default: off)");
   int rounds = 3;
   app.add_option("--rounds", rounds,
                  "runs of each caller count; the median run is reported (this machine's "
@@ -375,8 +401,8 @@ int main(int argc, char** argv) {
 
   std::printf("bench/controller: simulated VMs (1 ms restore), RocksDB journal in %s\n",
               dir.c_str());
-  std::printf("%-24s %12s %10s %10s %14s %8s %22s %s\n", "run", "checkouts/s", "p50 ms",
-              "p99 ms", "CPU us/checkout", "misses", "events/appends/syncs",
+  std::printf("%-24s %12s %10s %10s %14s %9s %8s %22s %s\n", "run", "checkouts/s", "p50 ms",
+              "p99 ms", "CPU us/checkout", "switches", "misses", "events/appends/syncs",
               rounds > 1 ? "  checkouts/s of every run" : "");
   std::vector<figure> figures;
   const auto duration = std::chrono::milliseconds(static_cast<long>(seconds * 1000));
@@ -393,8 +419,8 @@ int main(int argc, char** argv) {
     });
     const checkout_result& r = runs[runs.size() / 2];
     const std::string run = std::to_string(callers_) + " " + kind;
-    std::printf("%-24s %12.0f %10.3f %10.3f %14.1f %8llu %8.2f/%.2f/%.3f %s\n", run.c_str(),
-                r.per_second, r.p50_ms, r.p99_ms, r.cpu_us,
+    std::printf("%-24s %12.0f %10.3f %10.3f %14.1f %9.2f %8llu %8.2f/%.2f/%.3f %s\n",
+                run.c_str(), r.per_second, r.p50_ms, r.p99_ms, r.cpu_us, r.switches,
                 static_cast<unsigned long long>(r.misses), r.events, r.appends, r.syncs,
                 runs.size() > 1 ? every.c_str() : "");
     std::fflush(stdout);
@@ -405,15 +431,20 @@ int main(int argc, char** argv) {
     figures.push_back({"checkout latency p99, " + run, r.p99_ms, "ms",
                        targets && callers_ == 1 ? "<= 2" : ""});
     figures.push_back({"CPU per checkout, " + run, r.cpu_us, "us", ""});
+    figures.push_back({"context switches per checkout, " + run, r.switches, "1", ""});
   };
   for (int c : callers) {
     // Each run on a fresh runtime, the blocking and the asynchronous runs
     // alternating, so that a slow spell of the machine hits both alike.
-    std::vector<checkout_result> blocking_runs, async_runs;
+    std::vector<checkout_result> blocking_runs, batch_runs, async_runs;
     for (int round = 0; round < rounds; ++round) {
       if (blocking_callers) {
         auto rt = open_runtime(dir + "/checkouts", pools, pool_size, snapshot_every);
-        blocking_runs.push_back(run_checkouts(*rt, c, pools, duration));
+        blocking_runs.push_back(run_checkouts(*rt, c, pools, duration, false));
+      }
+      if (batch_callers) {
+        auto rt = open_runtime(dir + "/checkouts", pools, pool_size, snapshot_every);
+        batch_runs.push_back(run_checkouts(*rt, c, pools, duration, true));
       }
       if (async_callers) {
         auto rt = open_runtime(dir + "/checkouts", pools, pool_size, snapshot_every);
@@ -422,6 +453,8 @@ int main(int argc, char** argv) {
     }
     if (blocking_callers)
       report(c, "callers", std::move(blocking_runs), true);
+    if (batch_callers)
+      report(c, "batch callers", std::move(batch_runs), false);
     if (async_callers)
       report(c, "async callers", std::move(async_runs), false);
   }
