@@ -246,10 +246,14 @@ void controller_actor::on_down(const caf::down_msg& down) {
   auto& registry = kind == "pool" ? pools_ : sandboxes_;
   auto& e = registry[id];
   e.actor = caf::actor{};
+  const auto now = clock().now();
+  if (e.restarts > 0 && now - e.back_at >= ctx_->restart_backoff_reset)
+    e.restarts = 0; // it ran well for long enough since its last restart
   const auto restarts = ++e.restarts;
   auto wait = ctx_->restart_backoff;
   for (std::uint32_t i = 1; i < restarts && wait < std::chrono::seconds(30); ++i)
     wait *= 2;
+  e.back_at = now + wait;
   std::fprintf(stderr, "hearth: %s %s stopped (%s); restarting in %lld ms\n", kind.c_str(),
                id.c_str(), caf::to_string(down.reason).c_str(),
                static_cast<long long>(wait.count()));

@@ -47,10 +47,13 @@ private:
   struct entry {
     caf::actor actor;
     std::string tenant;
+    /// Failures counted toward the restart backoff.
     std::uint32_t restarts = 0;
     std::unique_ptr<parked_sandbox> parked;
     /// Deletes forwarded to `actor`: it may retire only once it had them all.
     std::uint32_t deletes_sent = 0;
+    /// When the last restart was due (see `runtime_context::restart_backoff_reset`).
+    caf::actor_clock::time_point back_at{};
   };
 
   /// Monitors `actor` and enters it in the directory as `kind` `id`.

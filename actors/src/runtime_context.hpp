@@ -160,8 +160,12 @@ struct runtime_context {
   /// Domain time = wall time at start + time the actor clock moved since.
   std::int64_t wall_at_start_ns = 0;
   caf::actor_clock::time_point clock_at_start;
-  /// How long a sandbox restart waits after the n-th failure: base * 2^(n-1).
+  /// How long an actor's restart waits after its n-th failure: base * 2^(n-1),
+  /// doubling up to the first wait of 30 s or more.
   std::chrono::milliseconds restart_backoff{100};
+  /// An actor that has run this long since its last restart counts its
+  /// failures from zero again: one that failed an hour ago is not slowed down.
+  std::chrono::milliseconds restart_backoff_reset{60'000};
 
   caf::actor capacity;
   caf::actor templates;

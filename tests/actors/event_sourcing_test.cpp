@@ -173,6 +173,35 @@ TEST_CASE_FIXTURE(runtime_fixture, "restarts back off when the journal keeps fai
   CHECK(ok(rt->create_sandbox(tenant, from_pool(pool.id, "require", 0)).get()).warm_pool_checkout.hit);
 }
 
+TEST_CASE_FIXTURE(runtime_fixture, "the restart backoff starts over once an actor has run for a "
+                                   "minute since its last restart") {
+  faulty_storage storage(store::make_memory_storage());
+  options.storage = &storage;
+  start();
+  build("team/review-api");
+  auto pool = create_pool("team/review-api:stable", "flaky", 1, 1);
+  advance(1s);
+  // Fails once, and the restart is due in `wait`: still down just before,
+  // back just after.
+  auto fail_and_return_after = [&](std::chrono::milliseconds wait) {
+    storage.faults().fail_next("pool/", 1);
+    (void)rt->create_sandbox(tenant, from_pool(pool.id, "require", 0)); // a claim to write
+    rt->run();
+    advance(wait - 10ms);
+    fails(rt->get_pool(tenant, pool.id).get(), model::errc::not_found);
+    advance(20ms);
+    CHECK(info(pool.id).status.ready == 1);
+  };
+  fail_and_return_after(100ms);
+  fail_and_return_after(200ms);
+  advance(59s); // not yet a minute since the last restart
+  fail_and_return_after(400ms);
+  advance(60s);
+  fail_and_return_after(100ms);
+  fail_and_return_after(200ms);
+  CHECK(rt->metrics().actor_restarts == 5);
+}
+
 TEST_CASE_FIXTURE(runtime_fixture, "snapshots are taken every N events and a bad one falls back to full replay") {
   faulty_storage storage(store::make_memory_storage());
   options.storage = &storage;
