@@ -150,43 +150,23 @@ TEST_CASE_FIXTURE(runtime_fixture, "a claim and its sandbox's record are written
   CHECK(ok(rt->get_sandbox(tenant, sandbox.id).get()).vm_id == sandbox.vm_id);
 }
 
-TEST_CASE_FIXTURE(runtime_fixture, "restarts back off when the journal keeps failing") {
+TEST_CASE_FIXTURE(runtime_fixture, "restarts back off while the journal keeps failing, and start "
+                                   "over once an actor has run for a minute since its restart") {
   faulty_storage storage(store::make_memory_storage());
   options.storage = &storage;
   start();
   build("team/review-api");
   auto pool = create_pool("team/review-api:stable", "flaky", 1, 1);
   advance(1s);
-  storage.faults().fail_next("pool/", 3);
-  auto wait = 100ms;
-  for (std::uint64_t failure = 1; failure <= 3; ++failure) {
-    CAPTURE(failure);
-    (void)rt->create_sandbox(tenant, from_pool(pool.id, "require", 0)); // a claim to write
-    rt->run();
-    CHECK(rt->metrics().actor_restarts == failure);
-    advance(wait - 10ms);
-    fails(rt->get_pool(tenant, pool.id).get(), model::errc::not_found); // still down
-    advance(20ms);
-    CHECK(info(pool.id).status.ready == 1); // back, from the journal
-    wait *= 2;
-  }
-  CHECK(ok(rt->create_sandbox(tenant, from_pool(pool.id, "require", 0)).get()).warm_pool_checkout.hit);
-}
-
-TEST_CASE_FIXTURE(runtime_fixture, "the restart backoff starts over once an actor has run for a "
-                                   "minute since its last restart") {
-  faulty_storage storage(store::make_memory_storage());
-  options.storage = &storage;
-  start();
-  build("team/review-api");
-  auto pool = create_pool("team/review-api:stable", "flaky", 1, 1);
-  advance(1s);
+  std::uint64_t failures = 0;
   // Fails once, and the restart is due in `wait`: still down just before,
-  // back just after.
+  // back from the journal just after.
   auto fail_and_return_after = [&](std::chrono::milliseconds wait) {
+    CAPTURE(wait.count());
     storage.faults().fail_next("pool/", 1);
     (void)rt->create_sandbox(tenant, from_pool(pool.id, "require", 0)); // a claim to write
     rt->run();
+    CHECK(rt->metrics().actor_restarts == ++failures);
     advance(wait - 10ms);
     fails(rt->get_pool(tenant, pool.id).get(), model::errc::not_found);
     advance(20ms);
@@ -194,12 +174,13 @@ TEST_CASE_FIXTURE(runtime_fixture, "the restart backoff starts over once an acto
   };
   fail_and_return_after(100ms);
   fail_and_return_after(200ms);
-  advance(59s); // not yet a minute since the last restart
   fail_and_return_after(400ms);
+  advance(59s); // not yet a minute since the last restart
+  fail_and_return_after(800ms);
   advance(60s);
   fail_and_return_after(100ms);
   fail_and_return_after(200ms);
-  CHECK(rt->metrics().actor_restarts == 5);
+  CHECK(ok(rt->create_sandbox(tenant, from_pool(pool.id, "require", 0)).get()).warm_pool_checkout.hit);
 }
 
 TEST_CASE_FIXTURE(runtime_fixture, "snapshots are taken every N events and a bad one falls back to full replay") {
