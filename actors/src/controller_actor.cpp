@@ -377,7 +377,7 @@ void controller_actor::reconcile_with_hosts() {
 
 template <class T, class Atom>
 caf::result<std::vector<T>>
-controller_actor::gather(const std::unordered_map<std::string, entry>& from,
+controller_actor::gather(const string_map<entry>& from,
                          const std::string& tenant, Atom atom) {
   auto rp = make_response_promise<std::vector<T>>();
   auto results = std::make_shared<std::vector<T>>();

@@ -10,6 +10,7 @@
 #include <caf/all.hpp>
 
 #include "direct_answer.hpp"
+#include "hearth/string_map.hpp"
 #include "hearth/model/world_state.hpp"
 #include "messages.hpp"
 #include "runtime_context.hpp"
@@ -113,7 +114,7 @@ private:
   void reconcile_with_hosts();
 
   template <class T, class Atom>
-  caf::result<std::vector<T>> gather(const std::unordered_map<std::string, entry>& from,
+  caf::result<std::vector<T>> gather(const string_map<entry>& from,
                                      const std::string& tenant, Atom atom);
 
   std::shared_ptr<runtime_context> ctx_;
@@ -121,8 +122,8 @@ private:
   bool deterministic_;
   // Hashed: every create looks a sandbox id up a few times, and a registry
   // holds every sandbox (lists sort their answers).
-  std::unordered_map<std::string, entry> pools_;
-  std::unordered_map<std::string, entry> sandboxes_;
+  string_map<entry> pools_;
+  string_map<entry> sandboxes_;
   std::unordered_map<caf::actor_addr, std::pair<std::string, std::string>>
     by_address_; // kind, id
   /// VM id -> (kind, id) of what the journal says runs it; for reconciling

@@ -5,10 +5,10 @@
 #include <map>
 #include <memory>
 #include <thread>
-#include <unordered_map>
 
 #include <caf/all.hpp>
 
+#include "hearth/string_map.hpp"
 #include "hearth/vmm/driver.hpp"
 #include "runtime_context.hpp"
 
@@ -29,7 +29,7 @@ struct vm_owner {
 struct vmm_state {
   std::unique_ptr<vmm::driver> driver;
   /// Hashed: it holds every VM of the host, and a warm checkout changes one.
-  std::unordered_map<std::string, vm_owner> owners;
+  string_map<vm_owner> owners;
   /// Driver work due later, by deadline, behind one clock timer for the
   /// earliest: a busy simulated host starts thousands of restores a second,
   /// and a timer each kept CAF's clock thread waking for every one.

@@ -3,7 +3,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <mutex>
-#include <unordered_map>
 
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
@@ -12,6 +11,7 @@
 #include <rocksdb/write_batch.h>
 
 #include "hearth/events/record.hpp"
+#include "hearth/string_map.hpp"
 #include "hearth/store/storage.hpp"
 #include "rocksdb_layout.hpp"
 #include "snapshot_record.hpp"
@@ -154,8 +154,8 @@ private:
   /// `streams_`; a turnover drops `older_streams_` and makes `streams_` the
   /// older one. Approximately least-recently-used, at the cost of a hash
   /// lookup.
-  std::unordered_map<std::string, stream_state> streams_;
-  std::unordered_map<std::string, stream_state> older_streams_;
+  string_map<stream_state> streams_;
+  string_map<stream_state> older_streams_;
   rocksdb::WriteBatch batch_;
   std::string record_buffer_;
   /// Index and metadata entries of the batch being built; written sorted, so
@@ -375,8 +375,11 @@ result<stream_state*> rocksdb_journal::cached_state(const std::string& stream) {
   auto found = streams_.find(stream);
   if (found != streams_.end())
     return &found->second;
-  if (auto older = older_streams_.find(stream); older != older_streams_.end())
-    return &streams_.insert(older_streams_.extract(older)).position->second;
+  if (auto older = older_streams_.find(stream); older != older_streams_.end()) {
+    const stream_state moved = older->second;
+    older_streams_.erase(older);
+    return &streams_.try_emplace(stream, moved).first->second;
+  }
   if (std::string_view(stream).substr(0, growing_kind.size()) == growing_kind
       && stream > owner_.newest_growing_)
     return &streams_.emplace(stream, stream_state{}).first->second;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "hearth/string_map.hpp"
 #include "hearth/vmm/driver.hpp"
 
 #include <chrono>
@@ -7,7 +8,6 @@
 #include <memory>
 #include <mutex>
 #include <set>
-#include <unordered_map>
 #include <unordered_set>
 #include <string>
 #include <vector>
@@ -75,7 +75,7 @@ private:
   mutable std::mutex mutex_;
   std::map<std::string, host_record> hosts_;
   // Hashed: a benchmark restores hundreds of thousands of VMs.
-  std::unordered_map<std::string, int> restores_;
+  string_map<int> restores_;
 };
 
 /// A deterministic driver for the pool logic's tests and benchmarks: every

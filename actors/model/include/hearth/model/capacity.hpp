@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include "hearth/events/domain_event.hpp"
+#include "hearth/string_map.hpp"
 
 namespace hearth::model {
 
@@ -104,7 +105,7 @@ private:
   /// Adds `a` to (or takes it from) its host's and tenant's usage.
   void count(const allocation& a, bool add);
 
-  std::unordered_map<std::string, allocation> allocations_;
+  string_map<allocation> allocations_;
   std::unordered_map<std::string, usage> host_used_;
   /// Sandbox allocations per tenant (pool members count as reservations).
   std::unordered_map<std::string, usage> tenant_used_;

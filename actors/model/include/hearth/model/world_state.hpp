@@ -2,7 +2,6 @@
 
 #include <cstdint>
 #include <map>
-#include <unordered_map>
 #include <string>
 #include <string_view>
 
@@ -12,6 +11,7 @@
 #include "hearth/model/pool_state.hpp"
 #include "hearth/model/sandbox_state.hpp"
 #include "hearth/model/template_state.hpp"
+#include "hearth/string_map.hpp"
 
 namespace hearth::model {
 
@@ -32,7 +32,7 @@ struct world_state {
   std::map<std::string, tenant_state> tenants;
   std::map<std::string, template_state> templates;
   /// The highest sequence number applied per stream.
-  std::unordered_map<std::string, std::uint64_t> sequences;
+  string_map<std::uint64_t> sequences;
   /// Events that did not fit their aggregate's state (should stay 0).
   std::uint64_t rejected = 0;
 
