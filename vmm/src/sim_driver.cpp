@@ -63,7 +63,8 @@ void sim_world::add_running(const std::string& host,
                             const std::vector<std::string>& vm_ids) {
   std::lock_guard<std::mutex> lock(mutex_);
   auto& record = hosts_[host];
-  record.vms.insert(vm_ids.begin(), vm_ids.end());
+  for (const auto& vm_id : vm_ids)
+    record.vms.try_emplace(vm_id);
 }
 
 bool sim_world::has_vm(const std::string& vm_id) const {
@@ -159,7 +160,7 @@ void sim_driver::restore(vm_request request, callback<vm_info> done) {
       --record.hanging_restores;
     }
     if (outcome != failing) {
-      record.vms.insert(request.vm_id);
+      record.vms.try_emplace(request.vm_id);
       ++world_->restores_[request.vm_id];
     }
   }
@@ -197,7 +198,10 @@ void sim_driver::destroy(std::string vm_id, done_callback done) {
 std::vector<std::string> sim_driver::running() {
   std::lock_guard<std::mutex> lock(world_->mutex_);
   const auto& vms = world_->hosts_[host_].vms;
-  std::vector<std::string> out(vms.begin(), vms.end());
+  std::vector<std::string> out;
+  out.reserve(vms.size());
+  for (const auto& [vm_id, running] : vms)
+    out.push_back(vm_id);
   std::sort(out.begin(), out.end()); // the same order every run
   return out;
 }

@@ -8,7 +8,6 @@
 #include <memory>
 #include <mutex>
 #include <set>
-#include <unordered_set>
 #include <string>
 #include <vector>
 
@@ -62,9 +61,11 @@ public:
 
 private:
   friend class sim_driver;
+  /// What the simulation keeps of a running VM: its id, the key.
+  struct running_vm {};
   struct host_record {
     bool lost = false;
-    std::unordered_set<std::string> vms;
+    string_map<running_vm> vms;
     std::set<std::string> artifacts;
     int failing_restores = 0;
     int hanging_restores = 0;
