@@ -10,8 +10,8 @@
 #include <caf/all.hpp>
 
 #include "direct_answer.hpp"
-#include "hearth/string_map.hpp"
 #include "hearth/model/world_state.hpp"
+#include "hearth/string_map.hpp"
 #include "messages.hpp"
 #include "runtime_context.hpp"
 

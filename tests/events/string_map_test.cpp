@@ -1,11 +1,10 @@
-#include <doctest/doctest.h>
+#include "hearth/string_map.hpp"
 
+#include <doctest/doctest.h>
 #include <map>
 #include <random>
 #include <string>
 #include <unordered_map>
-
-#include "hearth/string_map.hpp"
 
 using hearth::string_map;
 
@@ -53,7 +52,8 @@ TEST_CASE("string_map: finds, inserts, assigns and erases like std::unordered_ma
   CHECK(m.begin() == m.end());
 }
 
-TEST_CASE("string_map: references survive growth, and erasing while iterating visits each entry once") {
+TEST_CASE("string_map: references survive growth, and erasing while iterating visits "
+          "each entry once") {
   string_map<int> m;
   int& first = m["sandbox/sbx_00000"];
   first = 7;
@@ -114,7 +114,8 @@ TEST_CASE("string_map: random operations agree with std::unordered_map") {
       case 0:
       case 1:
       case 2:
-        CHECK(m.try_emplace(key, value).second == reference.try_emplace(key, value).second);
+        CHECK(m.try_emplace(key, value).second ==
+              reference.try_emplace(key, value).second);
         break;
       case 3:
         m[key] = value;

@@ -55,7 +55,9 @@ public:
     basic_iterator() = default;
     /// An iterator converts to a const_iterator.
     template <bool C = Const, class = std::enable_if_t<C>>
-    basic_iterator(const basic_iterator<false>& other) : at_(other.at_), end_(other.end_) {}
+    basic_iterator(const basic_iterator<false>& other)
+        : at_(other.at_)
+        , end_(other.end_) {}
 
     reference operator*() const { return *at_->node; }
     pointer operator->() const { return at_->node; }
@@ -80,7 +82,11 @@ public:
     friend class string_map;
     template <bool>
     friend class basic_iterator;
-    basic_iterator(slot* at, slot* end) : at_(at), end_(end) { skip(); }
+    basic_iterator(slot* at, slot* end)
+        : at_(at)
+        , end_(end) {
+      skip();
+    }
     void skip() {
       while (at_ != end_ && at_->tag <= erased_tag)
         ++at_;
@@ -128,7 +134,9 @@ public:
 
   iterator begin() { return iterator(slots_.get(), slots_.get() + capacity_); }
   iterator end() { return iterator(slots_.get() + capacity_, slots_.get() + capacity_); }
-  const_iterator begin() const { return const_iterator(slots_.get(), slots_.get() + capacity_); }
+  const_iterator begin() const {
+    return const_iterator(slots_.get(), slots_.get() + capacity_);
+  }
   const_iterator end() const {
     return const_iterator(slots_.get() + capacity_, slots_.get() + capacity_);
   }
@@ -141,7 +149,9 @@ public:
     slot* found = lookup(key, hash_of(key));
     return found == nullptr ? end() : const_iterator(found, slots_.get() + capacity_);
   }
-  size_type count(std::string_view key) const { return lookup(key, hash_of(key)) ? 1 : 0; }
+  size_type count(std::string_view key) const {
+    return lookup(key, hash_of(key)) ? 1 : 0;
+  }
   bool contains(std::string_view key) const { return count(key) > 0; }
 
   V& at(std::string_view key) {
@@ -150,7 +160,9 @@ public:
       throw std::out_of_range("string_map::at: no entry " + std::string(key));
     return found->node->second;
   }
-  const V& at(std::string_view key) const { return const_cast<string_map&>(*this).at(key); }
+  const V& at(std::string_view key) const {
+    return const_cast<string_map&>(*this).at(key);
+  }
 
   V& operator[](std::string_view key) { return try_emplace(key).first->second; }
 
@@ -162,9 +174,9 @@ public:
       return {iterator(found, slots_.get() + capacity_), false};
     if ((used_ + 1) * 4 > capacity_ * 3)
       rehash(size_ + 1);
-    auto node = std::make_unique<value_type>(std::piecewise_construct,
-                                             std::forward_as_tuple(key),
-                                             std::forward_as_tuple(std::forward<Args>(args)...));
+    auto node =
+        std::make_unique<value_type>(std::piecewise_construct, std::forward_as_tuple(key),
+                                     std::forward_as_tuple(std::forward<Args>(args)...));
     slot* free = vacancy(hash);
     if (free->tag == empty_tag)
       ++used_;
