@@ -166,12 +166,13 @@ caf::actor controller_actor::spawn_new_sandbox(events::sandbox_created created,
                 spawn<sandbox_actor>(ctx_, std::move(created), correlation));
 }
 
-void controller_actor::park(model::sandbox_state state, std::uint64_t sequence) {
-  const std::string id = state.id;
-  auto& e = sandboxes_[id];
+void controller_actor::park(model::sandbox_state&& state, std::uint64_t sequence) {
+  auto& e = sandboxes_[state.id];
   e.actor = caf::actor{};
   e.tenant = state.tenant;
-  e.parked = std::make_unique<parked_sandbox>(parked_sandbox{std::move(state), sequence});
+  // Built in place: a sandbox's state is large, and each move copies a
+  // dozen strings' worth of fields.
+  e.parked.reset(new parked_sandbox{std::move(state), sequence});
 }
 
 void controller_actor::keep_destroyed(const std::string& id) {

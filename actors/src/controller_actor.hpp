@@ -68,7 +68,7 @@ private:
   /// sandboxes are never addressed between their claim (or a restart) and
   /// their end: not spawning their actors up front saves a warm checkout
   /// and a recovery an actor each.
-  void park(model::sandbox_state state, std::uint64_t sequence);
+  void park(model::sandbox_state&& state, std::uint64_t sequence);
   /// A sandbox's actor, spawned from its parked state if it has none.
   caf::actor wake(entry& e);
   /// Counts parked sandbox `id` among the destroyed ones kept readable,

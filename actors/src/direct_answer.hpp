@@ -24,8 +24,11 @@ public:
   explicit direct_answer(std::shared_ptr<detail::pending_state<T>> state)
     : box_(std::make_shared<box>(std::move(state))) {}
 
-  /// Runs the caller's continuation, if it has one, on this thread.
-  void deliver(T value) const { box_->give(std::move(value)); }
+  /// Runs the caller's continuation, if it has one, on this thread. The
+  /// answer is passed on by reference down to where it is kept: an answer
+  /// such as a sandbox's has a dozen strings, each moved at every hop.
+  void deliver(T&& value) const { box_->give(model::result<T>(std::move(value))); }
+  void deliver(const T& value) const { box_->give(model::result<T>(value)); }
   void deliver(const caf::error& err) const { box_->give(from_caf(err)); }
 
 private:
@@ -38,7 +41,7 @@ private:
                         "no answer: the actor that had the call stopped first (the runtime "
                         "closing, or the pool deleted)"});
     }
-    void give(model::result<T> answer) {
+    void give(model::result<T>&& answer) {
       if (auto taken = std::move(state))
         taken->set(std::move(answer));
     }

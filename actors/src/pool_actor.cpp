@@ -363,11 +363,15 @@ void pool_actor::claim(const model::member& member, checkout wanting) {
   created.checkout = checkout_record(wanting, true);
   created.endpoints = member.endpoints;
   created.at_ns = now;
-  model::sandbox_state sandbox;
-  sandbox.apply(created);
   const std::string sandbox_id = created.id;
-  auto record = carry(model::sandbox_stream(sandbox_id), {events::domain_event{std::move(created)}},
-                      wanting.correlation_id);
+  // One event, applied and then encoded: not copied (an initializer list, or
+  // `apply(created)` converting it to a domain_event, would copy it).
+  std::vector<events::domain_event> sandbox_events;
+  sandbox_events.emplace_back(std::move(created));
+  auto sandbox = std::make_shared<model::sandbox_state>();
+  sandbox->apply(sandbox_events.front());
+  auto record =
+    carry(model::sandbox_stream(sandbox_id), sandbox_events, wanting.correlation_id);
   persist(stream_,
           events::member_claimed{member.id, sandbox_id, now, wanting.request.warm_pool_mode},
           [this, sandbox = std::move(sandbox), answer = std::move(wanting.answer)]() mutable {
@@ -379,8 +383,8 @@ void pool_actor::claim(const model::member& member, checkout wanting) {
 void pool_actor::after_continuations() {
   if (claimed_.empty())
     return;
-  auto done = std::move(claimed_);
-  claimed_.clear();
+  answering_.swap(claimed_);
+  auto& done = answering_;
   std::vector<api::sandbox_info> infos;
   infos.reserve(done.size());
   claimed_sandboxes sandboxes;
@@ -389,10 +393,10 @@ void pool_actor::after_continuations() {
   std::vector<std::string> vms;
   vms.reserve(done.size());
   for (auto& c : done) {
-    infos.push_back(sandbox_actor::info_of(c.sandbox));
-    adopted[c.sandbox.host].emplace_back(c.sandbox.vm_id, c.sandbox.id);
-    vms.push_back(c.sandbox.vm_id);
-    sandboxes.states.push_back(std::move(c.sandbox));
+    infos.push_back(sandbox_actor::info_of(*c.sandbox));
+    adopted[c.sandbox->host].emplace_back(c.sandbox->vm_id, c.sandbox->id);
+    vms.push_back(c.sandbox->vm_id);
+    sandboxes.states.push_back(std::move(*c.sandbox));
   }
   // The controller hears first: a caller may ask for its sandbox as soon as
   // it has the answer, and that request queues behind this message.
@@ -406,6 +410,7 @@ void pool_actor::after_continuations() {
   ctx_->metrics.checkouts_hit += done.size();
   for (std::size_t i = 0; i < done.size(); ++i)
     done[i].answer.deliver(std::move(infos[i]));
+  done.clear();
   schedule_refill();
 }
 

@@ -63,9 +63,11 @@ private:
     checkout wanting;
   };
 
-  /// A claim whose append the journal acknowledged.
+  /// A claim whose append the journal acknowledged. The sandbox's state is
+  /// shared, not moved, from the claim to its answer: it is large, and the
+  /// continuation that carries it is a `std::function` (copyable).
   struct claimed {
-    model::sandbox_state sandbox;
+    std::shared_ptr<model::sandbox_state> sandbox;
     direct_answer<api::sandbox_info> answer;
   };
 
@@ -108,6 +110,9 @@ private:
   std::uint32_t destroys_this_tick_ = 0;
   std::deque<waiter> waiters_;
   std::vector<claimed> claimed_;
+  /// The claims being answered; kept to reuse its capacity (and so
+  /// `claimed_`'s, which it swaps with).
+  std::vector<claimed> answering_;
   std::uint64_t next_waiter_ = 1;
   /// What this pool added to the runtime's waiter gauge.
   std::int64_t waiters_counted_ = 0;

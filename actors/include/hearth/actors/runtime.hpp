@@ -150,7 +150,7 @@ struct pending_state {
   std::optional<model::result<T>> value;
   std::function<void(model::result<T>)> callback;
 
-  void set(model::result<T> v) {
+  void set(model::result<T>&& v) {
     std::function<void(model::result<T>)> call;
     {
       std::lock_guard<std::mutex> lock(mutex);
