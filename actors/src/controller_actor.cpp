@@ -170,8 +170,8 @@ void controller_actor::park(model::sandbox_state&& state, std::uint64_t sequence
   auto& e = sandboxes_[state.id];
   e.actor = caf::actor{};
   e.tenant = state.tenant;
-  // Built in place: a sandbox's state is large, and each move copies a
-  // dozen strings' worth of fields.
+  // Built in place: a sandbox's state is large, and each move of it moves
+  // a dozen strings and maps one by one.
   e.parked.reset(new parked_sandbox{std::move(state), sequence});
 }
 
