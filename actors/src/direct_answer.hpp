@@ -28,7 +28,6 @@ public:
   /// answer is passed on by reference down to where it is kept: an answer
   /// such as a sandbox's has a dozen strings, each moved at every hop.
   void deliver(T&& value) const { box_->give(model::result<T>(std::move(value))); }
-  void deliver(const T& value) const { box_->give(model::result<T>(value)); }
   void deliver(const caf::error& err) const { box_->give(from_caf(err)); }
 
 private:
