@@ -5,12 +5,9 @@
 //   - cold creates (prefer-mode misses: an empty pool) with 1 and 16;
 //   - GET .../status requests per second (wrk), beside GET /healthz, the
 //     same server answering without the actors (the baseline).
-#include "bench_util.hpp"
-#include "support/http_client.hpp"
-
 #include <CLI/CLI.hpp>
-#include <arpa/inet.h>
 #include <algorithm>
+#include <arpa/inet.h>
 #include <atomic>
 #include <cstring>
 #include <fcntl.h>
@@ -25,6 +22,9 @@
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
+
+#include "bench_util.hpp"
+#include "support/http_client.hpp"
 
 using namespace hearth::bench;
 using nlohmann::json;
@@ -337,8 +337,8 @@ int main(int argc, char** argv) {
     figures.push_back({"warm checkout over HTTP p99, " + c, percentile(warm.ms, 99), "ms",
                        clients == 1 ? "<= 10" : "", ""});
     figures.push_back({"warm checkouts per second, " + c + " (median round; range " +
-                         std::to_string(static_cast<long>(rates.front())) + "-" +
-                         std::to_string(static_cast<long>(rates.back())) + ")",
+                           std::to_string(static_cast<long>(rates.front())) + "-" +
+                           std::to_string(static_cast<long>(rates.back())) + ")",
                        rates[rates.size() / 2], "1/s", "", ""});
     figures.push_back({"warm checkouts that hit a ready VM, " + c,
                        100.0 * warm.hits / std::max<std::size_t>(warm.ms.size(), 1), "%",

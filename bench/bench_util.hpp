@@ -51,8 +51,11 @@ inline double percentile(std::vector<double>& samples, double p) {
 struct figure {
   figure(std::string name_, double value_, std::string unit_, std::string target_ = {},
          std::string baseline_ = {})
-    : name(std::move(name_)), value(value_), unit(std::move(unit_)), target(std::move(target_)),
-      baseline(std::move(baseline_)) {}
+      : name(std::move(name_))
+      , value(value_)
+      , unit(std::move(unit_))
+      , target(std::move(target_))
+      , baseline(std::move(baseline_)) {}
 
   std::string name;
   double value = 0;

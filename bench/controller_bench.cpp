@@ -1,6 +1,7 @@
 // bench/controller: checkouts through the embedding API against pools kept
 // full (simulated VMs, real RocksDB journal with group commit), and recovery
 // time of a journal of 10,000 pools and 100,000 sandboxes.
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
@@ -8,11 +9,8 @@
 #include <cstring>
 #include <filesystem>
 #include <mutex>
-#include <thread>
-
 #include <sched.h>
-
-#include <CLI/CLI.hpp>
+#include <thread>
 
 #include "bench_util.hpp"
 #include "hearth/actors/runtime.hpp"
@@ -50,13 +48,17 @@ void add_journal_work(checkout_result& r, const runtime::counters& before,
                       const runtime::counters& after) {
   if (r.checkouts <= 0)
     return;
-  r.events = static_cast<double>(after.journal_events - before.journal_events) / r.checkouts;
-  r.appends = static_cast<double>(after.journal_appends - before.journal_appends) / r.checkouts;
-  r.syncs = static_cast<double>(after.journal_writes - before.journal_writes) / r.checkouts;
+  r.events =
+      static_cast<double>(after.journal_events - before.journal_events) / r.checkouts;
+  r.appends =
+      static_cast<double>(after.journal_appends - before.journal_appends) / r.checkouts;
+  r.syncs =
+      static_cast<double>(after.journal_writes - before.journal_writes) / r.checkouts;
 }
 
 std::unique_ptr<runtime> open_runtime(const std::string& dir, std::size_t pools,
-                                      std::uint32_t pool_size, std::uint64_t snapshot_every) {
+                                      std::uint32_t pool_size,
+                                      std::uint64_t snapshot_every) {
   std::filesystem::remove_all(dir);
   runtime_options options;
   options.data_dir = dir;
@@ -106,8 +108,8 @@ std::unique_ptr<runtime> open_runtime(const std::string& dir, std::size_t pools,
 }
 
 checkout_result summarize(const std::vector<std::vector<double>>& latencies,
-                          std::uint64_t misses, double elapsed_seconds, double cpu_seconds,
-                          double switches) {
+                          std::uint64_t misses, double elapsed_seconds,
+                          double cpu_seconds, double switches) {
   std::vector<double> all;
   for (const auto& l : latencies)
     all.insert(all.end(), l.begin(), l.end());
@@ -151,7 +153,8 @@ checkout_result run_checkouts(runtime& rt, int callers, std::size_t pools,
       while (!stop.load(std::memory_order_relaxed)) {
         const auto t0 = clock::now();
         auto sandbox = rt.create_sandbox(tenant, request).get();
-        const double ms = std::chrono::duration<double, std::milli>(clock::now() - t0).count();
+        const double ms =
+            std::chrono::duration<double, std::milli>(clock::now() - t0).count();
         if (!sandbox || !sandbox->warm_pool_checkout.hit)
           misses++;
         else
@@ -163,12 +166,14 @@ checkout_result run_checkouts(runtime& rt, int callers, std::size_t pools,
   for (auto& t : threads)
     t.join();
   if (policy_error != 0) {
-    std::fprintf(stderr, "bench/controller: cannot run the callers under SCHED_BATCH: %s\n",
+    std::fprintf(stderr,
+                 "bench/controller: cannot run the callers under SCHED_BATCH: %s\n",
                  std::strerror(policy_error));
     std::exit(1);
   }
-  auto out = summarize(latencies, misses, seconds_since(start),
-                       process_cpu_seconds() - cpu_start, process_switches() - switches_start);
+  auto out =
+      summarize(latencies, misses, seconds_since(start),
+                process_cpu_seconds() - cpu_start, process_switches() - switches_start);
   add_journal_work(out, journal_before, rt.metrics());
   return out;
 }
@@ -230,8 +235,9 @@ checkout_result run_async_checkouts(runtime& rt, int callers, std::size_t pools,
     std::unique_lock<std::mutex> lock(s->mutex);
     s->idle.wait(lock, [&] { return s->running == 0; });
   }
-  auto out = summarize(s->latencies, s->misses, seconds_since(start),
-                       process_cpu_seconds() - cpu_start, process_switches() - switches_start);
+  auto out =
+      summarize(s->latencies, s->misses, seconds_since(start),
+                process_cpu_seconds() - cpu_start, process_switches() - switches_start);
   add_journal_work(out, journal_before, rt.metrics());
   return out;
 }
@@ -254,8 +260,8 @@ double recovery_seconds(const std::string& dir, std::size_t pools, std::size_t s
       store::append_request request;
       request.stream = stream;
       for (auto& e : evs)
-        request.events.push_back(store::new_event{events::type_name(e), 1,
-                                                  events::encode_domain(e), "", 0});
+        request.events.push_back(
+            store::new_event{events::type_name(e), 1, events::encode_domain(e), "", 0});
       events_written += request.events.size();
       return request;
     };
@@ -278,13 +284,16 @@ double recovery_seconds(const std::string& dir, std::size_t pools, std::size_t s
     batch.push_back(append(model::host_stream("local"),
                            {events::host_registered{"local", 10'000'000, 2'000'000'000},
                             events::artifact_changed{build_id, "ready", ""}}));
-    batch.push_back(append(model::tenant_stream(tenant),
-                           {events::tenant_created{tenant, 4'000'000'000u, 4'000'000'000u}}));
+    batch.push_back(
+        append(model::tenant_stream(tenant),
+               {events::tenant_created{tenant, 4'000'000'000u, 4'000'000'000u}}));
     flush();
     for (std::size_t p = 0; p < pools; ++p) {
       const std::string id = "twp_p" + std::to_string(p);
-      events::pool_config config{"bench/app:stable", "bench/app", 3, 3, 1, 128, "pinned_build", ""};
-      std::vector<events::domain_event> history{events::pool_created{id, tenant, id, config, build_id}};
+      events::pool_config config{"bench/app:stable", "bench/app", 3, 3, 1, 128,
+                                 "pinned_build",     ""};
+      std::vector<events::domain_event> history{
+          events::pool_created{id, tenant, id, config, build_id}};
       for (int m = 1; m <= 3; ++m) {
         const std::string member = id + ".m" + std::to_string(m);
         history.push_back(events::member_warming{member, build_id, 1, "local", 10});
@@ -322,10 +331,10 @@ double recovery_seconds(const std::string& dir, std::size_t pools, std::size_t s
     auto storage = store::open_rocksdb_storage(dir + "/journal", read_only);
     model::world_state world;
     const auto scan_start = clock::now();
-    if (!storage || !(*storage)->events().read_all(1, store::max_sequence,
-                                                   [&](const events::envelope& e) {
-                                                     return static_cast<bool>(world.apply(e));
-                                                   }))
+    if (!storage || !(*storage)->events().read_all(
+                        1, store::max_sequence, [&](const events::envelope& e) {
+                          return static_cast<bool>(world.apply(e));
+                        }))
       std::exit(1);
     *scan_out = seconds_since(scan_start);
   }
@@ -352,7 +361,8 @@ double recovery_seconds(const std::string& dir, std::size_t pools, std::size_t s
   auto listed = (*rt)->get_pool(tenant, "twp_p0").get(); // answering commands
   const double elapsed = seconds_since(start);
   if (!listed) {
-    std::fprintf(stderr, "recovered runtime does not answer: %s\n", listed.error().message.c_str());
+    std::fprintf(stderr, "recovered runtime does not answer: %s\n",
+                 listed.error().message.c_str());
     std::exit(1);
   }
   return elapsed;
@@ -362,23 +372,28 @@ double recovery_seconds(const std::string& dir, std::size_t pools, std::size_t s
 
 int main(int argc, char** argv) {
   CLI::App app{"bench/controller: checkouts and recovery of the hearth runtime"};
-  std::string dir = (std::filesystem::temp_directory_path() / "hearth-bench-controller").string();
+  std::string dir =
+      (std::filesystem::temp_directory_path() / "hearth-bench-controller").string();
   double seconds = 3;
   std::size_t pools = 16;
   std::uint32_t pool_size = 64;
-  std::uint64_t snapshot_every = runtime_options{}.snapshot_every; // the runtime's default
+  std::uint64_t snapshot_every =
+      runtime_options{}.snapshot_every; // the runtime's default
   std::size_t recovery_pools = 10'000;
   std::size_t recovery_sandboxes = 100'000;
   std::vector<int> callers{1, 16, 256};
   app.add_option("--dir", dir, "scratch directory")->capture_default_str();
-  app.add_option("--seconds", seconds, "duration of each checkout run")->capture_default_str();
-  app.add_option("--pools", pools, "pools the callers spread over")->capture_default_str();
+  app.add_option("--seconds", seconds, "duration of each checkout run")
+      ->capture_default_str();
+  app.add_option("--pools", pools, "pools the callers spread over")
+      ->capture_default_str();
   app.add_option("--pool-size", pool_size, "min_ready = max_ready of each pool")
-    ->capture_default_str();
+      ->capture_default_str();
   app.add_option("--snapshot-every", snapshot_every,
                  "events of a stream between two of its snapshots (0: none)")
-    ->capture_default_str();
-  app.add_option("--callers", callers, "concurrent callers per run")->capture_default_str();
+      ->capture_default_str();
+  app.add_option("--callers", callers, "concurrent callers per run")
+      ->capture_default_str();
   app.add_option("--recovery-pools", recovery_pools)->capture_default_str();
   app.add_option("--recovery-sandboxes", recovery_sandboxes)->capture_default_str();
   bool async_callers = true;
@@ -395,28 +410,27 @@ int main(int argc, char** argv) {
   app.add_option("--rounds", rounds,
                  "runs of each caller count; the median run is reported (this machine's "
                  "speed moves by a third from one run to the next)")
-    ->capture_default_str()
-    ->check(CLI::Range(1, 99));
+      ->capture_default_str()
+      ->check(CLI::Range(1, 99));
   CLI11_PARSE(app, argc, argv);
 
   std::printf("bench/controller: simulated VMs (1 ms restore), RocksDB journal in %s\n",
               dir.c_str());
-  std::printf("%-24s %12s %10s %10s %14s %9s %8s %22s %s\n", "run", "checkouts/s", "p50 ms",
-              "p99 ms", "CPU us/checkout", "switches", "misses", "events/appends/syncs",
-              rounds > 1 ? "  checkouts/s of every run" : "");
+  std::printf("%-24s %12s %10s %10s %14s %9s %8s %22s %s\n", "run", "checkouts/s",
+              "p50 ms", "p99 ms", "CPU us/checkout", "switches", "misses",
+              "events/appends/syncs", rounds > 1 ? "  checkouts/s of every run" : "");
   std::vector<figure> figures;
   const auto duration = std::chrono::milliseconds(static_cast<long>(seconds * 1000));
   // The targets are the blocking callers': a thread per caller, as the issue
   // put it.
   // Reports the median of `runs` by throughput, with every run's throughput.
-  auto report = [&](int callers_, const std::string& kind, std::vector<checkout_result> runs,
-                    bool targets) {
+  auto report = [&](int callers_, const std::string& kind,
+                    std::vector<checkout_result> runs, bool targets) {
     std::string every;
     for (const auto& r : runs)
       every += " " + std::to_string(static_cast<long>(r.per_second));
-    std::sort(runs.begin(), runs.end(), [](const auto& a, const auto& b) {
-      return a.per_second < b.per_second;
-    });
+    std::sort(runs.begin(), runs.end(),
+              [](const auto& a, const auto& b) { return a.per_second < b.per_second; });
     const checkout_result& r = runs[runs.size() / 2];
     const std::string run = std::to_string(callers_) + " " + kind;
     std::printf("%-24s %12.0f %10.3f %10.3f %14.1f %9.2f %8llu %8.2f/%.2f/%.3f %s\n",
@@ -460,15 +474,16 @@ int main(int argc, char** argv) {
   }
   std::uint64_t events_written = 0;
   double scan = 0;
-  const double recovery = recovery_seconds(dir + "/recovery", recovery_pools, recovery_sandboxes,
-                                           &events_written, &scan);
+  const double recovery = recovery_seconds(dir + "/recovery", recovery_pools,
+                                           recovery_sandboxes, &events_written, &scan);
   std::printf("recovery of %zu pools and %zu sandboxes (%llu events): %.3f s "
               "(journal pass alone: %.3f s)\n",
-              recovery_pools, recovery_sandboxes, static_cast<unsigned long long>(events_written),
-              recovery, scan);
-  figures.push_back({"recovery: journal pass alone (decode + apply, one thread)", scan, "s", ""});
+              recovery_pools, recovery_sandboxes,
+              static_cast<unsigned long long>(events_written), recovery, scan);
+  figures.push_back(
+      {"recovery: journal pass alone (decode + apply, one thread)", scan, "s", ""});
   figures.push_back({"recovery, " + std::to_string(recovery_pools) + " pools + " +
-                       std::to_string(recovery_sandboxes) + " sandboxes",
+                         std::to_string(recovery_sandboxes) + " sandboxes",
                      recovery, "s", "<= 2"});
   std::filesystem::remove_all(dir);
   print_figures("controller", figures);

@@ -1,13 +1,12 @@
 // bench/journal: durable append throughput and latency of the RocksDB journal
 // with group commit and with one fsync per append, and full replay speed.
+#include <CLI/CLI.hpp>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
 #include <mutex>
 #include <thread>
-
-#include <CLI/CLI.hpp>
 
 #include "bench_util.hpp"
 #include "hearth/store/group_committer.hpp"
@@ -78,9 +77,9 @@ run_result run_appends(store::journal& journal, int streams, std::size_t max_bat
         std::exit(1);
       }
       highest[static_cast<std::size_t>(stream)] = result->last_sequence;
-      latencies_ms.push_back(
-        std::chrono::duration<double, std::milli>(now - sent_at[static_cast<std::size_t>(stream)])
-          .count());
+      latencies_ms.push_back(std::chrono::duration<double, std::milli>(
+                                 now - sent_at[static_cast<std::size_t>(stream)])
+                                 .count());
       ++done;
       if (!stopping) {
         issue(stream);
@@ -95,7 +94,9 @@ run_result run_appends(store::journal& journal, int streams, std::size_t max_bat
   out.appends_per_second = static_cast<double>(done) / elapsed;
   out.p50_ms = percentile(latencies_ms, 50);
   out.p99_ms = percentile(latencies_ms, 99);
-  out.mean_batch = stats.writes ? static_cast<double>(stats.events) / static_cast<double>(stats.writes) : 0;
+  out.mean_batch =
+      stats.writes ? static_cast<double>(stats.events) / static_cast<double>(stats.writes)
+                   : 0;
   return out;
 }
 
@@ -153,7 +154,8 @@ double replay_events_per_second(const std::string& path, std::uint64_t total) {
   const double elapsed = seconds_since(start);
   if (!read || seen != total) {
     std::fprintf(stderr, "replay read %llu of %llu events\n",
-                 static_cast<unsigned long long>(seen), static_cast<unsigned long long>(total));
+                 static_cast<unsigned long long>(seen),
+                 static_cast<unsigned long long>(total));
     std::exit(1);
   }
   return static_cast<double>(seen) / elapsed;
@@ -163,16 +165,20 @@ double replay_events_per_second(const std::string& path, std::uint64_t total) {
 
 int main(int argc, char** argv) {
   CLI::App app{"bench/journal: durable appends and replay of the RocksDB journal"};
-  std::string dir = (std::filesystem::temp_directory_path() / "hearth-bench-journal").string();
+  std::string dir =
+      (std::filesystem::temp_directory_path() / "hearth-bench-journal").string();
   double seconds = 3;
   std::uint64_t replay_events = 1'000'000;
-  app.add_option("--dir", dir, "scratch directory (on the disk to measure)")->capture_default_str();
-  app.add_option("--seconds", seconds, "duration of each append run")->capture_default_str();
-  app.add_option("--replay-events", replay_events, "size of the replayed journal (0: skip)")
-    ->capture_default_str();
+  app.add_option("--dir", dir, "scratch directory (on the disk to measure)")
+      ->capture_default_str();
+  app.add_option("--seconds", seconds, "duration of each append run")
+      ->capture_default_str();
+  app.add_option("--replay-events", replay_events,
+                 "size of the replayed journal (0: skip)")
+      ->capture_default_str();
   std::vector<int> stream_counts{1, 16, 1000};
   app.add_option("--streams", stream_counts, "concurrent streams of the append runs")
-    ->capture_default_str();
+      ->capture_default_str();
   bool no_sync = false;
   app.add_flag("--no-sync", no_sync, "skip fsync (shows the CPU-bound ceiling)");
   CLI11_PARSE(app, argc, argv);
@@ -180,7 +186,8 @@ int main(int argc, char** argv) {
 
   std::printf("bench/journal: RocksDB journal in %s, 100-byte payloads, fsync %s\n",
               dir.c_str(), no_sync ? "OFF" : "on");
-  std::printf("%-34s %12s %10s %10s %10s\n", "run", "appends/s", "p50 ms", "p99 ms", "batch");
+  std::printf("%-34s %12s %10s %10s %10s\n", "run", "appends/s", "p50 ms", "p99 ms",
+              "batch");
   std::vector<figure> figures;
   double group_1000 = 0;
   double single_1000 = 0;
@@ -188,14 +195,16 @@ int main(int argc, char** argv) {
     for (bool grouped : {true, false}) {
       auto storage = open_fresh(dir + "/appends", !no_sync);
       auto r = run_appends(storage->events(), streams, grouped ? 1u << 20 : 1, duration);
-      const std::string label = std::string(grouped ? "group commit" : "one fsync per append")
-                                + ", " + std::to_string(streams) + " streams";
-      std::printf("%-34s %12.0f %10.3f %10.3f %10.1f\n", label.c_str(), r.appends_per_second,
-                  r.p50_ms, r.p99_ms, r.mean_batch);
+      const std::string label =
+          std::string(grouped ? "group commit" : "one fsync per append") + ", " +
+          std::to_string(streams) + " streams";
+      std::printf("%-34s %12.0f %10.3f %10.3f %10.1f\n", label.c_str(),
+                  r.appends_per_second, r.p50_ms, r.p99_ms, r.mean_batch);
       std::fflush(stdout);
       if (grouped) {
-        figures.push_back({"durable appends/s, group commit, " + std::to_string(streams) + " streams",
-                           r.appends_per_second, "1/s", streams == 1000 ? ">= 250000" : ""});
+        figures.push_back(
+            {"durable appends/s, group commit, " + std::to_string(streams) + " streams",
+             r.appends_per_second, "1/s", streams == 1000 ? ">= 250000" : ""});
         if (streams == 1) {
           figures.push_back({"append latency p50, 1 stream", r.p50_ms, "ms", "<= 0.3"});
           figures.push_back({"append latency p99, 1 stream", r.p99_ms, "ms", ""});
@@ -219,8 +228,8 @@ int main(int argc, char** argv) {
     const double replay = replay_events_per_second(dir + "/replay", replay_events);
     std::printf("full replay of %llu events: %.0f events/s\n",
                 static_cast<unsigned long long>(replay_events), replay);
-    figures.push_back({"full replay, " + std::to_string(replay_events) + " events", replay,
-                       "1/s", ">= 1000000"});
+    figures.push_back({"full replay, " + std::to_string(replay_events) + " events",
+                       replay, "1/s", ">= 1000000"});
   }
   std::filesystem::remove_all(dir);
   print_figures("journal", figures);

@@ -5,10 +5,6 @@
 //
 //   build/bin/bench/vmm [--samples N] [--vms N] [--no-python]
 
-#include "bench_util.hpp"
-#include "hearth/guest/protocol.hpp"
-#include "qemu_fixture.hpp" // scratch directories, HTTP client, the web guest
-
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
@@ -18,6 +14,10 @@
 #include <numeric>
 #include <optional>
 #include <thread>
+
+#include "bench_util.hpp"
+#include "hearth/guest/protocol.hpp"
+#include "qemu_fixture.hpp" // scratch directories, HTTP client, the web guest
 
 using namespace hearth;
 using namespace hearth::bench;

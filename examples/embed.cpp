@@ -16,7 +16,8 @@ namespace {
 template <class T>
 T must(hearth::model::result<T> r, const char* what) {
   if (!r) {
-    std::fprintf(stderr, "%s failed: %s: %s\n", what, std::string(to_string(r.error().code)).c_str(),
+    std::fprintf(stderr, "%s failed: %s: %s\n", what,
+                 std::string(to_string(r.error().code)).c_str(),
                  r.error().message.c_str());
     std::exit(1);
   }
@@ -60,10 +61,15 @@ int main(int argc, char** argv) {
   spec.start_cmd = "httpd -f -p 8080 -h /www";
   spec.readiness.kind = "wait_for_port";
   spec.readiness.port = 8080;
-  auto build = must(rt->build_template(tenant, "team/review-api", spec, {"stable"}).get(), "build");
+  auto build = must(rt->build_template(tenant, "team/review-api", spec, {"stable"}).get(),
+                    "build");
   std::printf("build %s: %s\n", build.canonical_ref.c_str(), build.status.c_str());
-  build = wait_until([&] { return must(rt->get_build(tenant, "team/review-api", build.build_id).get(), "get build"); },
-                     [](const auto& b) { return b.status != "building"; }, 300s);
+  build = wait_until(
+      [&] {
+        return must(rt->get_build(tenant, "team/review-api", build.build_id).get(),
+                    "get build");
+      },
+      [](const auto& b) { return b.status != "building"; }, 300s);
   std::printf("build %s: %s\n", build.canonical_ref.c_str(), build.status.c_str());
 
   hearth::api::pool_spec pool_spec;
@@ -84,16 +90,18 @@ int main(int argc, char** argv) {
   request.warm_pool_wait_ms = 1500;
   auto sandbox = must(rt->create_sandbox(tenant, request).get(), "create sandbox");
   const auto& c = sandbox.warm_pool_checkout;
-  std::printf("sandbox %s: %s, warm_pool_checkout {source: %s, hit: %s, id: %s, mode: %s}\n",
-              sandbox.id.c_str(), sandbox.state.c_str(), c.source.c_str(),
-              c.hit ? "true" : "false", c.id.c_str(), c.mode.c_str());
+  std::printf(
+      "sandbox %s: %s, warm_pool_checkout {source: %s, hit: %s, id: %s, mode: %s}\n",
+      sandbox.id.c_str(), sandbox.state.c_str(), c.source.c_str(),
+      c.hit ? "true" : "false", c.id.c_str(), c.mode.c_str());
   for (const auto& [guest_port, address] : sandbox.endpoints)
     std::printf("sandbox %s: guest port %s is at http://%s/\n", sandbox.id.c_str(),
                 guest_port.c_str(), address.c_str());
 
   must(rt->drain_pool(tenant, pool.id).get(), "drain");
   must(rt->delete_pool(tenant, pool.id).get(), "delete");
-  std::printf("pool %s deleted; sandbox %s is still %s\n", pool.id.c_str(), sandbox.id.c_str(),
-              must(rt->get_sandbox(tenant, sandbox.id).get(), "get sandbox").state.c_str());
+  std::printf(
+      "pool %s deleted; sandbox %s is still %s\n", pool.id.c_str(), sandbox.id.c_str(),
+      must(rt->get_sandbox(tenant, sandbox.id).get(), "get sandbox").state.c_str());
   return 0;
 }

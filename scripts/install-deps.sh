@@ -6,8 +6,8 @@ set -euo pipefail
 packages=(
   # toolchain
   build-essential cmake ninja-build pkg-config git
-  # clang: libFuzzer target and sanitizer runtime
-  clang libclang-rt-14-dev
+  # clang: libFuzzer target and sanitizer runtime; clang-format: scripts/format.sh
+  clang libclang-rt-14-dev clang-format
   # libraries
   libcaf-dev librocksdb-dev libmsgpack-cxx-dev doctest-dev
   libboost-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev

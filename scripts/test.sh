@@ -13,6 +13,9 @@ jobs=$(nproc)
 started=$SECONDS
 phase() { echo "== [$((SECONDS - started)) s] $*" >&2; }
 
+phase "format: every C++ file as .clang-format says (scripts/format.sh --check)"
+scripts/format.sh --check
+
 phase "build (RelWithDebInfo)"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j "$jobs"

@@ -263,7 +263,8 @@ caf::behavior capacity_actor::make_behavior() {
           });
           if (admins <= 1)
             return to_caf(model::errc::conflict,
-                          "key " + key_id + " is the last admin key; create another first",
+                          "key " + key_id +
+                              " is the last admin key; create another first",
                           "key_id");
         }
         auto rp = make_response_promise<bool>();

@@ -1,10 +1,9 @@
 #pragma once
 
+#include <caf/all.hpp>
 #include <memory>
 #include <set>
 #include <string>
-
-#include <caf/all.hpp>
 
 #include "event_sourced.hpp"
 #include "hearth/model/capacity.hpp"

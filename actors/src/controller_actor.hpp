@@ -1,13 +1,12 @@
 #pragma once
 
+#include <caf/all.hpp>
 #include <deque>
 #include <map>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
-
-#include <caf/all.hpp>
 
 #include "direct_answer.hpp"
 #include "hearth/model/world_state.hpp"
@@ -32,7 +31,8 @@ struct controller_limits {
 class controller_actor : public caf::event_based_actor {
 public:
   controller_actor(caf::actor_config& cfg, std::shared_ptr<runtime_context> ctx,
-                   model::world_state recovered, controller_limits limits, bool deterministic);
+                   model::world_state recovered, controller_limits limits,
+                   bool deterministic);
 
   caf::behavior make_behavior() override;
   void on_exit() override;
@@ -58,12 +58,13 @@ private:
   };
 
   /// Monitors `actor` and enters it in the directory as `kind` `id`.
-  caf::actor enroll(const std::string& kind, const std::string& id, const std::string& tenant,
-                    caf::actor actor);
+  caf::actor enroll(const std::string& kind, const std::string& id,
+                    const std::string& tenant, caf::actor actor);
   caf::actor spawn_pool(model::pool_state state, std::uint64_t sequence);
   caf::actor spawn_new_pool(events::pool_created created, const std::string& correlation);
   caf::actor spawn_sandbox(model::sandbox_state state, std::uint64_t sequence);
-  caf::actor spawn_new_sandbox(events::sandbox_created created, const std::string& correlation);
+  caf::actor spawn_new_sandbox(events::sandbox_created created,
+                               const std::string& correlation);
   /// Enters a sandbox in the directory without an actor (see `wake`). Most
   /// sandboxes are never addressed between their claim (or a restart) and
   /// their end: not spawning their actors up front saves a warm checkout
@@ -99,8 +100,8 @@ private:
   static std::string resolvable_ref(const events::pool_config& config);
   caf::result<api::pool_info> create_pool(const std::string& tenant, api::pool_spec spec,
                                           const std::string& correlation);
-  caf::result<api::pool_info> update_pool(const std::string& tenant, const std::string& id,
-                                          api::pool_patch patch);
+  caf::result<api::pool_info> update_pool(const std::string& tenant,
+                                          const std::string& id, api::pool_patch patch);
   /// Creates a sandbox through its warm pool or cold and answers `rp`; an
   /// error it returns refuses the request at once, and `rp` is not used.
   caf::error create_sandbox(const std::string& tenant, api::sandbox_request request,
@@ -125,7 +126,7 @@ private:
   string_map<entry> pools_;
   string_map<entry> sandboxes_;
   std::unordered_map<caf::actor_addr, std::pair<std::string, std::string>>
-    by_address_; // kind, id
+      by_address_; // kind, id
   /// VM id -> (kind, id) of what the journal says runs it; for reconciling
   /// with the hosts after a restart.
   std::map<std::string, std::pair<std::string, std::string>> live_vms_;

@@ -22,7 +22,7 @@ public:
   direct_answer() = default;
 
   explicit direct_answer(std::shared_ptr<detail::pending_state<T>> state)
-    : box_(std::make_shared<box>(std::move(state))) {}
+      : box_(std::make_shared<box>(std::move(state))) {}
 
   /// Runs the caller's continuation, if it has one, on this thread. The
   /// answer is passed on by reference down to where it is kept: an answer
@@ -32,13 +32,15 @@ public:
 
 private:
   struct box {
-    explicit box(std::shared_ptr<detail::pending_state<T>> s) : state(std::move(s)) {}
+    explicit box(std::shared_ptr<detail::pending_state<T>> s)
+        : state(std::move(s)) {}
     box(const box&) = delete;
     box& operator=(const box&) = delete;
     ~box() {
-      give(model::error{model::errc::unavailable,
-                        "no answer: the actor that had the call stopped first (the runtime "
-                        "closing, or the pool deleted)"});
+      give(model::error{
+          model::errc::unavailable,
+          "no answer: the actor that had the call stopped first (the runtime "
+          "closing, or the pool deleted)"});
     }
     void give(model::result<T>&& answer) {
       if (auto taken = std::move(state))

@@ -1,11 +1,7 @@
 #pragma once
 
-#include "hearth/events/domain_event.hpp"
-#include "messages.hpp"
-#include "runtime_context.hpp"
-
-#include <caf/all.hpp>
 #include <algorithm>
+#include <caf/all.hpp>
 #include <cstdio>
 #include <deque>
 #include <functional>
@@ -14,6 +10,10 @@
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "hearth/events/domain_event.hpp"
+#include "messages.hpp"
+#include "runtime_context.hpp"
 
 namespace hearth::actors {
 
@@ -87,8 +87,8 @@ protected:
   /// Whether nothing persisted to `stream` is still on its way.
   bool quiet(const std::string& stream) const {
     auto found = streams_.find(stream);
-    return found == streams_.end()
-           || (found->second.in_flight.empty() && found->second.next.events.empty());
+    return found == streams_.end() ||
+           (found->second.in_flight.empty() && found->second.next.events.empty());
   }
 
   /// Every stream's durable state.
@@ -109,7 +109,8 @@ protected:
   /// is created if new, then runs `then`.
   void persist(const std::string& stream, std::vector<events::domain_event> events,
                std::function<void()> then, std::string correlation_id = {}) {
-    persist_impl(stream, std::move(events), std::move(then), std::move(correlation_id), false);
+    persist_impl(stream, std::move(events), std::move(then), std::move(correlation_id),
+                 false);
   }
 
   /// `persist` for events no caller waits on (a refill, the record of a
@@ -120,7 +121,8 @@ protected:
   /// `after_persisted`) has them written at once.
   void persist_lazily(const std::string& stream, std::vector<events::domain_event> events,
                       std::function<void()> then, std::string correlation_id = {}) {
-    persist_impl(stream, std::move(events), std::move(then), std::move(correlation_id), true);
+    persist_impl(stream, std::move(events), std::move(then), std::move(correlation_id),
+                 true);
   }
 
   void persist_lazily(const std::string& stream, events::domain_event event,
@@ -146,8 +148,8 @@ protected:
                store::append_request carried) {
     std::vector<events::domain_event> events;
     events.push_back(std::move(event));
-    persist_impl(stream, std::move(events), std::move(then), std::move(correlation_id), false,
-                 std::move(carried));
+    persist_impl(stream, std::move(events), std::move(then), std::move(correlation_id),
+                 false, std::move(carried));
   }
 
   /// The append that starts another actor's new `stream` with `events`,
@@ -216,9 +218,9 @@ private:
     std::vector<events::domain_event> events;
     std::vector<std::function<void()>> thens;
     std::string correlation_id;
-    bool urgent = false; // someone waits on it: it may not linger
+    bool urgent = false;                        // someone waits on it: it may not linger
     std::vector<store::append_request> carried; // other streams, in the same write
-    std::size_t bytes = 0; // its events' payloads, once encoded
+    std::size_t bytes = 0;                      // its events' payloads, once encoded
   };
 
   /// Appends of one stream on their way to the journal at once: two lets a
@@ -234,7 +236,7 @@ private:
     std::uint64_t snapshot_sequence = 0;
     std::size_t snapshot_bytes = 0;       // the last snapshot's size
     std::size_t bytes_since_snapshot = 0; // the durable payloads since
-    std::deque<batch> in_flight;     // oldest first: acknowledged in order
+    std::deque<batch> in_flight;          // oldest first: acknowledged in order
     batch next;
   };
 
@@ -299,14 +301,18 @@ private:
     request.together = std::move(e.in_flight.back().carried);
     caf::actor self_handle = caf::actor_cast<caf::actor>(this);
     const auto submitted = std::chrono::steady_clock::now();
-    const auto may_wait = sending.urgent ? std::chrono::microseconds::zero()
-                                         : ctx_->lazy_append_wait;
-    ctx_->port->append(std::move(request), [self_handle, stream, submitted, ctx = ctx_](
-                                               store::result<store::append_ack> result) {
-      ctx->metrics.journal_append.observe(std::chrono::steady_clock::now() - submitted);
-      caf::anon_send(self_handle, persisted_atom::value, stream,
-                     persist_outcome{std::move(result)});
-    }, may_wait);
+    const auto may_wait =
+        sending.urgent ? std::chrono::microseconds::zero() : ctx_->lazy_append_wait;
+    ctx_->port->append(
+        std::move(request),
+        [self_handle, stream, submitted,
+         ctx = ctx_](store::result<store::append_ack> result) {
+          ctx->metrics.journal_append.observe(std::chrono::steady_clock::now() -
+                                              submitted);
+          caf::anon_send(self_handle, persisted_atom::value, stream,
+                         persist_outcome{std::move(result)});
+        },
+        may_wait);
   }
 
   /// The journal's form of `events`, traced when the runtime traces.

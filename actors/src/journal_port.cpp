@@ -15,13 +15,15 @@ journal_port::~journal_port() = default;
 namespace {
 
 void report_snapshot_failure(const store::snapshot& snap, const store::error& e) {
-  std::fprintf(stderr, "hearth: snapshot of %s at %llu not saved: %s\n", snap.stream.c_str(),
-               static_cast<unsigned long long>(snap.sequence), e.message.c_str());
+  std::fprintf(stderr, "hearth: snapshot of %s at %llu not saved: %s\n",
+               snap.stream.c_str(), static_cast<unsigned long long>(snap.sequence),
+               e.message.c_str());
 }
 
 class inline_port final : public journal_port {
 public:
-  explicit inline_port(store::storage& storage) : storage_(storage) {}
+  explicit inline_port(store::storage& storage)
+      : storage_(storage) {}
 
   void append(store::append_request request, append_done done,
               std::chrono::microseconds) override {
@@ -52,7 +54,8 @@ private:
 class group_commit_port final : public journal_port {
 public:
   explicit group_commit_port(store::storage& storage)
-    : storage_(storage), committer_(storage.events()) {
+      : storage_(storage)
+      , committer_(storage.events()) {
     snapshot_thread_ = std::thread([this] { save_snapshots(); });
   }
 

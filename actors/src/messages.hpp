@@ -4,10 +4,9 @@
 // `inspect` overloads (so they can cross a network later), and the error
 // conversion. Internal to the actors module.
 
+#include <caf/all.hpp>
 #include <functional>
 #include <string>
-
-#include <caf/all.hpp>
 
 #include "hearth/actors/api_types.hpp"
 #include "hearth/model/error.hpp"
@@ -86,8 +85,8 @@ inline constexpr caf::atom_value error_category = caf::atom("hearth");
 
 /// A model error as a CAF error (code + 1: CAF reserves 0 for "no error").
 inline caf::error to_caf(const model::error& e) {
-  return caf::error(static_cast<std::uint8_t>(static_cast<int>(e.code) + 1), error_category,
-                    caf::make_message(e.message, e.field));
+  return caf::error(static_cast<std::uint8_t>(static_cast<int>(e.code) + 1),
+                    error_category, caf::make_message(e.message, e.field));
 }
 
 inline caf::error to_caf(model::errc code, std::string message, std::string field = {}) {
@@ -105,7 +104,8 @@ inline model::error from_caf(const caf::error& e) {
     }
     return out;
   }
-  return model::error{model::errc::unavailable, "controller did not answer: " + caf::to_string(e)};
+  return model::error{model::errc::unavailable,
+                      "controller did not answer: " + caf::to_string(e)};
 }
 
 // -- messages between actors ---------------------------------------------------------
@@ -158,8 +158,8 @@ struct place_reply {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, cold_request& x) {
-  return f(caf::meta::type_name("cold_request"), x.tenant, x.template_name, x.build_id, x.vcpus,
-           x.memory_mb, x.checkout, x.correlation_id, x.network_allow);
+  return f(caf::meta::type_name("cold_request"), x.tenant, x.template_name, x.build_id,
+           x.vcpus, x.memory_mb, x.checkout, x.correlation_id, x.network_allow);
 }
 
 template <class Inspector>
@@ -179,8 +179,8 @@ namespace hearth::api {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, build_info& x) {
-  return f(caf::meta::type_name("build_info"), x.build_id, x.template_name, x.canonical_ref,
-           x.status, x.tags, x.error);
+  return f(caf::meta::type_name("build_info"), x.build_id, x.template_name,
+           x.canonical_ref, x.status, x.tags, x.error);
 }
 
 template <class Inspector>
@@ -190,15 +190,16 @@ typename Inspector::result_type inspect(Inspector& f, template_info& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, pool_spec& x) {
-  return f(caf::meta::type_name("pool_spec"), x.template_ref, x.name, x.min_ready, x.max_ready,
-           x.vcpus, x.memory_mb, x.version_policy, x.track_tag);
+  return f(caf::meta::type_name("pool_spec"), x.template_ref, x.name, x.min_ready,
+           x.max_ready, x.vcpus, x.memory_mb, x.version_policy, x.track_tag);
 }
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, pool_patch& x) {
-  return f(caf::meta::type_name("pool_patch"), x.set_template, x.template_ref, x.set_min_ready,
-           x.min_ready, x.set_max_ready, x.max_ready, x.set_vcpus, x.vcpus, x.set_memory_mb,
-           x.memory_mb, x.set_version_policy, x.version_policy, x.set_track_tag, x.track_tag);
+  return f(caf::meta::type_name("pool_patch"), x.set_template, x.template_ref,
+           x.set_min_ready, x.min_ready, x.set_max_ready, x.max_ready, x.set_vcpus,
+           x.vcpus, x.set_memory_mb, x.memory_mb, x.set_version_policy, x.version_policy,
+           x.set_track_tag, x.track_tag);
 }
 
 template <class Inspector>
@@ -211,7 +212,8 @@ typename Inspector::result_type inspect(Inspector& f, pool_info& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, checkout_info& x) {
-  return f(caf::meta::type_name("checkout_info"), x.considered, x.source, x.hit, x.id, x.mode);
+  return f(caf::meta::type_name("checkout_info"), x.considered, x.source, x.hit, x.id,
+           x.mode);
 }
 
 template <class Inspector>
@@ -223,9 +225,9 @@ typename Inspector::result_type inspect(Inspector& f, sandbox_request& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, sandbox_info& x) {
-  return f(caf::meta::type_name("sandbox_info"), x.id, x.tenant, x.template_name, x.build_id,
-           x.state, x.origin, x.vm_id, x.host, x.vcpus, x.memory_mb, x.endpoints,
-           x.warm_pool_checkout, x.reason, x.network_allow);
+  return f(caf::meta::type_name("sandbox_info"), x.id, x.tenant, x.template_name,
+           x.build_id, x.state, x.origin, x.vm_id, x.host, x.vcpus, x.memory_mb,
+           x.endpoints, x.warm_pool_checkout, x.reason, x.network_allow);
 }
 
 template <class Inspector>
@@ -320,26 +322,27 @@ namespace hearth::events {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, pool_config& x) {
-  return f(caf::meta::type_name("pool_config"), x.template_ref, x.template_name, x.min_ready,
-           x.max_ready, x.vcpus, x.memory_mb, x.version_policy, x.track_tag);
+  return f(caf::meta::type_name("pool_config"), x.template_ref, x.template_name,
+           x.min_ready, x.max_ready, x.vcpus, x.memory_mb, x.version_policy, x.track_tag);
 }
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, warm_pool_checkout& x) {
-  return f(caf::meta::type_name("warm_pool_checkout"), x.considered, x.source, x.hit, x.id,
-           x.mode);
+  return f(caf::meta::type_name("warm_pool_checkout"), x.considered, x.source, x.hit,
+           x.id, x.mode);
 }
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, sandbox_created& x) {
-  return f(caf::meta::type_name("sandbox_created"), x.id, x.tenant, x.template_name, x.build_id,
-           x.origin, x.vm_id, x.host, x.vcpus, x.memory_mb, x.checkout, x.endpoints, x.at_ns,
-           x.network_allow);
+  return f(caf::meta::type_name("sandbox_created"), x.id, x.tenant, x.template_name,
+           x.build_id, x.origin, x.vm_id, x.host, x.vcpus, x.memory_mb, x.checkout,
+           x.endpoints, x.at_ns, x.network_allow);
 }
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, pool_created& x) {
-  return f(caf::meta::type_name("pool_created"), x.id, x.tenant, x.name, x.config, x.build_id);
+  return f(caf::meta::type_name("pool_created"), x.id, x.tenant, x.name, x.config,
+           x.build_id);
 }
 
 } // namespace hearth::events

@@ -1,20 +1,19 @@
 #pragma once
 
+#include <caf/all.hpp>
 #include <deque>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
-#include <caf/all.hpp>
-
 #include "direct_answer.hpp"
 #include "event_sourced.hpp"
-#include "templates_actor.hpp"
 #include "hearth/model/pool_planner.hpp"
 #include "hearth/model/pool_state.hpp"
 #include "hearth/model/world_state.hpp"
+#include "templates_actor.hpp"
 
 namespace hearth::actors {
 

@@ -1,5 +1,17 @@
 #include "hearth/actors/runtime.hpp"
 
+#include <atomic>
+#include <caf/all.hpp>
+#include <condition_variable>
+#include <cstdlib>
+#include <deque>
+#include <mutex>
+#include <openssl/sha.h>
+#include <optional>
+#include <sys/random.h>
+#include <thread>
+#include <unordered_map>
+
 #include "capacity_actor.hpp"
 #include "controller_actor.hpp"
 #include "hearth/model/world_state.hpp"
@@ -8,18 +20,6 @@
 #include "runtime_context.hpp"
 #include "templates_actor.hpp"
 #include "vmm_actor.hpp"
-
-#include <atomic>
-#include <caf/all.hpp>
-#include <condition_variable>
-#include <cstdlib>
-#include <deque>
-#include <mutex>
-#include <optional>
-#include <thread>
-#include <openssl/sha.h>
-#include <sys/random.h>
-#include <unordered_map>
 
 namespace hearth {
 
@@ -59,18 +59,18 @@ struct gateway_state {
 /// a stopping actor does not answer what it was still working on.
 caf::behavior gateway(caf::stateful_actor<gateway_state>* self, std::size_t /*index*/) {
   return {
-    [self](call_job& job) {
-      const auto id = self->state.next_call++;
-      self->state.outstanding.emplace(id, std::move(job.fail));
-      job.start(self, [self, id] { self->state.outstanding.erase(id); });
-    },
-    [self](close_atom) {
-      for (auto& [id, fail] : self->state.outstanding)
-        fail(model::error{model::errc::unavailable,
-                          "the runtime closed before it answered"});
-      self->state.outstanding.clear();
-      self->quit();
-    },
+      [self](call_job& job) {
+        const auto id = self->state.next_call++;
+        self->state.outstanding.emplace(id, std::move(job.fail));
+        job.start(self, [self, id] { self->state.outstanding.erase(id); });
+      },
+      [self](close_atom) {
+        for (auto& [id, fail] : self->state.outstanding)
+          fail(model::error{model::errc::unavailable,
+                            "the runtime closed before it answered"});
+        self->state.outstanding.clear();
+        self->quit();
+      },
   };
 }
 
@@ -109,20 +109,22 @@ model::result<model::world_state> recover_world(store::journal& journal) {
       return true;
     };
     std::optional<model::error> failure;
-    auto scanned = journal.read_all(1, store::max_sequence, [&](const events::envelope& e) {
-      auto event = events::decode_domain(e);
-      if (!event) {
-        failure = model::error{model::errc::internal,
-                               "cannot recover: event " + std::to_string(e.sequence) + " of " +
-                                 e.stream + ": " + event.error().message};
-        return false;
-      }
-      current.push_back(decoded{e.stream, e.sequence, std::move(*event)});
-      return current.size() < batch_size || hand_over();
-    });
+    auto scanned =
+        journal.read_all(1, store::max_sequence, [&](const events::envelope& e) {
+          auto event = events::decode_domain(e);
+          if (!event) {
+            failure = model::error{model::errc::internal,
+                                   "cannot recover: event " + std::to_string(e.sequence) +
+                                       " of " + e.stream + ": " + event.error().message};
+            return false;
+          }
+          current.push_back(decoded{e.stream, e.sequence, std::move(*event)});
+          return current.size() < batch_size || hand_over();
+        });
     if (!failure && !scanned)
-      failure = model::error{model::errc::unavailable,
-                             "cannot recover from the journal: " + scanned.error().message};
+      failure =
+          model::error{model::errc::unavailable,
+                       "cannot recover from the journal: " + scanned.error().message};
     if (!failure && !current.empty())
       hand_over();
     std::lock_guard<std::mutex> lock(mutex);
@@ -146,7 +148,8 @@ model::result<model::world_state> recover_world(store::journal& journal) {
     }
     for (const auto& d : next)
       if (auto ok = world.apply(d.stream, d.sequence, d.event); !ok) {
-        failure = model::error{model::errc::internal, "cannot recover: " + ok.error().message};
+        failure =
+            model::error{model::errc::internal, "cannot recover: " + ok.error().message};
         break;
       }
     if (failure) {
@@ -220,7 +223,8 @@ public:
                 done();
               });
     };
-    const auto which = next_gateway.fetch_add(1, std::memory_order_relaxed) % gateways.size();
+    const auto which =
+        next_gateway.fetch_add(1, std::memory_order_relaxed) % gateways.size();
     caf::anon_send(gateways[which], std::move(job));
     return pending<T>(state, driver(), options.call_timeout);
   }
@@ -599,14 +603,14 @@ pending<api::sandbox_info> runtime::hibernate_sandbox(const std::string& tenant,
 
 pending<api::sandbox_info> runtime::fork_sandbox(const std::string& tenant,
                                                  const std::string& id) {
-  return impl_->call_direct<api::sandbox_info>(impl_->ctx->controller, fork_atom::value, tenant,
-                                               id, std::string());
+  return impl_->call_direct<api::sandbox_info>(impl_->ctx->controller, fork_atom::value,
+                                               tenant, id, std::string());
 }
 
 pending<api::sandbox_info> runtime::restore_snapshot(const std::string& tenant,
                                                      const std::string& template_ref) {
-  return impl_->call_direct<api::sandbox_info>(impl_->ctx->controller, from_snap_atom::value,
-                                               tenant, template_ref, std::string());
+  return impl_->call_direct<api::sandbox_info>(
+      impl_->ctx->controller, from_snap_atom::value, tenant, template_ref, std::string());
 }
 
 pending<std::vector<api::host_info>> runtime::hosts() {
@@ -709,7 +713,8 @@ pending<api::principal> runtime::authenticate(const std::string& key) {
   return answer;
 }
 
-pending<bool> runtime::revoke_api_key(const std::string& tenant, const std::string& key_id) {
+pending<bool> runtime::revoke_api_key(const std::string& tenant,
+                                      const std::string& key_id) {
   auto state = std::make_shared<detail::pending_state<bool>>();
   pending<bool> answer(state, impl_->driver(), impl_->options.call_timeout);
   auto* self = impl_.get();

@@ -1,8 +1,5 @@
 #pragma once
 
-#include "hearth/model/pool_planner.hpp"
-#include "journal_port.hpp"
-
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -16,6 +13,9 @@
 #include <string_view>
 #include <unordered_map>
 #include <utility>
+
+#include "hearth/model/pool_planner.hpp"
+#include "journal_port.hpp"
 
 namespace hearth::actors {
 
@@ -130,14 +130,16 @@ public:
     std::uint64_t value = 0;
     for (std::size_t i = prefix.size(); i < id.size(); ++i) {
       const char c = id[i];
-      const int digit =
-        c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+      const int digit = c >= '0' && c <= '9'   ? c - '0'
+                        : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                               : -1;
       if (digit < 0)
         return;
       value = (value << 4) | static_cast<std::uint64_t>(digit);
     }
     auto last = last_.load(std::memory_order_relaxed);
-    while (last < value && !last_.compare_exchange_weak(last, value, std::memory_order_relaxed)) {
+    while (last < value &&
+           !last_.compare_exchange_weak(last, value, std::memory_order_relaxed)) {
     }
   }
 

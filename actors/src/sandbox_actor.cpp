@@ -6,18 +6,18 @@ namespace hearth::actors {
 
 sandbox_actor::sandbox_actor(caf::actor_config& cfg, std::shared_ptr<runtime_context> ctx,
                              model::sandbox_state recovered, std::uint64_t sequence)
-  : event_sourced<model::sandbox_state>(cfg, std::move(ctx))
-  , stream_(model::sandbox_stream(recovered.id)) {
+    : event_sourced<model::sandbox_state>(cfg, std::move(ctx))
+    , stream_(model::sandbox_stream(recovered.id)) {
   ctx_->metrics.sandbox_actors++;
   adopt(stream_, std::move(recovered), sequence);
 }
 
 sandbox_actor::sandbox_actor(caf::actor_config& cfg, std::shared_ptr<runtime_context> ctx,
                              events::sandbox_created created, std::string correlation_id)
-  : event_sourced<model::sandbox_state>(cfg, std::move(ctx))
-  , stream_(model::sandbox_stream(created.id))
-  , pending_create_(std::move(created))
-  , correlation_id_(std::move(correlation_id)) {
+    : event_sourced<model::sandbox_state>(cfg, std::move(ctx))
+    , stream_(model::sandbox_stream(created.id))
+    , pending_create_(std::move(created))
+    , correlation_id_(std::move(correlation_id)) {
   ctx_->metrics.sandbox_actors++;
   adopt(stream_, model::sandbox_state{}, 0);
 }
@@ -45,8 +45,9 @@ api::sandbox_info sandbox_actor::info_of(const model::sandbox_state& s) {
   out.vcpus = s.vcpus;
   out.memory_mb = s.memory_mb;
   out.endpoints = s.endpoints;
-  out.warm_pool_checkout = api::checkout_info{s.checkout.considered, s.checkout.source,
-                                              s.checkout.hit, s.checkout.id, s.checkout.mode};
+  out.warm_pool_checkout =
+      api::checkout_info{s.checkout.considered, s.checkout.source, s.checkout.hit,
+                         s.checkout.id, s.checkout.mode};
   out.reason = s.reason;
   out.network_allow = s.network_allow;
   return out;
@@ -58,7 +59,8 @@ void sandbox_actor::answer_starters() {
     return;
   for (auto& rp : starters_) {
     if (s.status == model::sandbox_status::failed)
-      rp.deliver(to_caf(model::errc::unavailable, "sandbox " + s.id + " failed: " + s.reason));
+      rp.deliver(
+          to_caf(model::errc::unavailable, "sandbox " + s.id + " failed: " + s.reason));
     else
       rp.deliver(info_of(s));
   }
@@ -79,8 +81,9 @@ void sandbox_actor::fail(const std::string& reason, bool release) {
 
 void sandbox_actor::maybe_retire() {
   const auto status = settled().status;
-  if ((status != model::sandbox_status::failed && status != model::sandbox_status::destroyed)
-      || !quiet(stream_) || !starters_.empty())
+  if ((status != model::sandbox_status::failed &&
+       status != model::sandbox_status::destroyed) ||
+      !quiet(stream_) || !starters_.empty())
     return;
   send(ctx_->controller, retire_atom::value, claimed_sandboxes{{settled()}},
        sequence_of(stream_), deletes_);
@@ -90,9 +93,9 @@ std::optional<caf::error> sandbox_actor::refusal(const model::sandbox_state& s,
                                                  model::sandbox_status to) {
   if (model::valid_transition(s.status, to))
     return std::nullopt;
-  return to_caf(model::errc::conflict, "sandbox " + s.id + " is "
-                                         + std::string(model::to_string(s.status))
-                                         + ", it cannot go " + std::string(model::to_string(to)));
+  return to_caf(model::errc::conflict,
+                "sandbox " + s.id + " is " + std::string(model::to_string(s.status)) +
+                    ", it cannot go " + std::string(model::to_string(to)));
 }
 
 caf::result<api::sandbox_info> sandbox_actor::move_to(model::sandbox_status to) {
@@ -100,7 +103,8 @@ caf::result<api::sandbox_info> sandbox_actor::move_to(model::sandbox_status to) 
     return std::move(*refused);
   auto rp = make_response_promise<api::sandbox_info>();
   persist(stream_,
-          events::sandbox_changed{std::string(model::to_string(to)), "", {}, now_ns(this, *ctx_)},
+          events::sandbox_changed{
+              std::string(model::to_string(to)), "", {}, now_ns(this, *ctx_)},
           [this, rp]() mutable { rp.deliver(info_of(settled())); });
   return rp;
 }
@@ -136,15 +140,16 @@ caf::behavior sandbox_actor::make_behavior() {
       request_msg.cold = true;
       request_msg.network_allow = settled().network_allow;
       request(vmm->second, caf::infinite, restore_atom::value, std::move(request_msg))
-        .then(
-          [this](vmm::vm_info& info) {
-            if (current().status != model::sandbox_status::creating)
-              return;
-            persist(stream_,
-                    events::sandbox_changed{"running", "", info.endpoints, now_ns(this, *ctx_)},
-                    [this] { answer_starters(); });
-          },
-          [this](const caf::error& err) { fail(from_caf(err).message, true); });
+          .then(
+              [this](vmm::vm_info& info) {
+                if (current().status != model::sandbox_status::creating)
+                  return;
+                persist(stream_,
+                        events::sandbox_changed{"running", "", info.endpoints,
+                                                now_ns(this, *ctx_)},
+                        [this] { answer_starters(); });
+              },
+              [this](const caf::error& err) { fail(from_caf(err).message, true); });
     };
     if (from_pool)
       persist_lazily(stream_, std::move(created), std::move(then), correlation_id_);
@@ -153,77 +158,80 @@ caf::behavior sandbox_actor::make_behavior() {
   }
 
   return {
-    [this](persisted_atom, const std::string& stream, persist_outcome& outcome) {
-      on_persisted(stream, outcome);
-    },
-    [this](start_atom) -> caf::result<api::sandbox_info> {
-      auto rp = make_response_promise<api::sandbox_info>();
-      starters_.push_back(rp);
-      after_persisted(stream_, [this] { answer_starters(); });
-      return rp;
-    },
-    [this](get_atom) -> caf::result<api::sandbox_info> {
-      auto rp = make_response_promise<api::sandbox_info>();
-      after_persisted(stream_, [this, rp]() mutable { rp.deliver(info_of(settled())); });
-      return rp;
-    },
-    [this](delete_atom) -> caf::result<api::sandbox_info> {
-      auto rp = make_response_promise<api::sandbox_info>();
-      ++deletes_;
-      const auto status = current().status;
-      if (status == model::sandbox_status::destroyed
-          || status == model::sandbox_status::destroying) {
-        after_persisted(stream_, [this, rp]() mutable {
-          rp.deliver(info_of(settled()));
-          maybe_retire();
-        });
+      [this](persisted_atom, const std::string& stream, persist_outcome& outcome) {
+        on_persisted(stream, outcome);
+      },
+      [this](start_atom) -> caf::result<api::sandbox_info> {
+        auto rp = make_response_promise<api::sandbox_info>();
+        starters_.push_back(rp);
+        after_persisted(stream_, [this] { answer_starters(); });
         return rp;
-      }
-      persist(stream_, events::sandbox_changed{"destroying", "", {}, now_ns(this, *ctx_)},
-              [this, rp]() mutable {
-                auto finish = [this, rp]() mutable {
-                  persist(stream_,
-                          events::sandbox_changed{"destroyed", "", {}, now_ns(this, *ctx_)},
-                          [this, rp]() mutable {
-                            send(ctx_->capacity, release_atom::value, settled().vm_id);
-                            rp.deliver(info_of(settled()));
-                            maybe_retire();
-                          });
-                };
-                auto vmm = ctx_->vmms.find(settled().host);
-                if (vmm == ctx_->vmms.end()) {
-                  finish();
-                  return;
-                }
-                request(vmm->second, caf::infinite, destroy_atom::value, settled().vm_id)
+      },
+      [this](get_atom) -> caf::result<api::sandbox_info> {
+        auto rp = make_response_promise<api::sandbox_info>();
+        after_persisted(stream_,
+                        [this, rp]() mutable { rp.deliver(info_of(settled())); });
+        return rp;
+      },
+      [this](delete_atom) -> caf::result<api::sandbox_info> {
+        auto rp = make_response_promise<api::sandbox_info>();
+        ++deletes_;
+        const auto status = current().status;
+        if (status == model::sandbox_status::destroyed ||
+            status == model::sandbox_status::destroying) {
+          after_persisted(stream_, [this, rp]() mutable {
+            rp.deliver(info_of(settled()));
+            maybe_retire();
+          });
+          return rp;
+        }
+        persist(
+            stream_, events::sandbox_changed{"destroying", "", {}, now_ns(this, *ctx_)},
+            [this, rp]() mutable {
+              auto finish = [this, rp]() mutable {
+                persist(stream_,
+                        events::sandbox_changed{"destroyed", "", {}, now_ns(this, *ctx_)},
+                        [this, rp]() mutable {
+                          send(ctx_->capacity, release_atom::value, settled().vm_id);
+                          rp.deliver(info_of(settled()));
+                          maybe_retire();
+                        });
+              };
+              auto vmm = ctx_->vmms.find(settled().host);
+              if (vmm == ctx_->vmms.end()) {
+                finish();
+                return;
+              }
+              request(vmm->second, caf::infinite, destroy_atom::value, settled().vm_id)
                   .then([finish](bool) mutable { finish(); },
                         [finish](const caf::error&) mutable { finish(); });
-              });
-      return rp;
-    },
-    [this](pause_atom atom) { return move_to(target_of(atom)); },
-    [this](resume_atom atom) { return move_to(target_of(atom)); },
-    [this](hibernate_atom atom) { return move_to(target_of(atom)); },
-    [this](vm_exit_atom, const std::string& vm_id, const std::string& reason) {
-      if (vm_id == current().vm_id)
-        fail(reason, true);
-    },
-    [this](vm_gone_atom, const std::string& vm_id, const std::string& reason) {
-      if (vm_id == current().vm_id)
-        fail(reason, true);
-    },
-    [this](host_lost_atom, const std::string& host) {
-      if (host == current().host)
-        fail("host " + host + " lost", true);
-    },
-    // The controller answers for this sandbox now; what it sent before
-    // this has been answered.
-    [this](retire_atom) { quit(); },
-    [this](dump_atom) -> caf::result<std::string> {
-      auto rp = make_response_promise<std::string>();
-      after_persisted(stream_, [this, rp]() mutable { rp.deliver(model::describe(settled())); });
-      return rp;
-    },
+            });
+        return rp;
+      },
+      [this](pause_atom atom) { return move_to(target_of(atom)); },
+      [this](resume_atom atom) { return move_to(target_of(atom)); },
+      [this](hibernate_atom atom) { return move_to(target_of(atom)); },
+      [this](vm_exit_atom, const std::string& vm_id, const std::string& reason) {
+        if (vm_id == current().vm_id)
+          fail(reason, true);
+      },
+      [this](vm_gone_atom, const std::string& vm_id, const std::string& reason) {
+        if (vm_id == current().vm_id)
+          fail(reason, true);
+      },
+      [this](host_lost_atom, const std::string& host) {
+        if (host == current().host)
+          fail("host " + host + " lost", true);
+      },
+      // The controller answers for this sandbox now; what it sent before
+      // this has been answered.
+      [this](retire_atom) { quit(); },
+      [this](dump_atom) -> caf::result<std::string> {
+        auto rp = make_response_promise<std::string>();
+        after_persisted(stream_,
+                        [this, rp]() mutable { rp.deliver(model::describe(settled())); });
+        return rp;
+      },
   };
 }
 

@@ -1,22 +1,25 @@
 #pragma once
 
+#include <caf/all.hpp>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include <caf/all.hpp>
-
 #include "event_sourced.hpp"
-#include "messages.hpp"
 #include "hearth/model/sandbox_state.hpp"
 #include "hearth/model/world_state.hpp"
+#include "messages.hpp"
 
 namespace hearth::actors {
 
 /// The status a pause, a resume and a hibernate ask for.
-constexpr model::sandbox_status target_of(pause_atom) { return model::sandbox_status::paused; }
-constexpr model::sandbox_status target_of(resume_atom) { return model::sandbox_status::running; }
+constexpr model::sandbox_status target_of(pause_atom) {
+  return model::sandbox_status::paused;
+}
+constexpr model::sandbox_status target_of(resume_atom) {
+  return model::sandbox_status::running;
+}
 constexpr model::sandbox_status target_of(hibernate_atom) {
   return model::sandbox_status::hibernated;
 }

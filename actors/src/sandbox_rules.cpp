@@ -26,14 +26,15 @@ std::optional<model::error> check_sandbox_request(api::sandbox_request& r,
                                                   std::uint32_t max_wait_ms) {
   if (r.warm_pool_mode.empty())
     r.warm_pool_mode = "prefer";
-  if (r.warm_pool_mode != "prefer" && r.warm_pool_mode != "require"
-      && r.warm_pool_mode != "bypass")
-    return model::invalid("warm_pool_mode", "warm_pool_mode must be prefer, require or bypass");
+  if (r.warm_pool_mode != "prefer" && r.warm_pool_mode != "require" &&
+      r.warm_pool_mode != "bypass")
+    return model::invalid("warm_pool_mode",
+                          "warm_pool_mode must be prefer, require or bypass");
   if (auto bad = model::check_network_allow(r.network_allow, "network_allow"))
     return bad;
   if (r.warm_pool_wait_ms > max_wait_ms)
-    return model::invalid("warm_pool_wait_ms",
-                          "warm_pool_wait_ms must be at most " + std::to_string(max_wait_ms));
+    return model::invalid("warm_pool_wait_ms", "warm_pool_wait_ms must be at most " +
+                                                   std::to_string(max_wait_ms));
   if (r.warm_pool_mode == "require" && r.warm_pool.empty())
     return model::invalid("warm_pool", "warm_pool_mode require needs a warm_pool");
   if (r.template_ref.empty() && r.warm_pool.empty())

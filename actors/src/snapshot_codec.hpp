@@ -65,8 +65,8 @@ model::result<recovered<State>> recover_stream(store::storage& storage,
       out.sequence = (*snap)->sequence;
       out.from_snapshot = true;
     } else if (notes != nullptr) {
-      *notes += "snapshot of " + stream + " does not decode (" + decoded.error().message
-                + "); replaying in full\n";
+      *notes += "snapshot of " + stream + " does not decode (" + decoded.error().message +
+                "); replaying in full\n";
     }
   } else if (!snap && notes != nullptr) {
     *notes += snap.error().message + "; replaying in full\n";
@@ -74,19 +74,20 @@ model::result<recovered<State>> recover_stream(store::storage& storage,
   model::error failure;
   bool failed = false;
   auto read = storage.events().read_stream(
-    stream, out.sequence + 1, store::max_sequence, store::max_sequence,
-    [&](const events::envelope& e) {
-      auto event = events::decode_domain(e);
-      if (!event) {
-        failure = model::error{model::errc::internal, stream + " event " +
-                                 std::to_string(e.sequence) + ": " + event.error().message};
-        failed = true;
-        return false;
-      }
-      out.state.apply(*event);
-      out.sequence = e.sequence;
-      return true;
-    });
+      stream, out.sequence + 1, store::max_sequence, store::max_sequence,
+      [&](const events::envelope& e) {
+        auto event = events::decode_domain(e);
+        if (!event) {
+          failure = model::error{model::errc::internal, stream + " event " +
+                                                            std::to_string(e.sequence) +
+                                                            ": " + event.error().message};
+          failed = true;
+          return false;
+        }
+        out.state.apply(*event);
+        out.sequence = e.sequence;
+        return true;
+      });
   if (!read)
     return model::error{model::errc::unavailable, read.error().message};
   if (failed)

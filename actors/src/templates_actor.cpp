@@ -4,9 +4,10 @@
 
 namespace hearth::actors {
 
-templates_actor::templates_actor(caf::actor_config& cfg, std::shared_ptr<runtime_context> ctx,
+templates_actor::templates_actor(caf::actor_config& cfg,
+                                 std::shared_ptr<runtime_context> ctx,
                                  const model::world_state& recovered)
-  : event_sourced<model::template_state>(cfg, std::move(ctx)) {
+    : event_sourced<model::template_state>(cfg, std::move(ctx)) {
   for (const auto& [name, tmpl] : recovered.templates) {
     const auto stream = model::template_stream(name);
     auto seq = recovered.sequences.find(stream);
@@ -74,193 +75,210 @@ void templates_actor::run_build(const std::string& name, const std::string& buil
   const auto stream = model::template_stream(name);
   auto vmm = ctx_->vmms.find(ctx_->build_host);
   if (vmm == ctx_->vmms.end()) {
-    persist(stream, events::build_failed{build_id, "no host to build on", now_ns(this, *ctx_)},
+    persist(stream,
+            events::build_failed{build_id, "no host to build on", now_ns(this, *ctx_)},
             nullptr);
     return;
   }
   const std::string host = ctx_->build_host;
   request(vmm->second, caf::infinite, build_atom::value, build_id, spec)
-    .then(
-      [=](const std::string& artifact, const std::string&) {
-        std::vector<events::domain_event> done;
-        done.push_back(events::build_succeeded{build_id, host, artifact, now_ns(this, *ctx_)});
-        for (const auto& tag : tags)
-          done.push_back(events::tag_moved{tag, build_id});
-        persist(stream, std::move(done), [=] {
-          send(ctx_->capacity, artifact_atom::value, host, build_id, artifact);
-          notify(name);
-        });
-      },
-      [=](const caf::error& err) {
-        persist(stream,
-                events::build_failed{build_id, from_caf(err).message, now_ns(this, *ctx_)},
-                [=] { notify(name); });
-      });
+      .then(
+          [=](const std::string& artifact, const std::string&) {
+            std::vector<events::domain_event> done;
+            done.push_back(
+                events::build_succeeded{build_id, host, artifact, now_ns(this, *ctx_)});
+            for (const auto& tag : tags)
+              done.push_back(events::tag_moved{tag, build_id});
+            persist(stream, std::move(done), [=] {
+              send(ctx_->capacity, artifact_atom::value, host, build_id, artifact);
+              notify(name);
+            });
+          },
+          [=](const caf::error& err) {
+            persist(stream,
+                    events::build_failed{build_id, from_caf(err).message,
+                                         now_ns(this, *ctx_)},
+                    [=] { notify(name); });
+          });
 }
 
 caf::behavior templates_actor::make_behavior() {
   return {
-    [this](persisted_atom, const std::string& stream, persist_outcome& outcome) {
-      on_persisted(stream, outcome);
-    },
-    [this](build_atom, const std::string& tenant, const std::string& name,
-           const events::build_spec& spec, const std::vector<std::string>& tags,
-           const std::string& correlation) -> caf::result<api::build_info> {
-      if (!model::valid_template_name(name))
-        return to_caf(model::invalid("template", "'" + name + "' is not a team/name"));
-      if (auto bad = model::check_network_allow(spec.network_allow, "spec.network_allow"))
-        return to_caf(*bad);
-      const auto stream = model::template_stream(name);
-      const auto* existing = state(stream);
-      if (existing != nullptr && existing->exists && existing->tenant != tenant)
-        return to_caf(model::errc::conflict, "template " + name + " belongs to another tenant",
-                      "template");
-      const std::string build_id = model::build_id_for(spec);
-      if (existing == nullptr) {
-        model::template_state fresh;
-        fresh.name = name;
-        adopt(stream, std::move(fresh), 0);
-        existing = state(stream);
-      }
-      auto rp = make_response_promise<api::build_info>();
-      if (existing != nullptr) {
-        auto found = existing->builds.find(build_id);
-        if (found != existing->builds.end() && !found->second.deleted
-            && found->second.status != "failed") {
-          // Same content, same build: only the tags may move.
-          std::vector<events::domain_event> moves;
-          if (found->second.status == "ready")
-            for (const auto& tag : tags)
-              if (existing->tags.count(tag) == 0 || existing->tags.at(tag) != build_id)
-                moves.push_back(events::tag_moved{tag, build_id});
-          persist(stream, std::move(moves), [=]() mutable {
-            notify(name);
-            rp.deliver(build_view(*durable(stream), build_id));
-          });
-          return rp;
-        }
-      }
-      persist(stream, events::build_started{build_id, tenant, spec, tags, now_ns(this, *ctx_)},
-              [=]() mutable {
-                rp.deliver(build_view(*durable(stream), build_id));
-                run_build(name, build_id, spec, tags);
-              },
-              correlation);
-      return rp;
-    },
-    [this](get_atom, const std::string& tenant,
-           const std::string& name) -> caf::result<api::template_info> {
-      const auto* t = owned(tenant, name);
-      if (t == nullptr)
-        return to_caf(model::errc::not_found, "template " + name + " does not exist", "template");
-      return template_info(*t);
-    },
-    [this](get_atom, const std::string& tenant, const std::string& name,
-           const std::string& build_id) -> caf::result<api::build_info> {
-      const auto* t = owned(tenant, name);
-      if (t == nullptr || t->builds.count(build_id) == 0)
-        return to_caf(model::errc::not_found,
-                      "build " + build_id + " of " + name + " does not exist", "build_id");
-      return build_view(*t, build_id);
-    },
-    [this](log_atom, const std::string& tenant, const std::string& name,
-           const std::string& build_id) -> caf::result<std::string> {
-      const auto* t = owned(tenant, name);
-      if (t == nullptr || t->builds.count(build_id) == 0)
-        return to_caf(model::errc::not_found,
-                      "build " + build_id + " of " + name + " does not exist", "build_id");
-      const auto& host = t->builds.at(build_id).host;
-      auto vmm = ctx_->vmms.find(host.empty() ? ctx_->build_host : host);
-      if (vmm == ctx_->vmms.end())
-        return to_caf(model::errc::unavailable, "the host that built " + build_id + " is gone");
-      auto rp = make_response_promise<std::string>();
-      request(vmm->second, caf::infinite, log_atom::value, build_id)
-        .then([rp](std::string& text) mutable { rp.deliver(std::move(text)); },
-              [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
-      return rp;
-    },
-    [this](list_atom, const std::string& tenant) {
-      std::vector<api::template_info> out;
-      for_each_durable([&](const std::string&, const model::template_state& t) {
-        if (t.exists && t.tenant == tenant)
-          out.push_back(template_info(t));
-      });
-      return out;
-    },
-    [this](tag_atom, const std::string& tenant, const std::string& name, const std::string& tag,
-           const std::string& build_id) -> caf::result<api::build_info> {
-      const auto* t = owned(tenant, name);
-      if (t == nullptr)
-        return to_caf(model::errc::not_found, "template " + name + " does not exist", "template");
-      if (t->builds.count(build_id) == 0)
-        return to_caf(model::errc::not_found, "build " + build_id + " does not exist",
-                      "build_id");
-      if (!t->usable(build_id))
-        return to_caf(model::errc::conflict,
-                      "build " + build_id + " is " + t->builds.at(build_id).status
-                        + (t->builds.at(build_id).deleted ? " and deleted" : "")
-                        + "; only a ready build can be tagged",
-                      "build_id");
-      auto rp = make_response_promise<api::build_info>();
-      const auto stream = model::template_stream(name);
-      persist(stream, events::tag_moved{tag, build_id}, [=]() mutable {
-        notify(name);
-        rp.deliver(build_view(*durable(stream), build_id));
-      });
-      return rp;
-    },
-    [this](delete_atom, const std::string& tenant, const std::string& name,
-           const std::string& build_id) -> caf::result<api::build_info> {
-      const auto* t = owned(tenant, name);
-      if (t == nullptr || t->builds.count(build_id) == 0 || t->builds.at(build_id).deleted)
-        return to_caf(model::errc::not_found, "build " + build_id + " of " + name
-                                                + " does not exist", "build_id");
-      for (const auto& [tag, target] : t->tags)
-        if (target == build_id)
+      [this](persisted_atom, const std::string& stream, persist_outcome& outcome) {
+        on_persisted(stream, outcome);
+      },
+      [this](build_atom, const std::string& tenant, const std::string& name,
+             const events::build_spec& spec, const std::vector<std::string>& tags,
+             const std::string& correlation) -> caf::result<api::build_info> {
+        if (!model::valid_template_name(name))
+          return to_caf(model::invalid("template", "'" + name + "' is not a team/name"));
+        if (auto bad =
+                model::check_network_allow(spec.network_allow, "spec.network_allow"))
+          return to_caf(*bad);
+        const auto stream = model::template_stream(name);
+        const auto* existing = state(stream);
+        if (existing != nullptr && existing->exists && existing->tenant != tenant)
           return to_caf(model::errc::conflict,
-                        "tag " + tag + " points at build " + build_id + "; move it first",
-                        "build_id");
-      auto rp = make_response_promise<api::build_info>();
-      const auto stream = model::template_stream(name);
-      persist(stream, events::build_deleted{build_id}, [=]() mutable {
-        notify(name);
-        rp.deliver(build_view(*durable(stream), build_id));
-      });
-      return rp;
-    },
-    [this](resolve_atom, const std::string& tenant,
-           const std::string& ref) -> caf::result<std::string, std::string> {
-      auto parsed = model::parse_template_ref(ref);
-      if (!parsed)
-        return to_caf(parsed.error());
-      const auto* t = owned(tenant, parsed->name);
-      if (t == nullptr)
-        return to_caf(model::errc::not_found, "template " + parsed->name + " does not exist",
-                      "template");
-      std::string build_id = parsed->build_id;
-      if (build_id.empty()) {
-        auto tag = t->tags.find(parsed->tag);
-        if (tag == t->tags.end())
+                        "template " + name + " belongs to another tenant", "template");
+        const std::string build_id = model::build_id_for(spec);
+        if (existing == nullptr) {
+          model::template_state fresh;
+          fresh.name = name;
+          adopt(stream, std::move(fresh), 0);
+          existing = state(stream);
+        }
+        auto rp = make_response_promise<api::build_info>();
+        if (existing != nullptr) {
+          auto found = existing->builds.find(build_id);
+          if (found != existing->builds.end() && !found->second.deleted &&
+              found->second.status != "failed") {
+            // Same content, same build: only the tags may move.
+            std::vector<events::domain_event> moves;
+            if (found->second.status == "ready")
+              for (const auto& tag : tags)
+                if (existing->tags.count(tag) == 0 || existing->tags.at(tag) != build_id)
+                  moves.push_back(events::tag_moved{tag, build_id});
+            persist(stream, std::move(moves), [=]() mutable {
+              notify(name);
+              rp.deliver(build_view(*durable(stream), build_id));
+            });
+            return rp;
+          }
+        }
+        persist(
+            stream,
+            events::build_started{build_id, tenant, spec, tags, now_ns(this, *ctx_)},
+            [=]() mutable {
+              rp.deliver(build_view(*durable(stream), build_id));
+              run_build(name, build_id, spec, tags);
+            },
+            correlation);
+        return rp;
+      },
+      [this](get_atom, const std::string& tenant,
+             const std::string& name) -> caf::result<api::template_info> {
+        const auto* t = owned(tenant, name);
+        if (t == nullptr)
+          return to_caf(model::errc::not_found, "template " + name + " does not exist",
+                        "template");
+        return template_info(*t);
+      },
+      [this](get_atom, const std::string& tenant, const std::string& name,
+             const std::string& build_id) -> caf::result<api::build_info> {
+        const auto* t = owned(tenant, name);
+        if (t == nullptr || t->builds.count(build_id) == 0)
           return to_caf(model::errc::not_found,
-                        "template " + parsed->name + " has no tag " + parsed->tag, "template");
-        build_id = tag->second;
-      }
-      if (!t->usable(build_id))
-        return to_caf(model::errc::not_found,
-                      "build " + build_id + " of " + parsed->name + " is not ready", "template");
-      return caf::result<std::string, std::string>(parsed->name, build_id);
-    },
-    [this](watch_atom, const std::string& name) {
-      watchers_[name].insert(caf::actor_cast<caf::actor>(current_sender()));
-      return view(name);
-    },
-    [this](dump_atom) {
-      std::string out;
-      for_each_durable([&](const std::string& stream, const model::template_state& t) {
-        out += stream + " " + model::describe(t) + "\n";
-      });
-      return out;
-    },
+                        "build " + build_id + " of " + name + " does not exist",
+                        "build_id");
+        return build_view(*t, build_id);
+      },
+      [this](log_atom, const std::string& tenant, const std::string& name,
+             const std::string& build_id) -> caf::result<std::string> {
+        const auto* t = owned(tenant, name);
+        if (t == nullptr || t->builds.count(build_id) == 0)
+          return to_caf(model::errc::not_found,
+                        "build " + build_id + " of " + name + " does not exist",
+                        "build_id");
+        const auto& host = t->builds.at(build_id).host;
+        auto vmm = ctx_->vmms.find(host.empty() ? ctx_->build_host : host);
+        if (vmm == ctx_->vmms.end())
+          return to_caf(model::errc::unavailable,
+                        "the host that built " + build_id + " is gone");
+        auto rp = make_response_promise<std::string>();
+        request(vmm->second, caf::infinite, log_atom::value, build_id)
+            .then([rp](std::string& text) mutable { rp.deliver(std::move(text)); },
+                  [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+        return rp;
+      },
+      [this](list_atom, const std::string& tenant) {
+        std::vector<api::template_info> out;
+        for_each_durable([&](const std::string&, const model::template_state& t) {
+          if (t.exists && t.tenant == tenant)
+            out.push_back(template_info(t));
+        });
+        return out;
+      },
+      [this](tag_atom, const std::string& tenant, const std::string& name,
+             const std::string& tag,
+             const std::string& build_id) -> caf::result<api::build_info> {
+        const auto* t = owned(tenant, name);
+        if (t == nullptr)
+          return to_caf(model::errc::not_found, "template " + name + " does not exist",
+                        "template");
+        if (t->builds.count(build_id) == 0)
+          return to_caf(model::errc::not_found, "build " + build_id + " does not exist",
+                        "build_id");
+        if (!t->usable(build_id))
+          return to_caf(model::errc::conflict,
+                        "build " + build_id + " is " + t->builds.at(build_id).status +
+                            (t->builds.at(build_id).deleted ? " and deleted" : "") +
+                            "; only a ready build can be tagged",
+                        "build_id");
+        auto rp = make_response_promise<api::build_info>();
+        const auto stream = model::template_stream(name);
+        persist(stream, events::tag_moved{tag, build_id}, [=]() mutable {
+          notify(name);
+          rp.deliver(build_view(*durable(stream), build_id));
+        });
+        return rp;
+      },
+      [this](delete_atom, const std::string& tenant, const std::string& name,
+             const std::string& build_id) -> caf::result<api::build_info> {
+        const auto* t = owned(tenant, name);
+        if (t == nullptr || t->builds.count(build_id) == 0 ||
+            t->builds.at(build_id).deleted)
+          return to_caf(model::errc::not_found,
+                        "build " + build_id + " of " + name + " does not exist",
+                        "build_id");
+        for (const auto& [tag, target] : t->tags)
+          if (target == build_id)
+            return to_caf(model::errc::conflict,
+                          "tag " + tag + " points at build " + build_id +
+                              "; move it first",
+                          "build_id");
+        auto rp = make_response_promise<api::build_info>();
+        const auto stream = model::template_stream(name);
+        persist(stream, events::build_deleted{build_id}, [=]() mutable {
+          notify(name);
+          rp.deliver(build_view(*durable(stream), build_id));
+        });
+        return rp;
+      },
+      [this](resolve_atom, const std::string& tenant,
+             const std::string& ref) -> caf::result<std::string, std::string> {
+        auto parsed = model::parse_template_ref(ref);
+        if (!parsed)
+          return to_caf(parsed.error());
+        const auto* t = owned(tenant, parsed->name);
+        if (t == nullptr)
+          return to_caf(model::errc::not_found,
+                        "template " + parsed->name + " does not exist", "template");
+        std::string build_id = parsed->build_id;
+        if (build_id.empty()) {
+          auto tag = t->tags.find(parsed->tag);
+          if (tag == t->tags.end())
+            return to_caf(model::errc::not_found,
+                          "template " + parsed->name + " has no tag " + parsed->tag,
+                          "template");
+          build_id = tag->second;
+        }
+        if (!t->usable(build_id))
+          return to_caf(model::errc::not_found,
+                        "build " + build_id + " of " + parsed->name + " is not ready",
+                        "template");
+        return caf::result<std::string, std::string>(parsed->name, build_id);
+      },
+      [this](watch_atom, const std::string& name) {
+        watchers_[name].insert(caf::actor_cast<caf::actor>(current_sender()));
+        return view(name);
+      },
+      [this](dump_atom) {
+        std::string out;
+        for_each_durable([&](const std::string& stream, const model::template_state& t) {
+          out += stream + " " + model::describe(t) + "\n";
+        });
+        return out;
+      },
   };
 }
 

@@ -1,11 +1,10 @@
 #pragma once
 
+#include <caf/all.hpp>
 #include <map>
 #include <memory>
 #include <set>
 #include <string>
-
-#include <caf/all.hpp>
 
 #include "event_sourced.hpp"
 #include "hearth/model/template_state.hpp"
@@ -46,8 +45,10 @@ public:
   }
 
 private:
-  const model::template_state* owned(const std::string& tenant, const std::string& name) const;
-  api::build_info build_view(const model::template_state& t, const std::string& build_id) const;
+  const model::template_state* owned(const std::string& tenant,
+                                     const std::string& name) const;
+  api::build_info build_view(const model::template_state& t,
+                             const std::string& build_id) const;
   api::template_info template_info(const model::template_state& t) const;
   template_view view(const std::string& name) const;
   void notify(const std::string& name);

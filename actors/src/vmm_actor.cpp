@@ -1,8 +1,8 @@
 #include "vmm_actor.hpp"
 
-#include "messages.hpp"
-
 #include <cstdio>
+
+#include "messages.hpp"
 
 namespace hearth::actors {
 
@@ -36,7 +36,8 @@ using vmm_self = caf::stateful_actor<vmm_state>*;
 /// Marks the calling thread as running a handler of `self` for its lifetime.
 class in_handler {
 public:
-  explicit in_handler(vmm_self self) : self_(self) {
+  explicit in_handler(vmm_self self)
+      : self_(self) {
     self_->state.handling->store(std::this_thread::get_id(), std::memory_order_relaxed);
   }
   ~in_handler() { self_->state.handling->store({}, std::memory_order_relaxed); }
@@ -92,13 +93,13 @@ caf::behavior vmm_actor(caf::stateful_actor<vmm_state>* self,
   // driver lives in this actor's state, so it holds a weak handle only.
   caf::weak_actor_ptr weak_self = caf::actor_cast<caf::weak_actor_ptr>(self);
   vmm::executor run = [weak_self, self, handling = self->state.handling](
-                         std::chrono::nanoseconds delay, std::function<void()> work) {
-    if (delay.count() > 0
-        && handling->load(std::memory_order_relaxed) == std::this_thread::get_id()) {
+                          std::chrono::nanoseconds delay, std::function<void()> work) {
+    if (delay.count() > 0 &&
+        handling->load(std::memory_order_relaxed) == std::this_thread::get_id()) {
       // From this actor's own handler: it is alive, and its state is ours.
-      self->state.timers.emplace(
-          self->clock().now() + std::chrono::duration_cast<caf::timespan>(delay),
-          std::move(work));
+      self->state.timers.emplace(self->clock().now() +
+                                     std::chrono::duration_cast<caf::timespan>(delay),
+                                 std::move(work));
       arm_timer(self);
       return;
     }

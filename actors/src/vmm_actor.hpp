@@ -1,12 +1,11 @@
 #pragma once
 
 #include <atomic>
+#include <caf/all.hpp>
 #include <functional>
 #include <map>
 #include <memory>
 #include <thread>
-
-#include <caf/all.hpp>
 
 #include "hearth/string_map.hpp"
 #include "hearth/vmm/driver.hpp"
@@ -42,7 +41,7 @@ struct vmm_state {
   /// driver's executor, which a host's thread may call after this actor
   /// is gone.
   std::shared_ptr<std::atomic<std::thread::id>> handling =
-    std::make_shared<std::atomic<std::thread::id>>();
+      std::make_shared<std::atomic<std::thread::id>>();
   static inline const char* name = "vmm";
 };
 

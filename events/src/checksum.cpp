@@ -32,8 +32,8 @@ std::uint32_t crc32c_portable(std::string_view data, std::uint32_t crc) noexcept
 }
 
 #if defined(__x86_64__)
-__attribute__((target("sse4.2"))) std::uint32_t
-crc32c_sse42(std::string_view data, std::uint32_t crc) noexcept {
+__attribute__((target("sse4.2"))) std::uint32_t crc32c_sse42(std::string_view data,
+                                                             std::uint32_t crc) noexcept {
   const char* ptr = data.data();
   std::size_t size = data.size();
   std::uint64_t wide = crc;

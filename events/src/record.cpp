@@ -31,7 +31,8 @@ Int get_int(const char* ptr) {
 /// Reads fields front to back and remembers whether it ran out of bytes.
 class reader {
 public:
-  explicit reader(std::string_view bytes) : bytes_(bytes) {}
+  explicit reader(std::string_view bytes)
+      : bytes_(bytes) {}
 
   template <class Int>
   Int integer() {
@@ -73,14 +74,14 @@ error corrupt(std::string what) {
 result<void> encode_record(const envelope& event, std::string& out) {
   for (const std::string* name : {&event.stream, &event.type, &event.correlation_id})
     if (name->size() > max_name_size)
-      return error{errc::too_large, "a name of " + std::to_string(name->size())
-                                      + " bytes exceeds the record limit"};
+      return error{errc::too_large, "a name of " + std::to_string(name->size()) +
+                                        " bytes exceeds the record limit"};
   if (event.payload.size() > max_payload_size)
-    return error{errc::too_large, "a payload of " + std::to_string(event.payload.size())
-                                    + " bytes exceeds the record limit"};
+    return error{errc::too_large, "a payload of " + std::to_string(event.payload.size()) +
+                                      " bytes exceeds the record limit"};
   const std::size_t start = out.size();
-  out.reserve(start + header_size + fixed_body_size + event.stream.size()
-              + event.type.size() + event.correlation_id.size() + event.payload.size());
+  out.reserve(start + header_size + fixed_body_size + event.stream.size() +
+              event.type.size() + event.correlation_id.size() + event.payload.size());
   out.push_back(static_cast<char>(record_format_version));
   put_int<std::uint32_t>(out, 0); // checksum, patched below
   put_int<std::uint32_t>(out, event.version);
@@ -94,7 +95,7 @@ result<void> encode_record(const envelope& event, std::string& out) {
   put_int<std::uint32_t>(out, static_cast<std::uint32_t>(event.payload.size()));
   out.append(event.payload);
   const std::uint32_t checksum =
-    crc32c(std::string_view(out).substr(start + header_size));
+      crc32c(std::string_view(out).substr(start + header_size));
   std::string sum;
   put_int<std::uint32_t>(sum, checksum);
   std::memcpy(out.data() + start + 1, sum.data(), 4);

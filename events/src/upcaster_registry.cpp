@@ -22,20 +22,21 @@ result<void> upcaster_registry::upcast(envelope& event) const {
     return {};
   const type_info& info = found->second;
   if (event.version > info.current_version)
-    return error{errc::version_from_future,
-                 event.type + " version " + std::to_string(event.version)
-                   + " is newer than this build's version "
-                   + std::to_string(info.current_version)};
+    return error{errc::version_from_future, event.type + " version " +
+                                                std::to_string(event.version) +
+                                                " is newer than this build's version " +
+                                                std::to_string(info.current_version)};
   while (event.version < info.current_version) {
     auto step = info.steps.find(event.version);
     if (step == info.steps.end())
-      return error{errc::missing_upcaster, "no upcaster lifts " + event.type + " version "
-                                             + std::to_string(event.version)};
+      return error{errc::missing_upcaster, "no upcaster lifts " + event.type +
+                                               " version " +
+                                               std::to_string(event.version)};
     auto lifted = step->second(event.payload);
     if (!lifted)
-      return error{lifted.error().code, "upcasting " + event.type + " version "
-                                          + std::to_string(event.version)
-                                          + " failed: " + lifted.error().message};
+      return error{lifted.error().code, "upcasting " + event.type + " version " +
+                                            std::to_string(event.version) +
+                                            " failed: " + lifted.error().message};
     event.payload = std::move(*lifted);
     ++event.version;
   }

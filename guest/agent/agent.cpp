@@ -7,8 +7,6 @@
 // host holds the only connection). With `--init` it is PID 1's helper: the
 // process forks, the parent reaps orphans forever, the child serves.
 
-#include "hearth/guest/protocol.hpp"
-
 #include <arpa/inet.h>
 #include <cerrno>
 #include <chrono>
@@ -32,6 +30,8 @@
 #include <thread>
 #include <time.h>
 #include <unistd.h>
+
+#include "hearth/guest/protocol.hpp"
 
 namespace {
 

@@ -3,13 +3,13 @@
 // The HTTP API's JSON: request bodies into the embedding API's typed values
 // (every field checked), and its answers back into JSON with the seed's names.
 
-#include "hearth/actors/api_types.hpp"
-#include "hearth/events/envelope.hpp"
-#include "json_body.hpp"
-
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
+
+#include "hearth/actors/api_types.hpp"
+#include "hearth/events/envelope.hpp"
+#include "json_body.hpp"
 
 namespace hearth::server::internal {
 

@@ -2,11 +2,11 @@
 
 // hearthd's settings: defaults, then an optional TOML file, then flags.
 
-#include "hearth/actors/runtime.hpp"
-#include "hearth/server/http_server.hpp"
-
 #include <chrono>
 #include <string>
+
+#include "hearth/actors/runtime.hpp"
+#include "hearth/server/http_server.hpp"
 
 namespace hearth::server {
 

@@ -1,10 +1,5 @@
 // hearthd: the hearth daemon. Opens the data directory, recovers every actor
 // from its journal, and serves the HTTP API.
-#include "hearth/actors/runtime.hpp"
-#include "hearth/events/codec.hpp"
-#include "hearth/server/http_api.hpp"
-#include "hearthd_config.hpp"
-
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <condition_variable>
@@ -21,6 +16,11 @@
 #include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
+
+#include "hearth/actors/runtime.hpp"
+#include "hearth/events/codec.hpp"
+#include "hearth/server/http_api.hpp"
+#include "hearthd_config.hpp"
 
 namespace {
 

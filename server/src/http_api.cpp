@@ -1,14 +1,14 @@
 #include "hearth/server/http_api.hpp"
 
-#include "api_codec.hpp"
-#include "hearth/actors/runtime.hpp"
-
 #include <array>
 #include <atomic>
 #include <cctype>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+
+#include "api_codec.hpp"
+#include "hearth/actors/runtime.hpp"
 
 namespace hearth::server {
 
@@ -580,9 +580,10 @@ void http_api::impl::metrics(call& c) {
   out += "# HELP hearth_checkout_waiters Sandbox creates waiting for a pool's ready VM.\n"
          "# TYPE hearth_checkout_waiters gauge\nhearth_checkout_waiters " +
          std::to_string(counters.checkout_waiters) + "\n";
-  out += "# HELP hearth_sandbox_actors Sandboxes with a live actor; the others are parked.\n"
-         "# TYPE hearth_sandbox_actors gauge\nhearth_sandbox_actors " +
-         std::to_string(counters.sandbox_actors) + "\n";
+  out +=
+      "# HELP hearth_sandbox_actors Sandboxes with a live actor; the others are parked.\n"
+      "# TYPE hearth_sandbox_actors gauge\nhearth_sandbox_actors " +
+      std::to_string(counters.sandbox_actors) + "\n";
   out += "# HELP hearth_journal_append_seconds From an actor's append to the journal's "
          "durable acknowledgement.\n# TYPE hearth_journal_append_seconds histogram\n";
   render_histogram(out, "hearth_journal_append_seconds", "", counters.journal_append);

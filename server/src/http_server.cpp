@@ -140,8 +140,8 @@ private:
       if (answered_.exchange(true))
         return;
       asio::post(owner_->stream_.get_executor(),
-                 [owner = owner_, response = std::move(response), keep_alive = keep_alive_,
-                  version = version_]() mutable {
+                 [owner = owner_, response = std::move(response),
+                  keep_alive = keep_alive_, version = version_]() mutable {
                    owner->send(std::move(response), keep_alive, version);
                  });
     }
@@ -337,7 +337,9 @@ void session::on_read(beast::error_code ec) {
   const unsigned version = message.version();
   stream_.expires_after(owner_.options().request_timeout);
   auto slot = std::make_shared<reply_slot>(shared_from_this(), keep_alive, version);
-  respond_fn respond = [slot](http_response response) { slot->answer(std::move(response)); };
+  respond_fn respond = [slot](http_response response) {
+    slot->answer(std::move(response));
+  };
   owner_.handler()(std::move(request), std::move(respond));
 }
 

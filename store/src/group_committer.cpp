@@ -5,7 +5,8 @@
 namespace hearth::store {
 
 group_committer::group_committer(journal& target, group_commit_options options)
-  : target_(target), options_(options) {
+    : target_(target)
+    , options_(options) {
   if (options_.max_batch_requests == 0)
     options_.max_batch_requests = 1;
   worker_ = std::thread([this] { run(); });

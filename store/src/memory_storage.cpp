@@ -10,7 +10,8 @@ namespace {
 
 class memory_journal final : public journal {
 public:
-  std::vector<result<append_ack>> append_many(std::vector<append_request> requests) override {
+  std::vector<result<append_ack>>
+  append_many(std::vector<append_request> requests) override {
     std::lock_guard<std::mutex> lock(mutex_);
     std::vector<result<append_ack>> results;
     results.reserve(requests.size());
@@ -44,8 +45,8 @@ public:
       if (found == streams_.end() || from > to || max_count == 0)
         return std::uint64_t{0};
       for (auto it = found->second.positions.lower_bound(from);
-           it != found->second.positions.end() && it->first <= to
-           && selected.size() < max_count;
+           it != found->second.positions.end() && it->first <= to &&
+           selected.size() < max_count;
            ++it)
         selected.push_back(all_.at(it->second));
     }

@@ -3,7 +3,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <mutex>
-
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/slice_transform.h>
@@ -11,8 +10,8 @@
 #include <rocksdb/write_batch.h>
 
 #include "hearth/events/record.hpp"
-#include "hearth/string_map.hpp"
 #include "hearth/store/storage.hpp"
+#include "hearth/string_map.hpp"
 #include "rocksdb_layout.hpp"
 #include "snapshot_record.hpp"
 #include "validation.hpp"
@@ -29,8 +28,8 @@ error from_status(const rocksdb::Status& status, const std::string& context) {
   if (status.IsCorruption())
     return error{errc::corrupt, context + ": " + detail};
   if (status.IsIOError() && detail.find("lock") != std::string::npos)
-    return error{errc::locked, context + ": another process holds the data directory ("
-                                 + detail + ")"};
+    return error{errc::locked,
+                 context + ": another process holds the data directory (" + detail + ")"};
   if (status.IsInvalidArgument() && detail.find("does not exist") != std::string::npos)
     return error{errc::not_found, context + ": no journal there (" + detail + ")"};
   return error{errc::io_error, context + ": " + detail};
@@ -38,15 +37,16 @@ error from_status(const rocksdb::Status& status, const std::string& context) {
 
 error corrupt_event(std::string_view stream, std::uint64_t sequence,
                     const events::error& cause) {
-  return error{errc::corrupt, "event " + std::to_string(sequence) + " of stream "
-                                + std::string(stream) + ": " + cause.message};
+  return error{errc::corrupt, "event " + std::to_string(sequence) + " of stream " +
+                                  std::string(stream) + ": " + cause.message};
 }
 
 /// RocksDB's warnings go to stderr, not to a LOG file on the data disk: on a
 /// full disk that file's writer trips an assertion in Debian's RocksDB 7.8.
 class stderr_logger final : public rocksdb::Logger {
 public:
-  stderr_logger() : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL) {}
+  stderr_logger()
+      : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL) {}
 
   using rocksdb::Logger::Logv;
   void Logv(const char* format, va_list args) override {
@@ -104,8 +104,8 @@ public:
 };
 
 bool has_stream_prefix(const rocksdb::Slice& key, std::string_view stream) {
-  return key.size() == stream.size() + 9 && key[stream.size()] == '\0'
-         && std::string_view(key.data(), stream.size()) == stream;
+  return key.size() == stream.size() + 9 && key[stream.size()] == '\0' &&
+         std::string_view(key.data(), stream.size()) == stream;
 }
 
 /// What the writer knows of a stream. `pending` runs ahead of `highest` while
@@ -122,9 +122,11 @@ class rocksdb_storage;
 
 class rocksdb_journal final : public journal {
 public:
-  explicit rocksdb_journal(rocksdb_storage& owner) : owner_(owner) {}
+  explicit rocksdb_journal(rocksdb_storage& owner)
+      : owner_(owner) {}
 
-  std::vector<result<append_ack>> append_many(std::vector<append_request> requests) override;
+  std::vector<result<append_ack>>
+  append_many(std::vector<append_request> requests) override;
   using journal::read_stream;
   result<std::uint64_t> read_stream(std::string_view stream, std::uint64_t from,
                                     std::uint64_t to, std::uint64_t max_count,
@@ -166,7 +168,8 @@ private:
 
 class rocksdb_snapshots final : public snapshot_store {
 public:
-  explicit rocksdb_snapshots(rocksdb_storage& owner) : owner_(owner) {}
+  explicit rocksdb_snapshots(rocksdb_storage& owner)
+      : owner_(owner) {}
 
   result<void> save(const snapshot& snap) override;
   result<std::optional<snapshot>> load(std::string_view stream,
@@ -181,7 +184,10 @@ private:
 class rocksdb_storage final : public storage {
 public:
   rocksdb_storage(std::string path, const storage_options& options)
-    : path_(std::move(path)), options_(options), journal_(*this), snapshots_(*this) {
+      : path_(std::move(path))
+      , options_(options)
+      , journal_(*this)
+      , snapshots_(*this) {
     write_options_.sync = options.sync;
     snapshot_write_options_.sync = false;
   }
@@ -226,13 +232,13 @@ public:
       // must never see a DeleteRange (delete_up_to deletes events one by one).
       if (std::string_view(name) == streams_family)
         family_options.memtable_insert_with_hint_prefix_extractor =
-          std::make_shared<stream_prefix>();
+            std::make_shared<stream_prefix>();
       if (std::string_view(name) == stream_meta_family)
         family_options.memtable_insert_with_hint_prefix_extractor =
-          std::make_shared<growing_streams>();
+            std::make_shared<growing_streams>();
       if (std::string_view(name) == events_family)
         family_options.memtable_insert_with_hint_prefix_extractor =
-          std::make_shared<growing_positions>();
+            std::make_shared<growing_positions>();
       // A new stream's first append looks its metadata up and misses; a
       // memtable bloom filter answers most misses without a skiplist search.
       if (std::string_view(name) == stream_meta_family) {
@@ -255,9 +261,9 @@ public:
 
     rocksdb::DB* db = nullptr;
     rocksdb::Status status =
-      options_.read_only
-        ? rocksdb::DB::OpenForReadOnly(db_options, path_, families, &handles_, &db)
-        : rocksdb::DB::Open(db_options, path_, families, &handles_, &db);
+        options_.read_only
+            ? rocksdb::DB::OpenForReadOnly(db_options, path_, families, &handles_, &db)
+            : rocksdb::DB::Open(db_options, path_, families, &handles_, &db);
     if (!status.ok())
       return from_status(status, "cannot open journal at " + path_);
     db_.reset(db);
@@ -267,17 +273,18 @@ public:
     if (status.ok() && value.size() == 8)
       next_position_ = get_be(value, 0, 8);
     else if (status.ok())
-      return error{errc::corrupt, "journal at " + path_ + " has a damaged position counter"};
+      return error{errc::corrupt,
+                   "journal at " + path_ + " has a damaged position counter"};
     else if (!status.IsNotFound())
       return from_status(status, "cannot read journal at " + path_);
     // The greatest name of a stream of the growing kind: one above it is new.
-    std::unique_ptr<rocksdb::Iterator> last(db_->NewIterator(rocksdb::ReadOptions(),
-                                                             stream_meta_cf()));
+    std::unique_ptr<rocksdb::Iterator> last(
+        db_->NewIterator(rocksdb::ReadOptions(), stream_meta_cf()));
     std::string past_kind(growing_kind);
     past_kind.back() = static_cast<char>(past_kind.back() + 1);
     last->SeekForPrev(past_kind);
-    if (last->Valid() && last->key().starts_with(rocksdb::Slice(growing_kind.data(),
-                                                                growing_kind.size())))
+    if (last->Valid() &&
+        last->key().starts_with(rocksdb::Slice(growing_kind.data(), growing_kind.size())))
       newest_growing_ = last->key().ToString();
     else if (!last->status().ok())
       return from_status(last->status(), "cannot read journal at " + path_);
@@ -304,7 +311,9 @@ public:
   /// durable: RocksDB 7.8 syncs every live log file on a synced write
   /// (`DBImpl::WriteToWAL`). A process that dies keeps it too: RocksDB has
   /// handed it to the operating system before `save` returns.
-  const rocksdb::WriteOptions& snapshot_write_options() const { return snapshot_write_options_; }
+  const rocksdb::WriteOptions& snapshot_write_options() const {
+    return snapshot_write_options_;
+  }
   const storage_options& options() const { return options_; }
   bool read_only() const { return options_.read_only; }
 
@@ -341,10 +350,12 @@ result<stream_state> rocksdb_journal::load_state(std::string_view stream,
   rocksdb::ReadOptions read;
   read.snapshot = at;
   std::string value;
-  auto status = owner_.db().Get(read, owner_.stream_meta_cf(), rocksdb::Slice(stream.data(), stream.size()), &value);
+  auto status = owner_.db().Get(read, owner_.stream_meta_cf(),
+                                rocksdb::Slice(stream.data(), stream.size()), &value);
   if (status.ok()) {
     if (value.size() != 8)
-      return error{errc::corrupt, "stream " + std::string(stream) + " has damaged metadata"};
+      return error{errc::corrupt,
+                   "stream " + std::string(stream) + " has damaged metadata"};
     state.has_meta = true;
     state.deleted_to = get_be(value, 0, 8);
   } else if (status.IsNotFound()) {
@@ -354,11 +365,13 @@ result<stream_state> rocksdb_journal::load_state(std::string_view stream,
   } else {
     return from_status(status, "cannot read stream " + std::string(stream));
   }
-  std::unique_ptr<rocksdb::Iterator> it(owner_.db().NewIterator(read, owner_.streams_cf()));
+  std::unique_ptr<rocksdb::Iterator> it(
+      owner_.db().NewIterator(read, owner_.streams_cf()));
   it->SeekForPrev(stream_key(stream, max_sequence));
   if (it->Valid() && has_stream_prefix(it->key(), stream)) {
     if (it->value().size() != 12)
-      return error{errc::corrupt, "stream " + std::string(stream) + " has a damaged index"};
+      return error{errc::corrupt,
+                   "stream " + std::string(stream) + " has a damaged index"};
     const auto first = get_be(std::string_view(it->key().data(), it->key().size()),
                               stream.size() + 1, 8);
     const auto count = get_be(std::string_view(it->value().data(), 12), 8, 4);
@@ -380,8 +393,8 @@ result<stream_state*> rocksdb_journal::cached_state(const std::string& stream) {
     older_streams_.erase(older);
     return &streams_.try_emplace(stream, moved).first->second;
   }
-  if (std::string_view(stream).substr(0, growing_kind.size()) == growing_kind
-      && stream > owner_.newest_growing_)
+  if (std::string_view(stream).substr(0, growing_kind.size()) == growing_kind &&
+      stream > owner_.newest_growing_)
     return &streams_.emplace(stream, stream_state{}).first->second;
   auto loaded = load_state(stream);
   if (!loaded)
@@ -446,7 +459,8 @@ rocksdb_journal::append_many(std::vector<append_request> requests) {
     index_value.clear();
     put_be64(index_value, ack.first_position);
     put_be32(index_value, static_cast<std::uint32_t>(request.events.size()));
-    index_entries_.emplace_back(stream_key(request.stream, ack.first_sequence), index_value);
+    index_entries_.emplace_back(stream_key(request.stream, ack.first_sequence),
+                                index_value);
     if (!stream.has_meta && !stream.pending_meta) {
       new_streams_.push_back(request.stream);
       stream.pending_meta = true;
@@ -517,7 +531,8 @@ rocksdb_journal::append_many(std::vector<append_request> requests) {
   batch_.Put(owner_.meta_cf(), next_position_key, counter);
   auto status = owner_.db().Write(owner_.write_options(), &batch_);
   if (!status.ok()) {
-    const error failure = from_status(status, "cannot append to journal at " + owner_.path());
+    const error failure =
+        from_status(status, "cannot append to journal at " + owner_.path());
     for (auto* stream : touched) {
       stream->pending = stream->highest;
       stream->pending_meta = false;
@@ -529,8 +544,8 @@ rocksdb_journal::append_many(std::vector<append_request> requests) {
   }
   owner_.next_position_ = position;
   for (const auto& name : new_streams_)
-    if (std::string_view(name).substr(0, growing_kind.size()) == growing_kind
-        && name > owner_.newest_growing_)
+    if (std::string_view(name).substr(0, growing_kind.size()) == growing_kind &&
+        name > owner_.newest_growing_)
       owner_.newest_growing_ = name;
   for (auto* stream : touched) {
     stream->highest = stream->pending;
@@ -560,8 +575,10 @@ result<std::uint64_t> rocksdb_journal::read_stream(std::string_view stream,
 
   rocksdb::ReadOptions read;
   read.snapshot = snap;
-  std::unique_ptr<rocksdb::Iterator> index(owner_.db().NewIterator(read, owner_.streams_cf()));
-  std::unique_ptr<rocksdb::Iterator> records(owner_.db().NewIterator(read, owner_.events_cf()));
+  std::unique_ptr<rocksdb::Iterator> index(
+      owner_.db().NewIterator(read, owner_.streams_cf()));
+  std::unique_ptr<rocksdb::Iterator> records(
+      owner_.db().NewIterator(read, owner_.events_cf()));
 
   // The append holding `from` starts at or before it.
   index->SeekForPrev(stream_key(stream, from));
@@ -573,7 +590,8 @@ result<std::uint64_t> rocksdb_journal::read_stream(std::string_view stream,
     const std::string_view key(index->key().data(), index->key().size());
     const std::string_view value(index->value().data(), index->value().size());
     if (value.size() != 12)
-      return error{errc::corrupt, "stream " + std::string(stream) + " has a damaged index"};
+      return error{errc::corrupt,
+                   "stream " + std::string(stream) + " has a damaged index"};
     const std::uint64_t first_seq = get_be(key, stream.size() + 1, 8);
     const std::uint64_t first_position = get_be(value, 0, 8);
     const std::uint64_t count = get_be(value, 8, 4);
@@ -587,17 +605,19 @@ result<std::uint64_t> rocksdb_journal::read_stream(std::string_view stream,
     for (; sequence <= last; ++sequence, records->Next()) {
       if (!records->Valid()) {
         if (!records->status().ok())
-          return from_status(records->status(), "cannot read stream " + std::string(stream));
-        return error{errc::corrupt, "event " + std::to_string(sequence) + " of stream "
-                                      + std::string(stream) + " is missing"};
+          return from_status(records->status(),
+                             "cannot read stream " + std::string(stream));
+        return error{errc::corrupt, "event " + std::to_string(sequence) + " of stream " +
+                                        std::string(stream) + " is missing"};
       }
       auto event = events::decode_record(
-        std::string_view(records->value().data(), records->value().size()));
+          std::string_view(records->value().data(), records->value().size()));
       if (!event)
         return corrupt_event(stream, sequence, event.error());
       if (event->stream != stream || event->sequence != sequence)
-        return error{errc::corrupt, "event " + std::to_string(sequence) + " of stream "
-                                      + std::string(stream) + " points at another record"};
+        return error{errc::corrupt, "event " + std::to_string(sequence) + " of stream " +
+                                        std::string(stream) +
+                                        " points at another record"};
       ++visited;
       if (!visit(*event) || visited == max_count)
         return visited;
@@ -623,15 +643,17 @@ result<std::uint64_t> rocksdb_journal::read_all(std::uint64_t from_position,
   rocksdb::ReadOptions read;
   read.readahead_size = 4u << 20;
   read.fill_cache = false;
-  std::unique_ptr<rocksdb::Iterator> records(owner_.db().NewIterator(read, owner_.events_cf()));
+  std::unique_ptr<rocksdb::Iterator> records(
+      owner_.db().NewIterator(read, owner_.events_cf()));
   std::uint64_t visited = 0;
   for (records->Seek(position_key(from_position)); records->Valid(); records->Next()) {
     const std::string_view key(records->key().data(), records->key().size());
     auto event = events::decode_record(
-      std::string_view(records->value().data(), records->value().size()));
+        std::string_view(records->value().data(), records->value().size()));
     if (!event)
-      return error{errc::corrupt, "event at position " + std::to_string(get_be(key, 0, 8))
-                                    + ": " + event.error().message};
+      return error{errc::corrupt, "event at position " +
+                                      std::to_string(get_be(key, 0, 8)) + ": " +
+                                      event.error().message};
     ++visited;
     if (!visit(*event) || visited == max_count)
       return visited;
@@ -660,7 +682,7 @@ result<void> rocksdb_journal::delete_up_to(std::string_view stream, std::uint64_
 
   rocksdb::WriteBatch batch;
   std::unique_ptr<rocksdb::Iterator> index(
-    owner_.db().NewIterator(rocksdb::ReadOptions(), owner_.streams_cf()));
+      owner_.db().NewIterator(rocksdb::ReadOptions(), owner_.streams_cf()));
   for (index->Seek(stream_key(stream, 0));
        index->Valid() && has_stream_prefix(index->key(), stream); index->Next()) {
     const std::string_view key(index->key().data(), index->key().size());
@@ -681,7 +703,8 @@ result<void> rocksdb_journal::delete_up_to(std::string_view stream, std::uint64_
       batch.Delete(owner_.streams_cf(), index->key());
   }
   if (!index->status().ok())
-    return from_status(index->status(), "cannot delete from stream " + std::string(stream));
+    return from_status(index->status(),
+                       "cannot delete from stream " + std::string(stream));
   std::string meta;
   put_be64(meta, target);
   batch.Put(owner_.stream_meta_cf(), rocksdb::Slice(stream.data(), stream.size()), meta);
@@ -696,7 +719,7 @@ result<void> rocksdb_journal::delete_up_to(std::string_view stream, std::uint64_
 result<std::vector<stream_info>> rocksdb_journal::list_streams() {
   std::vector<stream_info> out;
   std::unique_ptr<rocksdb::Iterator> it(
-    owner_.db().NewIterator(rocksdb::ReadOptions(), owner_.stream_meta_cf()));
+      owner_.db().NewIterator(rocksdb::ReadOptions(), owner_.stream_meta_cf()));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     std::string name = it->key().ToString();
     auto state = load_state(name);
@@ -716,8 +739,9 @@ result<void> rocksdb_snapshots::save(const snapshot& snap) {
     return read_only_error(owner_);
   if (snap.stream.empty() || snap.stream.find('\0') != std::string::npos)
     return error{errc::invalid_argument, "a snapshot needs a valid stream name"};
-  auto status = owner_.db().Put(owner_.snapshot_write_options(), owner_.snapshots_cf(),
-                                stream_key(snap.stream, snap.sequence), encode_snapshot(snap));
+  auto status =
+      owner_.db().Put(owner_.snapshot_write_options(), owner_.snapshots_cf(),
+                      stream_key(snap.stream, snap.sequence), encode_snapshot(snap));
   if (!status.ok())
     return from_status(status, "cannot save snapshot of " + snap.stream);
   return {};
@@ -726,14 +750,15 @@ result<void> rocksdb_snapshots::save(const snapshot& snap) {
 result<std::optional<snapshot>> rocksdb_snapshots::load(std::string_view stream,
                                                         std::uint64_t max_seq) {
   std::unique_ptr<rocksdb::Iterator> it(
-    owner_.db().NewIterator(rocksdb::ReadOptions(), owner_.snapshots_cf()));
+      owner_.db().NewIterator(rocksdb::ReadOptions(), owner_.snapshots_cf()));
   it->SeekForPrev(stream_key(stream, max_seq));
   if (!it->Valid() || !has_stream_prefix(it->key(), stream)) {
     if (!it->status().ok())
       return from_status(it->status(), "cannot load snapshot of " + std::string(stream));
     return std::optional<snapshot>{};
   }
-  auto snap = decode_snapshot(stream, std::string_view(it->value().data(), it->value().size()));
+  auto snap =
+      decode_snapshot(stream, std::string_view(it->value().data(), it->value().size()));
   if (!snap)
     return std::move(snap).error();
   return std::optional<snapshot>{std::move(*snap)};
@@ -753,10 +778,10 @@ result<void> rocksdb_snapshots::remove_up_to(std::string_view stream,
                                              std::uint64_t max_seq) {
   if (owner_.read_only())
     return read_only_error(owner_);
-  const std::string end = max_seq == max_sequence ? stream_end_key(stream)
-                                                  : stream_key(stream, max_seq + 1);
-  auto status = owner_.db().DeleteRange(owner_.snapshot_write_options(), owner_.snapshots_cf(),
-                                        stream_key(stream, 0), end);
+  const std::string end =
+      max_seq == max_sequence ? stream_end_key(stream) : stream_key(stream, max_seq + 1);
+  auto status = owner_.db().DeleteRange(
+      owner_.snapshot_write_options(), owner_.snapshots_cf(), stream_key(stream, 0), end);
   if (!status.ok())
     return from_status(status, "cannot remove snapshots of " + std::string(stream));
   return {};

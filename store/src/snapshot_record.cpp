@@ -44,15 +44,16 @@ result<snapshot> decode_snapshot(std::string_view stream, std::string_view bytes
   if (bytes.size() < fixed_size)
     return error{errc::corrupt, where + " is truncated"};
   if (static_cast<unsigned char>(bytes[0]) != snapshot_format)
-    return error{errc::corrupt, where + " has unknown format "
-                                  + std::to_string(static_cast<unsigned char>(bytes[0]))};
+    return error{errc::corrupt, where + " has unknown format " +
+                                    std::to_string(static_cast<unsigned char>(bytes[0]))};
   std::uint32_t stored = 0;
   for (int i = 0; i < 4; ++i)
-    stored |= static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[1 + i])) << (8 * i);
+    stored |= static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[1 + i]))
+              << (8 * i);
   if (events::crc32c(bytes.substr(header_size)) != stored)
-    return error{errc::corrupt, where + " at sequence "
-                                  + std::to_string(get_u64(bytes.data() + header_size))
-                                  + " failed its checksum"};
+    return error{errc::corrupt, where + " at sequence " +
+                                    std::to_string(get_u64(bytes.data() + header_size)) +
+                                    " failed its checksum"};
   snapshot snap;
   snap.stream = std::string(stream);
   snap.sequence = get_u64(bytes.data() + header_size);

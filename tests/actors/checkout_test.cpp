@@ -48,7 +48,8 @@ TEST_CASE_FIXTURE(full_pool, "prefer hits a ready member and reports hit: true")
   CHECK(status(pool_id).claimed == 1);
 }
 
-TEST_CASE_FIXTURE(empty_pool, "prefer falls back to a cold create after warm_pool_wait_ms") {
+TEST_CASE_FIXTURE(empty_pool,
+                  "prefer falls back to a cold create after warm_pool_wait_ms") {
   auto created = rt->create_sandbox(tenant, from_pool(pool_id, "prefer", 1500));
   advance(1499ms);
   CHECK_FALSE(created.ready()); // still waiting for ready inventory
@@ -77,8 +78,9 @@ TEST_CASE_FIXTURE(empty_pool, "require fails with warm_pool_unavailable after it
   CHECK(ok(rt->list_sandboxes(tenant).get()).empty());
 }
 
-TEST_CASE_FIXTURE(empty_pool, "a checkout still waiting when the runtime closes is answered "
-                              "with an error") {
+TEST_CASE_FIXTURE(empty_pool,
+                  "a checkout still waiting when the runtime closes is answered "
+                  "with an error") {
   std::optional<model::result<api::sandbox_info>> answer;
   rt->create_sandbox(tenant, from_pool(pool_id, "require", 10000))
       .then([&](model::result<api::sandbox_info> r) { answer = std::move(r); });
@@ -88,11 +90,14 @@ TEST_CASE_FIXTURE(empty_pool, "a checkout still waiting when the runtime closes 
   REQUIRE(answer.has_value());
   REQUIRE_FALSE(answer->has_value());
   CHECK(answer->error().code == model::errc::unavailable);
-  CHECK(answer->error().message == "no answer: the actor that had the call stopped first (the "
-                                   "runtime closing, or the pool deleted)");
+  CHECK(answer->error().message ==
+        "no answer: the actor that had the call stopped first (the "
+        "runtime closing, or the pool deleted)");
 }
 
-TEST_CASE_FIXTURE(runtime_fixture, "a blocking get inside a then callback fails at once instead of waiting") {
+TEST_CASE_FIXTURE(
+    runtime_fixture,
+    "a blocking get inside a then callback fails at once instead of waiting") {
   start();
   build("team/review-api");
   auto pool = create_pool("team/review-api:stable", "chained", 1, 1);
@@ -108,9 +113,8 @@ TEST_CASE_FIXTURE(runtime_fixture, "a blocking get inside a then callback fails 
         // The controller hands this answer over on its own thread: waiting
         // here for it to answer another call would never end.
         inner = rt->get_sandbox(tenant, created->id).get();
-        rt->get_sandbox(tenant, created->id).then([&](model::result<api::sandbox_info> r) {
-          chained = std::move(r);
-        });
+        rt->get_sandbox(tenant, created->id)
+            .then([&](model::result<api::sandbox_info> r) { chained = std::move(r); });
       });
   REQUIRE_FALSE(inner.has_value());
   advance(1s);
@@ -122,7 +126,8 @@ TEST_CASE_FIXTURE(runtime_fixture, "a blocking get inside a then callback fails 
   CHECK(ok(std::move(*chained)).state == "running");
 }
 
-TEST_CASE_FIXTURE(runtime_fixture, "a waiter is served when a member becomes ready within the wait") {
+TEST_CASE_FIXTURE(runtime_fixture,
+                  "a waiter is served when a member becomes ready within the wait") {
   start();
   build("team/review-api");
   auto pool = create_pool("team/review-api:stable", "filling", 1, 1);
@@ -167,25 +172,27 @@ TEST_CASE_FIXTURE(full_pool, "bypass never touches the pool") {
   CHECK_FALSE(ok(cold.get()).warm_pool_checkout.considered);
 }
 
-TEST_CASE_FIXTURE(full_pool, "unpoolable shape cold-creates in prefer and fails in require") {
+TEST_CASE_FIXTURE(full_pool,
+                  "unpoolable shape cold-creates in prefer and fails in require") {
   struct shape {
     const char* what;
     void (*apply)(api::sandbox_request&);
   };
   const shape shapes[] = {
-    {"envs", [](api::sandbox_request& r) { r.envs["A"] = "1"; }},
-    {"volumes", [](api::sandbox_request& r) { r.volumes.push_back("data:/data"); }},
-    {"cwd", [](api::sandbox_request& r) { r.cwd = "/tmp"; }},
-    {"desktop", [](api::sandbox_request& r) { r.desktop = true; }},
-    {"custom networking", [](api::sandbox_request& r) { r.custom_network = true; }},
-    {"timeout policy", [](api::sandbox_request& r) { r.timeout_policy = "pause"; }},
-    {"auto-resume", [](api::sandbox_request& r) { r.auto_resume = true; }},
+      {"envs", [](api::sandbox_request& r) { r.envs["A"] = "1"; }},
+      {"volumes", [](api::sandbox_request& r) { r.volumes.push_back("data:/data"); }},
+      {"cwd", [](api::sandbox_request& r) { r.cwd = "/tmp"; }},
+      {"desktop", [](api::sandbox_request& r) { r.desktop = true; }},
+      {"custom networking", [](api::sandbox_request& r) { r.custom_network = true; }},
+      {"timeout policy", [](api::sandbox_request& r) { r.timeout_policy = "pause"; }},
+      {"auto-resume", [](api::sandbox_request& r) { r.auto_resume = true; }},
   };
   for (const auto& s : shapes) {
     CAPTURE(s.what);
     auto require = from_pool(pool_id, "require", 100);
     s.apply(require);
-    auto e = fails(rt->create_sandbox(tenant, require).get(), model::errc::warm_pool_unavailable);
+    auto e = fails(rt->create_sandbox(tenant, require).get(),
+                   model::errc::warm_pool_unavailable);
     CHECK(e.message.find("not poolable") != std::string::npos);
 
     auto prefer = from_pool(pool_id, "prefer", 100);
@@ -206,10 +213,12 @@ TEST_CASE_FIXTURE(full_pool, "unpoolable shape cold-creates in prefer and fails 
   CHECK(ok(rt->create_sandbox(tenant, poolable).get()).warm_pool_checkout.hit);
 }
 
-TEST_CASE_FIXTURE(full_pool, "a claimed member is never recycled and no VM serves two sandboxes") {
+TEST_CASE_FIXTURE(full_pool,
+                  "a claimed member is never recycled and no VM serves two sandboxes") {
   std::set<std::string> vms;
   for (int i = 0; i < 20; ++i) {
-    auto sandbox = ok(rt->create_sandbox(tenant, from_pool(pool_id, "require", 1000)).get());
+    auto sandbox =
+        ok(rt->create_sandbox(tenant, from_pool(pool_id, "require", 1000)).get());
     CHECK(vms.insert(sandbox.vm_id).second);
     // Destroying the sandbox destroys its VM; it never returns to the pool.
     auto gone = rt->delete_sandbox(tenant, sandbox.id);
@@ -223,8 +232,9 @@ TEST_CASE_FIXTURE(full_pool, "a claimed member is never recycled and no VM serve
     CHECK_MESSAGE(restores == 1, vm << " was restored " << restores << " times");
 }
 
-TEST_CASE_FIXTURE(runtime_fixture, "checkouts close together are refilled together, after "
-                                   "refill_delay") {
+TEST_CASE_FIXTURE(runtime_fixture,
+                  "checkouts close together are refilled together, after "
+                  "refill_delay") {
   options.pools.refill_delay = 5ms;
   start();
   build("team/review-api");
@@ -255,7 +265,8 @@ TEST_CASE_FIXTURE(runtime_fixture, "checkouts close together are refilled togeth
   CHECK(status(pool_id).ready == 3);
 }
 
-TEST_CASE_FIXTURE(full_pool, "the pool refills after each checkout and never exceeds max_ready") {
+TEST_CASE_FIXTURE(full_pool,
+                  "the pool refills after each checkout and never exceeds max_ready") {
   for (int round = 0; round < 10; ++round) {
     (void)rt->create_sandbox(tenant, from_pool(pool_id, "prefer", 0));
     (void)rt->create_sandbox(tenant, from_pool(pool_id, "require", 2000));
@@ -324,8 +335,8 @@ struct callers_outcome {
   int failures = 0;
   std::vector<std::string> problems;
   std::string summary() const {
-    return std::to_string(problems.size()) + " problems, the first: "
-           + (problems.empty() ? "" : problems.front());
+    return std::to_string(problems.size()) +
+           " problems, the first: " + (problems.empty() ? "" : problems.front());
   }
 };
 
@@ -353,8 +364,9 @@ callers_outcome on_threads(runtime& rt, int rounds, Use use) {
 
 } // namespace
 
-TEST_CASE("a blocked call gives up at the call timeout, and the runtime answers the next one "
-          "(threads, not the test scheduler)") {
+TEST_CASE(
+    "a blocked call gives up at the call timeout, and the runtime answers the next one "
+    "(threads, not the test scheduler)") {
   auto world = std::make_shared<vmm::sim_world>();
   runtime_options options;
   options.sim_world = world;
@@ -376,8 +388,9 @@ TEST_CASE("a blocked call gives up at the call timeout, and the runtime answers 
   CHECK(answered.state == "running");
 }
 
-TEST_CASE("a sandbox checked out from a pool can be read and deleted as soon as its caller has "
-          "the answer, and read as destroyed after (threads, not the test scheduler)") {
+TEST_CASE(
+    "a sandbox checked out from a pool can be read and deleted as soon as its caller has "
+    "the answer, and read as destroyed after (threads, not the test scheduler)") {
   // A checkout's answer comes from the pool, not the controller that keeps
   // the registry of sandboxes: the registry must know of it first. A
   // destroyed sandbox's actor ends, and the registry answers for it: a read
@@ -397,7 +410,8 @@ TEST_CASE("a sandbox checked out from a pool can be read and deleted as soon as 
       problems.push_back("delete " + sandbox.id + ": " + deleted.error().message);
     for (const auto* destroyed : {&after, &again})
       if (!*destroyed)
-        problems.push_back("after the delete " + sandbox.id + ": " + destroyed->error().message);
+        problems.push_back("after the delete " + sandbox.id + ": " +
+                           destroyed->error().message);
       else if ((*destroyed)->state != "destroyed")
         problems.push_back("after the delete " + sandbox.id + ": " + (*destroyed)->state);
     return problems;
@@ -407,8 +421,9 @@ TEST_CASE("a sandbox checked out from a pool can be read and deleted as soon as 
   CHECK_MESSAGE(outcome.problems.empty(), outcome.summary());
 }
 
-TEST_CASE("a checked-out sandbox whose VM dies as it is deleted is destroyed, and read as "
-          "destroyed after (threads, not the test scheduler)") {
+TEST_CASE(
+    "a checked-out sandbox whose VM dies as it is deleted is destroyed, and read as "
+    "destroyed after (threads, not the test scheduler)") {
   // The failure makes its actor hand its state back to the registry while
   // the delete is on its way to it: the delete must still be carried out.
   auto rt = fast_pool_on_threads();

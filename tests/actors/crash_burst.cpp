@@ -6,11 +6,10 @@
 // A program of its own, not a forked copy of the test (see
 // support/child_reports.hpp).
 #define DOCTEST_CONFIG_DISABLE
-#include <unistd.h>
-
 #include <cstdio>
 #include <cstdlib>
 #include <thread>
+#include <unistd.h>
 
 #include "runtime_fixture.hpp"
 
@@ -68,8 +67,10 @@ namespace {
         if (!sandbox)
           continue;
         const std::string line = sandbox->id + " " + sandbox->vm_id + "\n";
-        if (write(report_fd, line.data(), line.size()) != static_cast<ssize_t>(line.size()))
-          fail("cannot report a checkout on file descriptor " + std::to_string(report_fd));
+        if (write(report_fd, line.data(), line.size()) !=
+            static_cast<ssize_t>(line.size()))
+          fail("cannot report a checkout on file descriptor " +
+               std::to_string(report_fd));
         (void)rt.delete_sandbox(tenant, sandbox->id).get(); // churn, as real callers do
       }
     });

@@ -12,7 +12,8 @@
 using namespace hearth;
 using namespace hearth::testing;
 
-TEST_CASE("a runtime killed during a burst loses no acknowledged sandbox and claims no VM twice") {
+TEST_CASE("a runtime killed during a burst loses no acknowledged sandbox and claims no "
+          "VM twice") {
   for (int round = 0; round < 3; ++round) {
     CAPTURE(round);
     temp_dir dir;
@@ -20,18 +21,20 @@ TEST_CASE("a runtime killed during a burst loses no acknowledged sandbox and cla
     REQUIRE(child.pid > 0);
     std::map<std::string, std::string> acknowledged; // sandbox -> vm
     const std::size_t kill_after = 20 + 40 * static_cast<std::size_t>(round);
-    const auto reports = read_until_killed(child, kill_after, 60s,
-                                           [&](const std::string& text) {
-                                             std::istringstream line(text);
-                                             std::string sandbox, vm;
-                                             line >> sandbox >> vm;
-                                             acknowledged[sandbox] = vm;
-                                           });
-    REQUIRE_MESSAGE(!reports.stuck, "the runtime reported " << reports.lines
+    const auto reports =
+        read_until_killed(child, kill_after, 60s, [&](const std::string& text) {
+          std::istringstream line(text);
+          std::string sandbox, vm;
+          line >> sandbox >> vm;
+          acknowledged[sandbox] = vm;
+        });
+    REQUIRE_MESSAGE(!reports.stuck, "the runtime reported "
+                                        << reports.lines
                                         << " checkouts, then nothing for 60 s");
     REQUIRE_MESSAGE(WIFSIGNALED(reports.status), "the runtime exited with status "
-                                                     << WEXITSTATUS(reports.status) << " after "
-                                                     << reports.lines << " checkouts");
+                                                     << WEXITSTATUS(reports.status)
+                                                     << " after " << reports.lines
+                                                     << " checkouts");
     REQUIRE(acknowledged.size() >= kill_after);
 
     // The journal alone: no VM was claimed twice.
@@ -39,10 +42,9 @@ TEST_CASE("a runtime killed during a burst loses no acknowledged sandbox and cla
       auto storage = store::open_rocksdb_storage(dir.str("journal"));
       REQUIRE(storage);
       model::world_state world;
-      REQUIRE((*storage)->events().read_all(1, store::max_sequence,
-                                            [&](const events::envelope& e) {
-                                              return static_cast<bool>(world.apply(e));
-                                            }));
+      REQUIRE((*storage)->events().read_all(
+          1, store::max_sequence,
+          [&](const events::envelope& e) { return static_cast<bool>(world.apply(e)); }));
       CHECK(world.rejected == 0);
       for (const auto& [vm, claims] : world.claims_per_vm)
         CHECK_MESSAGE(claims == 1, vm << " claimed " << claims << " times");
@@ -69,6 +71,5 @@ TEST_CASE("a runtime killed during a burst loses no acknowledged sandbox and cla
     CAPTURE(refilled.status.warming);
     CAPTURE(refilled.status.draining);
     CHECK(refilled.status.ready == 4); // the pool refills
-
   }
 }

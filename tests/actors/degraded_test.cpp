@@ -5,7 +5,8 @@
 using namespace hearth;
 using namespace hearth::testing;
 
-TEST_CASE_FIXTURE(runtime_fixture, "controller_disabled comes from the deployment, not the pool") {
+TEST_CASE_FIXTURE(runtime_fixture,
+                  "controller_disabled comes from the deployment, not the pool") {
   options.data_dir = "";
   temp_dir dir;
   options.data_dir = dir.str();
@@ -27,7 +28,8 @@ TEST_CASE_FIXTURE(runtime_fixture, "controller_disabled comes from the deploymen
   CHECK(info.status.ready == 2);
 }
 
-TEST_CASE_FIXTURE(runtime_fixture, "drain_active holds while draining and clears on enable") {
+TEST_CASE_FIXTURE(runtime_fixture,
+                  "drain_active holds while draining and clears on enable") {
   start();
   build("team/review-api");
   auto pool = create_pool("team/review-api:stable", "drainable", 1, 1);
@@ -41,15 +43,19 @@ TEST_CASE_FIXTURE(runtime_fixture, "drain_active holds while draining and clears
   CHECK(status(pool.id).ready == 1);
 }
 
-TEST_CASE_FIXTURE(runtime_fixture, "template_build_unavailable holds while the resolved build is deleted") {
+TEST_CASE_FIXTURE(
+    runtime_fixture,
+    "template_build_unavailable holds while the resolved build is deleted") {
   start();
   auto v1 = build("team/review-api", {"stable"}, "v1");
   auto pool = create_pool("team/review-api@" + v1.build_id, "pinned", 1, 1);
   advance(1s);
   auto v2 = build("team/review-api", {"stable"}, "v2");
   // Deleting a build a tag points at is refused; v1 has no tag any more.
-  fails(rt->delete_build(tenant, "team/review-api", v2.build_id).get(), model::errc::conflict);
-  CHECK(ok(rt->delete_build(tenant, "team/review-api", v1.build_id).get()).status == "deleted");
+  fails(rt->delete_build(tenant, "team/review-api", v2.build_id).get(),
+        model::errc::conflict);
+  CHECK(ok(rt->delete_build(tenant, "team/review-api", v1.build_id).get()).status ==
+        "deleted");
   advance(1s);
   auto info = this->info(pool.id);
   CHECK(info.degraded_reason == "template_build_unavailable");
@@ -67,7 +73,8 @@ TEST_CASE_FIXTURE(runtime_fixture, "template_build_unavailable holds while the r
   CHECK(status(pool.id).ready == 1);
 }
 
-TEST_CASE_FIXTURE(runtime_fixture, "quota: reserved capacity bounds pools and sandboxes") {
+TEST_CASE_FIXTURE(runtime_fixture,
+                  "quota: reserved capacity bounds pools and sandboxes") {
   options.default_quota_vcpus = 4;
   options.default_quota_memory_mb = 4096;
   start();
@@ -113,7 +120,8 @@ TEST_CASE_FIXTURE(runtime_fixture, "quota: reserved capacity bounds pools and sa
   (void)b;
 }
 
-TEST_CASE_FIXTURE(runtime_fixture, "no_eligible_hosts holds while no host has room for a member") {
+TEST_CASE_FIXTURE(runtime_fixture,
+                  "no_eligible_hosts holds while no host has room for a member") {
   options.hosts = {host_config{"local", 2, 8192}};
   start();
   build("team/review-api");
@@ -131,7 +139,9 @@ TEST_CASE_FIXTURE(runtime_fixture, "no_eligible_hosts holds while no host has ro
   CHECK(updated.degraded_reason == "");
 }
 
-TEST_CASE_FIXTURE(runtime_fixture, "artifact_not_ready holds until the artifact is on the host that has room") {
+TEST_CASE_FIXTURE(
+    runtime_fixture,
+    "artifact_not_ready holds until the artifact is on the host that has room") {
   // Builds run on the first host, which has room for nothing else.
   options.hosts = {host_config{"builder", 1, 1024}, host_config{"worker", 8, 8192}};
   start();
@@ -153,7 +163,8 @@ TEST_CASE_FIXTURE(runtime_fixture, "artifact_not_ready holds until the artifact 
   CHECK(hosts[1].artifacts.size() == 1);
 }
 
-TEST_CASE_FIXTURE(runtime_fixture, "artifact_prewarm_failed holds when preparing the artifact failed") {
+TEST_CASE_FIXTURE(runtime_fixture,
+                  "artifact_prewarm_failed holds when preparing the artifact failed") {
   options.hosts = {host_config{"builder", 0, 0}, host_config{"worker", 8, 8192}};
   start();
   world->fail_prepare("worker", model::build_id_for(http_spec("v1")));
@@ -164,7 +175,9 @@ TEST_CASE_FIXTURE(runtime_fixture, "artifact_prewarm_failed holds when preparing
   CHECK(status(pool.id).ready == 0);
 }
 
-TEST_CASE_FIXTURE(runtime_fixture, "fills spread across hosts, and a lost host's members are refilled elsewhere") {
+TEST_CASE_FIXTURE(
+    runtime_fixture,
+    "fills spread across hosts, and a lost host's members are refilled elsewhere") {
   options.hosts = {host_config{"a", 8, 8192}, host_config{"b", 8, 8192}};
   start();
   auto built = build("team/review-api");

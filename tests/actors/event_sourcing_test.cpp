@@ -2,16 +2,17 @@
 // journal failure stops the actor and the supervisor restarts it from the
 // journal, snapshots with a fallback to full replay, recovery of the whole
 // runtime.
+#include <algorithm>
+
 #include "faulty_storage.hpp"
 #include "hearth/store/storage.hpp"
 #include "runtime_fixture.hpp"
 
-#include <algorithm>
-
 using namespace hearth;
 using namespace hearth::testing;
 
-TEST_CASE_FIXTURE(runtime_fixture, "a journal failure stops the pool; it restarts from what was written") {
+TEST_CASE_FIXTURE(runtime_fixture,
+                  "a journal failure stops the pool; it restarts from what was written") {
   faulty_storage storage(store::make_memory_storage());
   options.storage = &storage;
   start();
@@ -38,7 +39,8 @@ TEST_CASE_FIXTURE(runtime_fixture, "a journal failure stops the pool; it restart
   CHECK(sandbox.warm_pool_checkout.hit);
 }
 
-TEST_CASE_FIXTURE(runtime_fixture, "a restarted pool still hears of its members' VMs dying") {
+TEST_CASE_FIXTURE(runtime_fixture,
+                  "a restarted pool still hears of its members' VMs dying") {
   faulty_storage storage(store::make_memory_storage());
   options.storage = &storage;
   start();
@@ -86,7 +88,9 @@ TEST_CASE_FIXTURE(runtime_fixture, "a restarted sandbox still hears of its VM dy
   CHECK(failed.reason == "the VM process died");
 }
 
-TEST_CASE_FIXTURE(runtime_fixture, "after a restart a sandbox nobody addressed still hears of its VM dying") {
+TEST_CASE_FIXTURE(
+    runtime_fixture,
+    "after a restart a sandbox nobody addressed still hears of its VM dying") {
   temp_dir dir;
   options.data_dir = dir.str();
   start();
@@ -104,7 +108,8 @@ TEST_CASE_FIXTURE(runtime_fixture, "after a restart a sandbox nobody addressed s
   CHECK(failed.reason == "the VM process died");
 }
 
-TEST_CASE_FIXTURE(runtime_fixture, "a claim and its sandbox's record are written together or not at all") {
+TEST_CASE_FIXTURE(runtime_fixture,
+                  "a claim and its sandbox's record are written together or not at all") {
   faulty_storage storage(store::make_memory_storage());
   options.storage = &storage;
   start();
@@ -142,16 +147,17 @@ TEST_CASE_FIXTURE(runtime_fixture, "a claim and its sandbox's record are written
   auto pool_events = storage.events().read_stream("pool/" + pool.id);
   REQUIRE(pool_events);
   // The refill may already have followed the claim.
-  auto claim = std::find_if(pool_events->rbegin(), pool_events->rend(), [](const auto& e) {
-    return e.type == "pool.member_claimed";
-  });
+  auto claim =
+      std::find_if(pool_events->rbegin(), pool_events->rend(),
+                   [](const auto& e) { return e.type == "pool.member_claimed"; });
   REQUIRE(claim != pool_events->rend());
   CHECK((*record)[0].position == claim->position + 1); // one write
   CHECK(ok(rt->get_sandbox(tenant, sandbox.id).get()).vm_id == sandbox.vm_id);
 }
 
-TEST_CASE_FIXTURE(runtime_fixture, "restarts back off while the journal keeps failing, and start "
-                                   "over once an actor has run for a minute since its restart") {
+TEST_CASE_FIXTURE(runtime_fixture,
+                  "restarts back off while the journal keeps failing, and start "
+                  "over once an actor has run for a minute since its restart") {
   faulty_storage storage(store::make_memory_storage());
   options.storage = &storage;
   start();
@@ -164,7 +170,8 @@ TEST_CASE_FIXTURE(runtime_fixture, "restarts back off while the journal keeps fa
   auto fail_and_return_after = [&](std::chrono::milliseconds wait) {
     CAPTURE(wait.count());
     storage.faults().fail_next("pool/", 1);
-    (void)rt->create_sandbox(tenant, from_pool(pool.id, "require", 0)); // a claim to write
+    (void)rt->create_sandbox(tenant,
+                             from_pool(pool.id, "require", 0)); // a claim to write
     rt->run();
     CHECK(rt->metrics().actor_restarts == ++failures);
     advance(wait - 10ms);
@@ -180,10 +187,13 @@ TEST_CASE_FIXTURE(runtime_fixture, "restarts back off while the journal keeps fa
   advance(60s);
   fail_and_return_after(100ms);
   fail_and_return_after(200ms);
-  CHECK(ok(rt->create_sandbox(tenant, from_pool(pool.id, "require", 0)).get()).warm_pool_checkout.hit);
+  CHECK(ok(rt->create_sandbox(tenant, from_pool(pool.id, "require", 0)).get())
+            .warm_pool_checkout.hit);
 }
 
-TEST_CASE_FIXTURE(runtime_fixture, "snapshots are taken every N events and a bad one falls back to full replay") {
+TEST_CASE_FIXTURE(
+    runtime_fixture,
+    "snapshots are taken every N events and a bad one falls back to full replay") {
   faulty_storage storage(store::make_memory_storage());
   options.storage = &storage;
   options.snapshot_every = 5;
@@ -204,7 +214,7 @@ TEST_CASE_FIXTURE(runtime_fixture, "snapshots are taken every N events and a bad
 
   // Damage the newest snapshot: a restart must replay the stream in full.
   REQUIRE(storage.snapshots().save(
-    store::snapshot{stream, 999999, 0, "garbage that does not decode"}));
+      store::snapshot{stream, 999999, 0, "garbage that does not decode"}));
   storage.faults().fail_next("pool/", 1);
   auto refused = rt->create_sandbox(tenant, from_pool(pool.id, "require", 0));
   rt->run();
@@ -217,8 +227,9 @@ TEST_CASE_FIXTURE(runtime_fixture, "snapshots are taken every N events and a bad
   CHECK(ok(rt->dump().get()) == expected);
 }
 
-TEST_CASE_FIXTURE(runtime_fixture, "a large state is snapshotted once the events since its last "
-                                   "snapshot are as large as it") {
+TEST_CASE_FIXTURE(runtime_fixture,
+                  "a large state is snapshotted once the events since its last "
+                  "snapshot are as large as it") {
   faulty_storage storage(store::make_memory_storage());
   options.storage = &storage;
   options.snapshot_every = 5;
@@ -266,7 +277,8 @@ void scripted_history(runtime_fixture& f) {
   f.build("team/review-api", {"stable"}, "v1");
   f.build("team/worker", {"stable"}, "w1");
   auto pinned = f.create_pool("team/review-api:stable", "pinned", 2, 3);
-  auto tracking = f.create_pool("team/worker:stable", "tracking", 1, 2, "track_tag", "stable");
+  auto tracking =
+      f.create_pool("team/worker:stable", "tracking", 1, 2, "track_tag", "stable");
   auto doomed = f.create_pool("team/review-api:stable", "doomed", 1, 1);
   f.advance(1s);
   for (int i = 0; i < 3; ++i) {
@@ -287,7 +299,8 @@ void scripted_history(runtime_fixture& f) {
 
 } // namespace
 
-TEST_CASE_FIXTURE(runtime_fixture, "after a restart every actor's state equals the state before") {
+TEST_CASE_FIXTURE(runtime_fixture,
+                  "after a restart every actor's state equals the state before") {
   temp_dir dir;
   options.data_dir = dir.str();
   start();
@@ -305,8 +318,9 @@ TEST_CASE_FIXTURE(runtime_fixture, "after a restart every actor's state equals t
   CHECK(status("twp_tracking").ready == 1);
 }
 
-TEST_CASE_FIXTURE(runtime_fixture, "a claim whose sandbox record was never written becomes that "
-                                   "sandbox, with the checkout its caller was told of") {
+TEST_CASE_FIXTURE(runtime_fixture,
+                  "a claim whose sandbox record was never written becomes that "
+                  "sandbox, with the checkout its caller was told of") {
   temp_dir dir;
   options.data_dir = dir.str();
   start();
@@ -336,7 +350,7 @@ TEST_CASE_FIXTURE(runtime_fixture, "a claim whose sandbox record was never writt
     claim.stream = stream;
     claim.expected_sequence = *highest;
     const events::domain_event claimed =
-      events::member_claimed{member, sandbox, options.start_time_ns, "require"};
+        events::member_claimed{member, sandbox, options.start_time_ns, "require"};
     claim.events.push_back(store::new_event{events::type_name(claimed),
                                             events::member_claimed::version,
                                             events::encode_domain(claimed), "", 0});

@@ -13,7 +13,8 @@ namespace hearth::testing {
 
 class faulty_journal final : public store::journal {
 public:
-  explicit faulty_journal(store::journal& inner) : inner_(inner) {}
+  explicit faulty_journal(store::journal& inner)
+      : inner_(inner) {}
 
   /// The next `count` appends to streams starting with `prefix` fail.
   void fail_next(std::string prefix, int count) {
@@ -24,8 +25,8 @@ public:
 
   std::vector<store::result<store::append_ack>>
   append_many(std::vector<store::append_request> requests) override {
-    std::vector<store::result<store::append_ack>> out(requests.size(),
-                                                      store::result<store::append_ack>{store::error{}});
+    std::vector<store::result<store::append_ack>> out(
+        requests.size(), store::result<store::append_ack>{store::error{}});
     std::vector<store::append_request> passed;
     std::vector<std::size_t> where;
     {
@@ -51,8 +52,8 @@ public:
   }
 
   using store::journal::read_stream;
-  store::result<std::uint64_t> read_stream(std::string_view s, std::uint64_t f, std::uint64_t t,
-                                           std::uint64_t m,
+  store::result<std::uint64_t> read_stream(std::string_view s, std::uint64_t f,
+                                           std::uint64_t t, std::uint64_t m,
                                            const store::event_visitor& v) override {
     return inner_.read_stream(s, f, t, m, v);
   }
@@ -81,7 +82,8 @@ private:
 class faulty_storage final : public store::storage {
 public:
   explicit faulty_storage(std::unique_ptr<store::storage> inner)
-    : inner_(std::move(inner)), journal_(inner_->events()) {}
+      : inner_(std::move(inner))
+      , journal_(inner_->events()) {}
 
   store::journal& events() override { return journal_; }
   store::snapshot_store& snapshots() override { return inner_->snapshots(); }

@@ -7,7 +7,8 @@
 using namespace hearth;
 using namespace hearth::testing;
 
-TEST_CASE_FIXTURE(runtime_fixture, "a revoked API key authenticates nobody, also after a restart") {
+TEST_CASE_FIXTURE(runtime_fixture,
+                  "a revoked API key authenticates nobody, also after a restart") {
   temp_dir dir;
   options.data_dir = dir.str();
   start();
@@ -23,10 +24,12 @@ TEST_CASE_FIXTURE(runtime_fixture, "a revoked API key authenticates nobody, also
   CHECK(ok(rt->authenticate(kept.key).get()).key_id == kept.key_id);
   auto listed = ok(rt->list_tenants().get());
   REQUIRE(listed.size() == 1);
-  CHECK(std::count(listed[0].key_ids.begin(), listed[0].key_ids.end(), leaked.key_id) == 0);
+  CHECK(std::count(listed[0].key_ids.begin(), listed[0].key_ids.end(), leaked.key_id) ==
+        0);
 
   // Revoking it again, or a key nobody made: not found, nothing written.
-  auto again = fails(rt->revoke_api_key(tenant, leaked.key_id).get(), model::errc::not_found);
+  auto again =
+      fails(rt->revoke_api_key(tenant, leaked.key_id).get(), model::errc::not_found);
   CHECK(again.field == "key_id");
   fails(rt->revoke_api_key("nobody", kept.key_id).get(), model::errc::not_found);
 
@@ -40,7 +43,8 @@ TEST_CASE_FIXTURE(runtime_fixture, "a revoked API key authenticates nobody, also
 TEST_CASE_FIXTURE(runtime_fixture, "the last admin key cannot be revoked") {
   start();
   auto first = ok(rt->create_api_key(tenant, "admin").get());
-  auto conflict = fails(rt->revoke_api_key(tenant, first.key_id).get(), model::errc::conflict);
+  auto conflict =
+      fails(rt->revoke_api_key(tenant, first.key_id).get(), model::errc::conflict);
   CHECK(conflict.message.find("last admin key") != std::string::npos);
   CHECK(ok(rt->authenticate(first.key).get()).role == "admin");
   // With a second one, the first can go.

@@ -2,9 +2,8 @@
 // instead of walking every member) against a walk over every member, after
 // random sequences of events: kept up to date by apply, rebuilt after a copy
 // or a decode, and the reconcile plans made from it.
-#include <doctest/doctest.h>
-
 #include <algorithm>
+#include <doctest/doctest.h>
 #include <map>
 #include <random>
 #include <string>
@@ -50,8 +49,8 @@ void check_index(const pool_state& s) {
   CHECK(status.draining == walked(s, member_state::draining).size());
   bool old = false;
   for (const auto& [id, m] : s.members)
-    old |= (m.state == member_state::ready || m.state == member_state::warming)
-           && m.generation < s.generation;
+    old |= (m.state == member_state::ready || m.state == member_state::warming) &&
+           m.generation < s.generation;
   CHECK(s.has_old_generation() == old);
   const member* oldest = nullptr;
   for (const auto& [since, id] : ready)
@@ -64,20 +63,20 @@ void check_index(const pool_state& s) {
 
 /// The members a reconcile takes out, as it decided before the index: a
 /// walk over every member, in the members' order.
-std::vector<std::pair<std::string, std::string>> walked_leaving(const pool_state& s,
-                                                                std::int64_t now,
-                                                                const pool_options& options) {
+std::vector<std::pair<std::string, std::string>>
+walked_leaving(const pool_state& s, std::int64_t now, const pool_options& options) {
   auto ns = [](std::chrono::milliseconds d) {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
   };
   std::vector<std::pair<std::string, std::string>> out;
   for (const auto& [id, m] : s.members) {
-    if (m.state == member_state::ready && options.idle_ttl.count() > 0
-        && now >= m.since_ns + ns(options.idle_ttl)) {
+    if (m.state == member_state::ready && options.idle_ttl.count() > 0 &&
+        now >= m.since_ns + ns(options.idle_ttl)) {
       out.emplace_back(id, "expired");
       continue;
     }
-    if (m.state == member_state::warming && now >= m.since_ns + ns(options.warming_deadline)) {
+    if (m.state == member_state::warming &&
+        now >= m.since_ns + ns(options.warming_deadline)) {
       out.emplace_back(id, "failed");
       continue;
     }
@@ -89,7 +88,8 @@ std::vector<std::pair<std::string, std::string>> walked_leaving(const pool_state
 }
 
 /// A random event for `s`: mostly ones that fit, some that do not.
-ev::domain_event random_event(const pool_state& s, std::mt19937& rng, std::int64_t& clock) {
+ev::domain_event random_event(const pool_state& s, std::mt19937& rng,
+                              std::int64_t& clock) {
   auto pick = [&](member_state state) -> std::string {
     std::vector<std::string> ids;
     for (const auto& [id, m] : s.members)
@@ -104,36 +104,36 @@ ev::domain_event random_event(const pool_state& s, std::mt19937& rng, std::int64
   const std::int64_t now = clock;
   const char* targets[] = {"failed", "expired", "draining", "destroyed", "unavailable"};
   switch (std::uniform_int_distribution<int>(0, 13)(rng)) {
-    case 0:
-    case 1:
-    case 2: {
-      // Now and then a fill of the generation before (one finishing late).
-      const std::uint64_t generation =
+  case 0:
+  case 1:
+  case 2: {
+    // Now and then a fill of the generation before (one finishing late).
+    const std::uint64_t generation =
         s.generation > 1 && rng() % 4 == 0 ? s.generation - 1 : s.generation;
-      return ev::member_warming{s.next_member_id(), "b", generation, "h", now};
-    }
-    case 3:
-    case 4:
-    case 5:
-      return ev::member_ready{pick(member_state::warming), {}, now};
-    case 6:
-    case 7:
-      return ev::member_claimed{pick(member_state::ready), "sbx", now, "require"};
-    case 8:
-    case 9: {
-      const member_state from = rng() % 3 == 0   ? member_state::draining
-                                : rng() % 2 == 0 ? member_state::warming
-                                                 : member_state::ready;
-      return ev::member_changed{pick(from), targets[rng() % 5], "", now};
-    }
-    case 10:
-      return ev::rollout_started{s.generation + 1, "b" + std::to_string(s.generation + 1)};
-    case 11:
-      return ev::pool_lifecycle{rng() % 2 == 0 ? "drain_started" : "enabled"};
-    case 12:
-      return ev::degraded_changed{rng() % 2 == 0 ? "" : "quota_exceeded"};
-    default:
-      return ev::member_ready{pick(member_state::ready), {}, now}; // refused: ready already
+    return ev::member_warming{s.next_member_id(), "b", generation, "h", now};
+  }
+  case 3:
+  case 4:
+  case 5:
+    return ev::member_ready{pick(member_state::warming), {}, now};
+  case 6:
+  case 7:
+    return ev::member_claimed{pick(member_state::ready), "sbx", now, "require"};
+  case 8:
+  case 9: {
+    const member_state from = rng() % 3 == 0   ? member_state::draining
+                              : rng() % 2 == 0 ? member_state::warming
+                                               : member_state::ready;
+    return ev::member_changed{pick(from), targets[rng() % 5], "", now};
+  }
+  case 10:
+    return ev::rollout_started{s.generation + 1, "b" + std::to_string(s.generation + 1)};
+  case 11:
+    return ev::pool_lifecycle{rng() % 2 == 0 ? "drain_started" : "enabled"};
+  case 12:
+    return ev::degraded_changed{rng() % 2 == 0 ? "" : "quota_exceeded"};
+  default:
+    return ev::member_ready{pick(member_state::ready), {}, now}; // refused: ready already
   }
 }
 
@@ -160,7 +160,8 @@ TEST_CASE("a pool's member index agrees with a walk over its members after any e
         // A copy and a decoded state build their own index, which then
         // follows their own events, not the original's.
         pool_state copy = s;
-        auto decoded = hearth::events::decode_payload<pool_state>(hearth::events::encode_payload(s));
+        auto decoded =
+            hearth::events::decode_payload<pool_state>(hearth::events::encode_payload(s));
         REQUIRE(decoded);
         check_index(copy);
         check_index(*decoded);
@@ -175,8 +176,9 @@ TEST_CASE("a pool's member index agrees with a walk over its members after any e
   }
 }
 
-TEST_CASE("a reconcile takes out the members a walk over every member would, in the members' "
-          "order") {
+TEST_CASE(
+    "a reconcile takes out the members a walk over every member would, in the members' "
+    "order") {
   for (unsigned seed = 1; seed <= 20; ++seed) {
     CAPTURE(seed);
     std::mt19937 rng(seed * 7919);
@@ -194,7 +196,8 @@ TEST_CASE("a reconcile takes out the members a walk over every member would, in 
       options.destroy_budget_per_tick = 1000;
       pool_context context;
       // Some members past their ttl or deadline (times above are in ns).
-      context.now_ns = clock + 1'000'000 - std::uniform_int_distribution<int>(0, 100)(rng);
+      context.now_ns =
+          clock + 1'000'000 - std::uniform_int_distribution<int>(0, 100)(rng);
       context.usable_builds = {s.build_id};
       const auto plan = plan_reconcile(s, context, options);
       std::vector<std::pair<std::string, std::string>> left;

@@ -5,14 +5,16 @@
 using namespace hearth;
 using namespace hearth::testing;
 
-TEST_CASE_FIXTURE(runtime_fixture, "track_tag rolls out a new generation when the tag moves") {
+TEST_CASE_FIXTURE(runtime_fixture,
+                  "track_tag rolls out a new generation when the tag moves") {
   options.pools.destroy_budget_per_tick = 1;
   start();
   auto v1 = build("team/review-api", {"stable"}, "v1");
-  auto pool = create_pool("team/review-api:stable", "review-api-stable", 2, 4, "track_tag",
-                          "stable");
+  auto pool = create_pool("team/review-api:stable", "review-api-stable", 2, 4,
+                          "track_tag", "stable");
   advance(1s);
-  auto old_sandbox = ok(rt->create_sandbox(tenant, from_pool(pool.id, "require", 1000)).get());
+  auto old_sandbox =
+      ok(rt->create_sandbox(tenant, from_pool(pool.id, "require", 1000)).get());
   CHECK(old_sandbox.build_id == v1.build_id);
   advance(1s);
   CHECK(status(pool.id).ready == 2);
@@ -35,7 +37,8 @@ TEST_CASE_FIXTURE(runtime_fixture, "track_tag rolls out a new generation when th
   CHECK(st.draining == 0);
   CHECK(st.ready == 2);
   for (int i = 0; i < 2; ++i) {
-    auto fresh = ok(rt->create_sandbox(tenant, from_pool(pool.id, "require", 1000)).get());
+    auto fresh =
+        ok(rt->create_sandbox(tenant, from_pool(pool.id, "require", 1000)).get());
     CHECK(fresh.build_id == v2.build_id);
   }
   // The sandbox claimed from the old build carries on.
@@ -45,7 +48,8 @@ TEST_CASE_FIXTURE(runtime_fixture, "track_tag rolls out a new generation when th
   CHECK(world->has_vm(kept.vm_id));
 }
 
-TEST_CASE_FIXTURE(runtime_fixture, "pinned_build ignores tag moves until the pool is updated") {
+TEST_CASE_FIXTURE(runtime_fixture,
+                  "pinned_build ignores tag moves until the pool is updated") {
   start();
   auto v1 = build("team/review-api", {"stable"}, "v1");
   auto pool = create_pool("team/review-api:stable", "pinned", 2, 2);
@@ -55,8 +59,8 @@ TEST_CASE_FIXTURE(runtime_fixture, "pinned_build ignores tag moves until the poo
   auto pinned = info(pool.id);
   CHECK(pinned.build_id == v1.build_id);
   CHECK(pinned.generation == 1);
-  CHECK(ok(rt->create_sandbox(tenant, from_pool(pool.id, "require", 1000)).get()).build_id ==
-        v1.build_id);
+  CHECK(ok(rt->create_sandbox(tenant, from_pool(pool.id, "require", 1000)).get())
+            .build_id == v1.build_id);
 
   api::pool_patch patch;
   patch.set_min_ready = true;
@@ -66,11 +70,13 @@ TEST_CASE_FIXTURE(runtime_fixture, "pinned_build ignores tag moves until the poo
   CHECK(updated.generation == 2);
   CHECK(updated.min_ready == 1);
   advance(2s);
-  CHECK(ok(rt->create_sandbox(tenant, from_pool(pool.id, "require", 1000)).get()).build_id ==
-        v2.build_id);
+  CHECK(ok(rt->create_sandbox(tenant, from_pool(pool.id, "require", 1000)).get())
+            .build_id == v2.build_id);
 }
 
-TEST_CASE_FIXTURE(runtime_fixture, "drain releases ready inventory at the budget's pace and stops refill") {
+TEST_CASE_FIXTURE(
+    runtime_fixture,
+    "drain releases ready inventory at the budget's pace and stops refill") {
   options.pools.destroy_budget_per_tick = 2;
   start();
   build("team/review-api");
@@ -100,7 +106,8 @@ TEST_CASE_FIXTURE(runtime_fixture, "drain releases ready inventory at the budget
         model::errc::warm_pool_unavailable);
 }
 
-TEST_CASE_FIXTURE(runtime_fixture, "delete drains the pool but never destroys checked-out sandboxes") {
+TEST_CASE_FIXTURE(runtime_fixture,
+                  "delete drains the pool but never destroys checked-out sandboxes") {
   start();
   build("team/review-api");
   auto pool = create_pool("team/review-api:stable", "short-lived", 2, 2);
@@ -120,7 +127,8 @@ TEST_CASE_FIXTURE(runtime_fixture, "delete drains the pool but never destroys ch
   CHECK(create_pool("team/review-api:stable", "short-lived", 1, 1).id == pool.id);
 }
 
-TEST_CASE_FIXTURE(runtime_fixture, "disable keeps inventory and stops refill; enable resumes") {
+TEST_CASE_FIXTURE(runtime_fixture,
+                  "disable keeps inventory and stops refill; enable resumes") {
   start();
   build("team/review-api");
   auto pool = create_pool("team/review-api:stable", "paused", 2, 2);
@@ -151,7 +159,8 @@ TEST_CASE_FIXTURE(runtime_fixture, "reconcile runs one reconciliation now") {
   CHECK(status(pool.id).ready == 2); // replaced
 }
 
-TEST_CASE_FIXTURE(runtime_fixture, "ready members past the idle TTL expire and are replaced") {
+TEST_CASE_FIXTURE(runtime_fixture,
+                  "ready members past the idle TTL expire and are replaced") {
   options.pools.idle_ttl = 30s;
   start();
   build("team/review-api");
@@ -168,7 +177,8 @@ TEST_CASE_FIXTURE(runtime_fixture, "ready members past the idle TTL expire and a
   CHECK(st.ready == 1);
 }
 
-TEST_CASE_FIXTURE(runtime_fixture, "a member stuck warming fails at its deadline and is replaced") {
+TEST_CASE_FIXTURE(runtime_fixture,
+                  "a member stuck warming fails at its deadline and is replaced") {
   options.pools.warming_deadline = 5s;
   start();
   build("team/review-api");
@@ -185,7 +195,8 @@ TEST_CASE_FIXTURE(runtime_fixture, "a member stuck warming fails at its deadline
   CHECK(st.warming == 0);
 }
 
-TEST_CASE_FIXTURE(runtime_fixture, "repeated fill failures back off instead of churning") {
+TEST_CASE_FIXTURE(runtime_fixture,
+                  "repeated fill failures back off instead of churning") {
   options.pools.fill_backoff_base = 1s;
   options.pools.fill_backoff_max = 16s;
   start();
@@ -203,7 +214,8 @@ TEST_CASE_FIXTURE(runtime_fixture, "repeated fill failures back off instead of c
   CHECK(status(pool.id).ready == 1);
 }
 
-TEST_CASE_FIXTURE(runtime_fixture, "a ready member whose VM dies is noticed and replaced") {
+TEST_CASE_FIXTURE(runtime_fixture,
+                  "a ready member whose VM dies is noticed and replaced") {
   start();
   build("team/review-api");
   auto pool = create_pool("team/review-api:stable", "fragile", 2, 2);

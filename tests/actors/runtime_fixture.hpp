@@ -4,7 +4,6 @@
 // VMs, simulated time that only moves with advance().
 
 #include <doctest/doctest.h>
-
 #include <memory>
 #include <string>
 
@@ -32,9 +31,9 @@ T ok(model::result<T> r) {
 template <class T>
 model::error fails(model::result<T> r, model::errc code) {
   REQUIRE_MESSAGE(!r, "expected " << model::to_string(code) << ", got a value");
-  CHECK_MESSAGE(r.error().code == code,
-                "expected " << model::to_string(code) << ", got "
-                            << model::to_string(r.error().code) << ": " << r.error().message);
+  CHECK_MESSAGE(r.error().code == code, "expected " << model::to_string(code) << ", got "
+                                                    << model::to_string(r.error().code)
+                                                    << ": " << r.error().message);
   return r.error();
 }
 
@@ -76,7 +75,8 @@ struct runtime_fixture {
   void advance(std::chrono::milliseconds by) { rt->advance(by); }
 
   /// Builds `name` (team/name) and waits until the build is ready.
-  api::build_info build(const std::string& name, std::vector<std::string> tags = {"stable"},
+  api::build_info build(const std::string& name,
+                        std::vector<std::string> tags = {"stable"},
                         const std::string& marker = "v1") {
     auto started = ok(rt->build_template(tenant, name, http_spec(marker), tags).get());
     advance(options.sim.build_latency + 10ms);
@@ -103,7 +103,9 @@ struct runtime_fixture {
     return ok(rt->get_pool(tenant, pool).get()).status;
   }
 
-  api::pool_info info(const std::string& id) { return ok(rt->get_pool(tenant, id).get()); }
+  api::pool_info info(const std::string& id) {
+    return ok(rt->get_pool(tenant, id).get());
+  }
 
   api::sandbox_request from_pool(const std::string& pool, const std::string& mode,
                                  std::uint32_t wait_ms = 0) {

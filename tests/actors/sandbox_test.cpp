@@ -5,7 +5,9 @@
 using namespace hearth;
 using namespace hearth::testing;
 
-TEST_CASE_FIXTURE(runtime_fixture, "fork, snapshot restore, pause, hibernate and resume never take from a pool") {
+TEST_CASE_FIXTURE(
+    runtime_fixture,
+    "fork, snapshot restore, pause, hibernate and resume never take from a pool") {
   start();
   build("team/review-api");
   auto pool = create_pool("team/review-api:stable", "untouched", 2, 2);
@@ -42,7 +44,8 @@ TEST_CASE_FIXTURE(runtime_fixture, "fork, snapshot restore, pause, hibernate and
   CHECK(after.warming == 0);
 }
 
-TEST_CASE_FIXTURE(runtime_fixture, "a transition the state machine forbids is a conflict, not a crash") {
+TEST_CASE_FIXTURE(runtime_fixture,
+                  "a transition the state machine forbids is a conflict, not a crash") {
   start();
   build("team/review-api");
   api::sandbox_request cold;
@@ -58,7 +61,8 @@ TEST_CASE_FIXTURE(runtime_fixture, "a transition the state machine forbids is a 
   fails(rt->pause_sandbox(tenant, sandbox.id).get(), model::errc::conflict);
 }
 
-TEST_CASE_FIXTURE(runtime_fixture, "a tenant never sees or claims another tenant's objects") {
+TEST_CASE_FIXTURE(runtime_fixture,
+                  "a tenant never sees or claims another tenant's objects") {
   start();
   build("team/review-api");
   ok(rt->set_tenant("other", 16, 16384).get());
@@ -84,14 +88,14 @@ TEST_CASE_FIXTURE(runtime_fixture, "bad requests are refused with the field at f
     void (*apply)(api::pool_spec&);
   };
   const bad_pool cases[] = {
-    {"name", [](api::pool_spec& s) { s.name = "Bad Name!"; }},
-    {"max_ready", [](api::pool_spec& s) { s.max_ready = 0; }},
-    {"min_ready", [](api::pool_spec& s) { s.min_ready = 5; }},
-    {"vcpus", [](api::pool_spec& s) { s.vcpus = 0; }},
-    {"memory_mb", [](api::pool_spec& s) { s.memory_mb = 1; }},
-    {"version_policy", [](api::pool_spec& s) { s.version_policy = "latest"; }},
-    {"template", [](api::pool_spec& s) { s.template_ref = "no-slash"; }},
-    {"track_tag", [](api::pool_spec& s) { s.track_tag = "stable"; }},
+      {"name", [](api::pool_spec& s) { s.name = "Bad Name!"; }},
+      {"max_ready", [](api::pool_spec& s) { s.max_ready = 0; }},
+      {"min_ready", [](api::pool_spec& s) { s.min_ready = 5; }},
+      {"vcpus", [](api::pool_spec& s) { s.vcpus = 0; }},
+      {"memory_mb", [](api::pool_spec& s) { s.memory_mb = 1; }},
+      {"version_policy", [](api::pool_spec& s) { s.version_policy = "latest"; }},
+      {"template", [](api::pool_spec& s) { s.template_ref = "no-slash"; }},
+      {"track_tag", [](api::pool_spec& s) { s.track_tag = "stable"; }},
   };
   for (const auto& c : cases) {
     CAPTURE(c.field);
@@ -112,13 +116,14 @@ TEST_CASE_FIXTURE(runtime_fixture, "bad requests are refused with the field at f
   api::sandbox_request bad_mode;
   bad_mode.template_ref = "team/review-api:stable";
   bad_mode.warm_pool_mode = "sometimes";
-  CHECK(fails(rt->create_sandbox(tenant, bad_mode).get(), model::errc::invalid_argument).field ==
-        "warm_pool_mode");
+  CHECK(fails(rt->create_sandbox(tenant, bad_mode).get(), model::errc::invalid_argument)
+            .field == "warm_pool_mode");
   CHECK(ok(rt->list_pools(tenant).get()).empty());
 }
 
-TEST_CASE_FIXTURE(runtime_fixture,
-                  "only the last destroyed sandboxes stay readable, before and after a restart") {
+TEST_CASE_FIXTURE(
+    runtime_fixture,
+    "only the last destroyed sandboxes stay readable, before and after a restart") {
   temp_dir dir;
   options.data_dir = dir.str("data");
   options.destroyed_sandboxes_kept = 2;
@@ -150,7 +155,8 @@ TEST_CASE_FIXTURE(runtime_fixture,
     // Deleting again answers the same, as before the sandbox was forgotten.
     CHECK(ok(rt->delete_sandbox(tenant, ids[3]).get()).state == "destroyed");
     CHECK(ok(rt->get_sandbox(tenant, ids[4]).get()).state == "running");
-    CHECK(readable() == std::vector<std::string>{ids[2] + " destroyed", ids[3] + " destroyed",
+    CHECK(readable() == std::vector<std::string>{ids[2] + " destroyed",
+                                                 ids[3] + " destroyed",
                                                  ids[4] + " running"});
   };
   expect_the_last_two_destroyed();
@@ -182,9 +188,10 @@ struct two_checked_out : runtime_fixture {
 
 } // namespace
 
-TEST_CASE_FIXTURE(two_checked_out,
-                  "a checked-out sandbox is read, forked and refused a change without an actor, "
-                  "only a change wakes one, and a destroyed one is never woken again") {
+TEST_CASE_FIXTURE(
+    two_checked_out,
+    "a checked-out sandbox is read, forked and refused a change without an actor, "
+    "only a change wakes one, and a destroyed one is never woken again") {
   // Claimed sandboxes have no actor until something changes them.
   CHECK(actors() == 0);
   CHECK(ok(rt->get_sandbox(tenant, first.id).get()).state == "running");
@@ -210,7 +217,8 @@ TEST_CASE_FIXTURE(two_checked_out,
   e = fails(rt->hibernate_sandbox(tenant, first.id).get(), model::errc::conflict);
   CHECK(e.message == "sandbox " + first.id + " is destroyed, it cannot go hibernated");
   e = fails(rt->fork_sandbox(tenant, first.id).get(), model::errc::conflict);
-  CHECK(e.message == "sandbox " + first.id + " is destroyed, only a running or paused one forks");
+  CHECK(e.message ==
+        "sandbox " + first.id + " is destroyed, only a running or paused one forks");
   CHECK(ok(rt->delete_sandbox(tenant, first.id).get()).state == "destroyed");
   // Its host lost: only the sandbox still holding a VM there hears of it.
   world->lose_host(second.host);

@@ -1,6 +1,5 @@
 // Every (from, to) pair of the member and sandbox state machines.
 #include <doctest/doctest.h>
-
 #include <set>
 #include <utility>
 
@@ -11,16 +10,18 @@
 using namespace hearth::model;
 
 TEST_CASE("member transitions: exactly the documented ones are valid") {
-  const member_state all[] = {member_state::warming,  member_state::ready,
-                              member_state::claimed,  member_state::failed,
-                              member_state::expired,  member_state::draining,
+  const member_state all[] = {member_state::warming,   member_state::ready,
+                              member_state::claimed,   member_state::failed,
+                              member_state::expired,   member_state::draining,
                               member_state::destroyed, member_state::unavailable};
   using M = member_state;
   const std::set<std::pair<M, M>> allowed = {
-    {M::warming, M::ready},       {M::warming, M::failed},   {M::warming, M::draining},
-    {M::warming, M::unavailable}, {M::ready, M::claimed},    {M::ready, M::expired},
-    {M::ready, M::draining},      {M::ready, M::unavailable}, {M::ready, M::failed},
-    {M::draining, M::destroyed},  {M::draining, M::unavailable},
+      {M::warming, M::ready},        {M::warming, M::failed},
+      {M::warming, M::draining},     {M::warming, M::unavailable},
+      {M::ready, M::claimed},        {M::ready, M::expired},
+      {M::ready, M::draining},       {M::ready, M::unavailable},
+      {M::ready, M::failed},         {M::draining, M::destroyed},
+      {M::draining, M::unavailable},
   };
   int valid = 0;
   for (auto from : all)
@@ -38,14 +39,17 @@ TEST_CASE("member transitions: exactly the documented ones are valid") {
 
 TEST_CASE("sandbox transitions: exactly the documented ones are valid") {
   using S = sandbox_status;
-  const S all[] = {S::creating, S::running, S::paused, S::hibernated,
+  const S all[] = {S::creating,   S::running,   S::paused, S::hibernated,
                    S::destroying, S::destroyed, S::failed};
   const std::set<std::pair<S, S>> allowed = {
-    {S::creating, S::running},   {S::creating, S::failed},     {S::creating, S::destroying},
-    {S::running, S::paused},     {S::running, S::hibernated},  {S::running, S::destroying},
-    {S::running, S::failed},     {S::paused, S::running},      {S::paused, S::destroying},
-    {S::paused, S::failed},      {S::hibernated, S::running},  {S::hibernated, S::destroying},
-    {S::hibernated, S::failed},  {S::failed, S::destroying},   {S::destroying, S::destroyed},
+      {S::creating, S::running},     {S::creating, S::failed},
+      {S::creating, S::destroying},  {S::running, S::paused},
+      {S::running, S::hibernated},   {S::running, S::destroying},
+      {S::running, S::failed},       {S::paused, S::running},
+      {S::paused, S::destroying},    {S::paused, S::failed},
+      {S::hibernated, S::running},   {S::hibernated, S::destroying},
+      {S::hibernated, S::failed},    {S::failed, S::destroying},
+      {S::destroying, S::destroyed},
   };
   for (auto from : all)
     for (auto to : all) {
@@ -71,8 +75,9 @@ TEST_CASE("a pool state refuses events that do not fit it and changes nothing") 
   CHECK(s.status().claimed == 1);
 }
 
-TEST_CASE("a pool hands out its oldest ready member of the current generation, also after its "
-          "state was copied or decoded") {
+TEST_CASE(
+    "a pool hands out its oldest ready member of the current generation, also after its "
+    "state was copied or decoded") {
   using namespace hearth::events;
   pool_state s;
   REQUIRE(s.apply(pool_created{"p", "t", "p", {}, "b1"}));

@@ -1,5 +1,4 @@
 #include <doctest/doctest.h>
-
 #include <map>
 #include <vector>
 
@@ -77,19 +76,20 @@ TEST_CASE("HEARTH_FIELDS writes and reads the same bytes as msgpack's map mappin
   CHECK(decoded->tags == std::vector<std::string>{"stable"});
 }
 
-TEST_CASE("HEARTH_FIELDS skips unknown keys, keeps defaults of missing ones, and takes the "
-          "first of a repeated key") {
+TEST_CASE(
+    "HEARTH_FIELDS skips unknown keys, keeps defaults of missing ones, and takes the "
+    "first of a repeated key") {
   auto decoded = decode_payload<fast_sample>(
-    raw_map(std::string("later_field"), 1, std::string("name"), std::string("first"),
-            std::string("ok"), true, std::string("name"), std::string("second")));
+      raw_map(std::string("later_field"), 1, std::string("name"), std::string("first"),
+              std::string("ok"), true, std::string("name"), std::string("second")));
   REQUIRE(decoded);
   CHECK(decoded->name == "first");
   CHECK(decoded->ok);
   CHECK(decoded->delta == 7);
   CHECK(decoded->tags.empty());
   // The same rules as msgpack's own mapping.
-  auto reference = decode_payload<sample>(
-    raw_map(std::string("name"), std::string("first"), std::string("name"), std::string("x")));
+  auto reference = decode_payload<sample>(raw_map(
+      std::string("name"), std::string("first"), std::string("name"), std::string("x")));
   REQUIRE(reference);
   CHECK(reference->name == "first");
 }
@@ -98,7 +98,8 @@ TEST_CASE("HEARTH_FIELDS rejects a non-map, a non-string key and a wrong field t
           "decodes the next payload as usual") {
   CHECK_FALSE(decode_payload<fast_sample>(encode_payload(std::vector<int>{1, 2})));
   CHECK_FALSE(decode_payload<fast_sample>(raw_map(1, std::string("name"))));
-  auto wrong = decode_payload<fast_sample>(raw_map(std::string("delta"), std::string("x")));
+  auto wrong =
+      decode_payload<fast_sample>(raw_map(std::string("delta"), std::string("x")));
   REQUIRE_FALSE(wrong);
   CHECK(wrong.error().code == errc::malformed_payload);
   auto fine = decode_payload<fast_sample>(raw_map(std::string("delta"), 5));

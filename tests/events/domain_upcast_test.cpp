@@ -1,9 +1,9 @@
 // Events that changed shape: journals written by the old code read through
 // the current decoders (the upcasters registered in domain_upcasters).
+#include <doctest/doctest.h>
+
 #include "hearth/events/codec.hpp"
 #include "hearth/events/domain_event.hpp"
-
-#include <doctest/doctest.h>
 
 using namespace hearth;
 using namespace hearth::events;

@@ -58,10 +58,10 @@ TEST_CASE("records of format 1 written by earlier builds stay readable") {
   // Bytes of sample_event() as format 1 wrote them. If this test fails, the
   // format changed: bump record_format_version and keep reading version 1.
   const std::string golden =
-    "01a55a6287020000000700000000000000d20400000000000015cd853dfe9c971719"
-    "00706f6f6c2f7477705f7265766965775f6170695f736d616c6c1100706f6f6c2e6d"
-    "656d6265725f726561647906007265712d34320e00000082a2696401a46e616d65a3"
-    "766d31";
+      "01a55a6287020000000700000000000000d20400000000000015cd853dfe9c971719"
+      "00706f6f6c2f7477705f7265766965775f6170695f736d616c6c1100706f6f6c2e6d"
+      "656d6265725f726561647906007265712d34320e00000082a2696401a46e616d65a3"
+      "766d31";
   auto decoded = decode_record(from_hex(golden));
   REQUIRE_MESSAGE(decoded, (decoded ? "" : decoded.error().message));
   CHECK(*decoded == sample_event());
@@ -79,8 +79,8 @@ TEST_CASE("flipping any single bit of a record is reported, never decoded silent
       damaged[i] = static_cast<char>(damaged[i] ^ (1 << bit));
       auto decoded = decode_record(damaged);
       REQUIRE_FALSE(decoded);
-      const bool expected_code = decoded.error().code == errc::corrupt_record
-                                 || decoded.error().code == errc::unknown_format;
+      const bool expected_code = decoded.error().code == errc::corrupt_record ||
+                                 decoded.error().code == errc::unknown_format;
       CHECK(expected_code);
     }
   }

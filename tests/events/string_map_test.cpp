@@ -1,10 +1,10 @@
-#include "hearth/string_map.hpp"
-
 #include <doctest/doctest.h>
 #include <map>
 #include <random>
 #include <string>
 #include <unordered_map>
+
+#include "hearth/string_map.hpp"
 
 using hearth::string_map;
 

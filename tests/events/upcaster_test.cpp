@@ -30,18 +30,20 @@ struct member_ready_v2 {
 upcaster_registry make_registry() {
   upcaster_registry registry;
   registry.declare("pool.member_ready", 3);
-  registry.add("pool.member_ready", 1, [](std::string_view payload) -> result<std::string> {
-    auto old = decode_payload<member_ready_v1>(payload);
-    if (!old)
-      return old.error();
-    return encode_payload(member_ready_v2{old->member, "local"});
-  });
-  registry.add("pool.member_ready", 2, [](std::string_view payload) -> result<std::string> {
-    auto old = decode_payload<member_ready_v2>(payload);
-    if (!old)
-      return old.error();
-    return encode_payload(member_ready_v3{old->member, old->host, 0});
-  });
+  registry.add("pool.member_ready", 1,
+               [](std::string_view payload) -> result<std::string> {
+                 auto old = decode_payload<member_ready_v1>(payload);
+                 if (!old)
+                   return old.error();
+                 return encode_payload(member_ready_v2{old->member, "local"});
+               });
+  registry.add("pool.member_ready", 2,
+               [](std::string_view payload) -> result<std::string> {
+                 auto old = decode_payload<member_ready_v2>(payload);
+                 if (!old)
+                   return old.error();
+                 return encode_payload(member_ready_v3{old->member, old->host, 0});
+               });
   return registry;
 }
 
@@ -96,7 +98,8 @@ TEST_CASE("a version newer than this build is refused") {
 TEST_CASE("a gap in the upcaster chain is named") {
   upcaster_registry registry;
   registry.declare("t", 3);
-  registry.add("t", 2, [](std::string_view p) -> result<std::string> { return std::string(p); });
+  registry.add("t", 2,
+               [](std::string_view p) -> result<std::string> { return std::string(p); });
   envelope event;
   event.type = "t";
   event.version = 1;

@@ -5,10 +5,6 @@
 //
 // Invariants: every request gets exactly one answer; a JSON answer parses; an
 // error answer names its code; no status outside the API's set.
-#include "hearth/actors/runtime.hpp"
-#include "hearth/server/http_api.hpp"
-#include "hearth/server/http_server.hpp"
-
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -18,6 +14,10 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
+
+#include "hearth/actors/runtime.hpp"
+#include "hearth/server/http_api.hpp"
+#include "hearth/server/http_server.hpp"
 
 namespace {
 

@@ -1,8 +1,6 @@
 // The guest agent and its protocol, on the host: the agent serves a socket
 // (--stdio) exactly as it serves its virtio-serial port in a guest.
 
-#include "hearth/guest/protocol.hpp"
-
 #include <chrono>
 #include <cstdlib>
 #include <doctest/doctest.h>
@@ -18,6 +16,8 @@
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
+
+#include "hearth/guest/protocol.hpp"
 
 using json = nlohmann::json;
 using namespace hearth::guest;

@@ -1,12 +1,12 @@
 // The HTTP API end to end: a real hearthd on loopback. Built twice: with
 // simulated VMs (server_test) and with real QEMU microVMs (server_vm_test,
 // labelled vm).
+#include <doctest/doctest.h>
+#include <set>
+
 #include "hearth/server/http_api.hpp"
 #include "server/daemon.hpp"
 #include "support/temp_dir.hpp"
-
-#include <doctest/doctest.h>
-#include <set>
 
 using namespace hearth::testing;
 using nlohmann::json;
@@ -306,7 +306,8 @@ TEST_CASE("invalid requests are refused with the field at fault, and nothing is 
   const auto events_after = after.size();
   std::string stored; // what there is, should the counts differ
   for (const auto& event : after)
-    stored += event["stream"].get<std::string>() + " " + event["type"].get<std::string>() + "; ";
+    stored += event["stream"].get<std::string>() + " " +
+              event["type"].get<std::string>() + "; ";
   CAPTURE(stored);
   CHECK(events_after == events_before);
 }
@@ -350,14 +351,16 @@ TEST_CASE("a tenant never sees, changes or claims another tenant's objects") {
 
   // Revoked, the other tenant's key opens nothing; only an admin revokes.
   const std::string other_id = key.json["key_id"];
-  CHECK(call_api(f.daemon.port, f.key, "DELETE", "/v1/tenants/other/keys/" + other_id).status ==
-        401);
-  auto revoked = call_api(f.daemon.port, admin, "DELETE", "/v1/tenants/other/keys/" + other_id);
+  CHECK(call_api(f.daemon.port, f.key, "DELETE", "/v1/tenants/other/keys/" + other_id)
+            .status == 401);
+  auto revoked =
+      call_api(f.daemon.port, admin, "DELETE", "/v1/tenants/other/keys/" + other_id);
   REQUIRE(revoked.status == 200);
   CHECK(revoked.json["revoked"] == true);
   CHECK(revoked.json["key_id"] == other_id);
   CHECK(call_api(f.daemon.port, other, "GET", "/v1/sandboxes").status == 401);
-  auto again = call_api(f.daemon.port, admin, "DELETE", "/v1/tenants/other/keys/" + other_id);
+  auto again =
+      call_api(f.daemon.port, admin, "DELETE", "/v1/tenants/other/keys/" + other_id);
   CHECK(again.status == 404);
   CHECK(again.json["error"]["field"] == "key_id");
   CHECK(f.call("GET", "/v1/sandboxes").status == 200); // other keys are untouched
@@ -403,8 +406,9 @@ TEST_CASE(
   }
 }
 
-TEST_CASE("/metrics reports pool gauges, checkouts by mode and outcome and latencies, and "
-          "/v1/events pages through the journal") {
+TEST_CASE(
+    "/metrics reports pool gauges, checkouts by mode and outcome and latencies, and "
+    "/v1/events pages through the journal") {
   api_fixture f;
   f.create_pool("web", 1, 1);
   REQUIRE(eventually([&] { return f.ready("twp_web", 1); }));

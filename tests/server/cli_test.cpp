@@ -1,10 +1,10 @@
 // The hearth CLI against a real hearthd (simulated VMs): its tables, its
 // --json, and its documented exit codes.
-#include "server/daemon.hpp"
-#include "support/temp_dir.hpp"
-
 #include <doctest/doctest.h>
 #include <fstream>
+
+#include "server/daemon.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace hearth::testing;
 using nlohmann::json;
@@ -104,8 +104,9 @@ TEST_CASE(
   CHECK(timeout.exit_code == 7);
   CHECK(f.hearth("--help").exit_code == 0);
   // The example spec file in examples/ builds as it is.
-  auto example = f.hearth_json("template build team/example --spec " +
-                               std::string(HEARTH_SOURCE_DIR) + "/examples/web-template.json");
+  auto example =
+      f.hearth_json("template build team/example --spec " +
+                    std::string(HEARTH_SOURCE_DIR) + "/examples/web-template.json");
   CHECK(example["status"] == "ready");
   CHECK(example["tags"] == json::array({"stable"}));
 }

@@ -1,9 +1,6 @@
 // hearthd killed with SIGKILL in the middle of a burst of sandbox creates:
 // what it acknowledged is there after a restart, no VM went to two
 // sandboxes, and the pool fills again.
-#include "server/daemon.hpp"
-#include "support/temp_dir.hpp"
-
 #include <atomic>
 #include <condition_variable>
 #include <doctest/doctest.h>
@@ -13,6 +10,9 @@
 #include <mutex>
 #include <random>
 #include <set>
+
+#include "server/daemon.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace hearth::testing;
 using nlohmann::json;
@@ -93,7 +93,8 @@ TEST_CASE("hearthd killed with SIGKILL during a burst of creates loses no acknow
                             {"max_ready", 8}})
                   .status == 201);
     }
-    const bool filled = eventually([&] { return ready_members(port, key, "twp_web") == 8; });
+    const bool filled =
+        eventually([&] { return ready_members(port, key, "twp_web") == 8; });
     if (!filled)
       MESSAGE("hearthd's log ends:\n" << tail(daemon->log()));
     REQUIRE(filled);

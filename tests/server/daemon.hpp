@@ -3,9 +3,6 @@
 // hearthd as an operator runs it, for tests: a child process on a loopback
 // port, its log in a file, and a JSON client of its API.
 
-#include "support/http_client.hpp"
-#include "support/subprocess.hpp"
-
 #include <cstdlib>
 #include <fcntl.h>
 #include <filesystem>
@@ -17,6 +14,9 @@
 #include <thread>
 #include <unistd.h>
 #include <vector>
+
+#include "support/http_client.hpp"
+#include "support/subprocess.hpp"
 
 namespace hearth::testing {
 

@@ -1,11 +1,11 @@
 // hearthd as an operator runs it: a real process, real HTTP on loopback.
-#include "server/daemon.hpp"
-#include "support/temp_dir.hpp"
-
 #include <doctest/doctest.h>
 #include <fstream>
 #include <sys/stat.h>
 #include <thread>
+
+#include "server/daemon.hpp"
+#include "support/temp_dir.hpp"
 
 using namespace hearth::testing;
 
@@ -152,8 +152,8 @@ TEST_CASE("SIGTERM lets a request in flight finish before hearthd exits") {
   // SIGTERM once the create is waiting in the pool (CHECK: the client
   // thread must be joined either way).
   CHECK(eventually([&] {
-    return http_request(daemon.port, "GET", "/metrics").body.find(
-               "\nhearth_checkout_waiters 1\n") != std::string::npos;
+    return http_request(daemon.port, "GET", "/metrics")
+               .body.find("\nhearth_checkout_waiters 1\n") != std::string::npos;
   }));
   kill(daemon.pid, SIGTERM);
   CHECK(daemon.wait_exit() == 0);

@@ -1,7 +1,6 @@
 #include <doctest/doctest.h>
-
-#include <map>
 #include <future>
+#include <map>
 #include <thread>
 
 #include "backends.hpp"
@@ -35,7 +34,7 @@ void run_writers(Backend& backend) {
           request.stream = stream;
           request.expected_sequence = *highest;
           request.events.push_back(
-            make_event("w" + std::to_string(w) + ":" + std::to_string(i)));
+              make_event("w" + std::to_string(w) + ":" + std::to_string(i)));
           auto ack = backend.journal().append(std::move(request));
           if (ack)
             break;
@@ -100,9 +99,10 @@ TEST_CASE("8 writers through one group committer keep order and gap-free sequenc
         request.stream = stream;
         request.expected_sequence = static_cast<std::uint64_t>(i);
         request.events.push_back(make_event(std::to_string(i)));
-        committer.append(std::move(request), [&acked](store::result<store::append_ack> r) {
-          acked.set_value(std::move(r));
-        });
+        committer.append(std::move(request),
+                         [&acked](store::result<store::append_ack> r) {
+                           acked.set_value(std::move(r));
+                         });
         if (!acked.get_future().get())
           ++failures;
       }

@@ -2,9 +2,8 @@
 // reopening, every stream holds whole batches only, every acknowledged
 // append is there, and so is every snapshot whose save returned (snapshots
 // are written without an fsync of their own).
-#include <doctest/doctest.h>
-
 #include <chrono>
+#include <doctest/doctest.h>
 #include <filesystem>
 #include <map>
 #include <sstream>
@@ -39,44 +38,49 @@ batch_tag parse_tag(const std::string& payload) {
 
 } // namespace
 
-TEST_CASE("a writer killed mid-write leaves whole batches, every acknowledged append and every "
-          "saved snapshot") {
+TEST_CASE(
+    "a writer killed mid-write leaves whole batches, every acknowledged append and every "
+    "saved snapshot") {
   for (unsigned round = 0; round < 3; ++round) {
     CAPTURE(round);
     temp_dir dir;
     const std::string path = dir.str("journal");
-    const auto child = start_reporting_child({HEARTH_CRASH_WRITER, path, std::to_string(1000 + round)});
+    const auto child =
+        start_reporting_child({HEARTH_CRASH_WRITER, path, std::to_string(1000 + round)});
     REQUIRE(child.pid > 0);
 
     // Let the child get going, then kill it at an arbitrary moment.
     std::map<std::string, std::uint64_t> acknowledged;
     std::vector<std::pair<std::string, std::uint64_t>> snapshots;
     const std::size_t kill_after = 200 + 300 * round;
-    const auto reports = read_until_killed(child, kill_after, 60s,
-                                           [&](const std::string& text) {
-                                             std::istringstream line(text);
-                                             std::string stream;
-                                             std::uint64_t last = 0;
-                                             line >> stream;
-                                             if (stream == "snapshot") {
-                                               line >> stream >> last;
-                                               snapshots.emplace_back(stream, last);
-                                               return;
-                                             }
-                                             line >> last;
-                                             acknowledged[stream] = std::max(acknowledged[stream], last);
-                                           });
-    REQUIRE_MESSAGE(!reports.stuck, "the writer reported " << reports.lines
+    const auto reports =
+        read_until_killed(child, kill_after, 60s, [&](const std::string& text) {
+          std::istringstream line(text);
+          std::string stream;
+          std::uint64_t last = 0;
+          line >> stream;
+          if (stream == "snapshot") {
+            line >> stream >> last;
+            snapshots.emplace_back(stream, last);
+            return;
+          }
+          line >> last;
+          acknowledged[stream] = std::max(acknowledged[stream], last);
+        });
+    REQUIRE_MESSAGE(!reports.stuck, "the writer reported "
+                                        << reports.lines
                                         << " appends, then nothing for 60 s");
     REQUIRE_MESSAGE(WIFSIGNALED(reports.status), "the writer exited with status "
-                                                     << WEXITSTATUS(reports.status) << " after "
-                                                     << reports.lines << " appends");
+                                                     << WEXITSTATUS(reports.status)
+                                                     << " after " << reports.lines
+                                                     << " appends");
     REQUIRE(reports.lines >= kill_after);
 
     // Inspect a copy, as an engineer would after an incident.
-    std::filesystem::copy(path, dir.str("copy"), std::filesystem::copy_options::recursive);
-    auto replay = run_command(binary("hearth") + " replay --data-dir " + dir.str("copy")
-                              + " --json streams");
+    std::filesystem::copy(path, dir.str("copy"),
+                          std::filesystem::copy_options::recursive);
+    auto replay = run_command(binary("hearth") + " replay --data-dir " + dir.str("copy") +
+                              " --json streams");
     CHECK(replay.exit_code == 0);
     CHECK(replay.out.find("\"stream\":\"sandbox/s") != std::string::npos);
 

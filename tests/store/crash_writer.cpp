@@ -9,14 +9,13 @@
 // A program of its own, not a forked copy of the test (see
 // support/child_reports.hpp).
 #define DOCTEST_CONFIG_DISABLE
-#include <unistd.h>
-
 #include <cstdio>
 #include <cstdlib>
 #include <future>
 #include <map>
 #include <random>
 #include <thread>
+#include <unistd.h>
 
 #include "backends.hpp"
 #include "hearth/store/group_committer.hpp"
@@ -44,18 +43,21 @@ constexpr int streams_in_child = 40;
       std::mt19937 random(seed + static_cast<unsigned>(t));
       std::map<int, std::uint64_t> highest;
       for (std::uint64_t batch = 0;; ++batch) {
-        const int stream_index = t + 4 * static_cast<int>(random() % (streams_in_child / 4));
+        const int stream_index =
+            t + 4 * static_cast<int>(random() % (streams_in_child / 4));
         const std::string stream = "sandbox/s" + std::to_string(stream_index);
         const int size = 1 + static_cast<int>(random() % 6);
         store::append_request request;
         request.stream = stream;
         request.expected_sequence = highest[stream_index];
         for (int i = 0; i < size; ++i)
-          request.events.push_back(make_event("b" + std::to_string(t) + "." + std::to_string(batch) + ":"
-                                              + std::to_string(i) + "/" + std::to_string(size)));
+          request.events.push_back(
+              make_event("b" + std::to_string(t) + "." + std::to_string(batch) + ":" +
+                         std::to_string(i) + "/" + std::to_string(size)));
         std::promise<store::result<store::append_ack>> acked;
-        committer.append(std::move(request),
-                         [&](store::result<store::append_ack> r) { acked.set_value(std::move(r)); });
+        committer.append(std::move(request), [&](store::result<store::append_ack> r) {
+          acked.set_value(std::move(r));
+        });
         auto ack = acked.get_future().get();
         if (!ack)
           fail("an append failed: " + ack.error().message);
@@ -68,7 +70,8 @@ constexpr int streams_in_child = 40;
             fail("a snapshot failed: " + saved.error().message);
           line += "snapshot " + stream + " " + std::to_string(ack->last_sequence) + "\n";
         }
-        if (write(report_fd, line.data(), line.size()) != static_cast<ssize_t>(line.size()))
+        if (write(report_fd, line.data(), line.size()) !=
+            static_cast<ssize_t>(line.size()))
           fail("cannot report an append on file descriptor " + std::to_string(report_fd));
       }
     });
@@ -84,5 +87,6 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: crash_writer JOURNAL SEED FD\n");
     return 2;
   }
-  run_writer(argv[1], std::atoi(argv[3]), static_cast<unsigned>(std::strtoul(argv[2], nullptr, 10)));
+  run_writer(argv[1], std::atoi(argv[3]),
+             static_cast<unsigned>(std::strtoul(argv[2], nullptr, 10)));
 }

@@ -1,14 +1,12 @@
 // The storage facing a hostile world: a directory another process holds, a
 // missing or damaged directory, a full disk, a damaged record.
 #include <doctest/doctest.h>
-
+#include <fstream>
 #include <poll.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <fstream>
 
 #include "backends.hpp"
 #include "raw_db.hpp"
@@ -32,12 +30,14 @@ TEST_CASE("opening a journal that another process holds is a clear locked error"
   }
   char status = 0;
   pollfd readable{ready[0], POLLIN, 0};
-  if (poll(&readable, 1, 60'000) != 1 || read(ready[0], &status, 1) != 1 || status != 'y') {
+  if (poll(&readable, 1, 60'000) != 1 || read(ready[0], &status, 1) != 1 ||
+      status != 'y') {
     kill(child, SIGKILL); // it must not outlive the test
     waitpid(child, nullptr, 0);
   }
-  REQUIRE_MESSAGE(status == 'y', (status == 0 ? "the other process did not answer in 60 s"
-                                              : "the other process could not open the journal"));
+  REQUIRE_MESSAGE(status == 'y',
+                  (status == 0 ? "the other process did not answer in 60 s"
+                               : "the other process could not open the journal"));
   auto second = store::open_rocksdb_storage(dir.str("journal"));
   kill(child, SIGKILL);
   waitpid(child, nullptr, 0);
@@ -45,8 +45,8 @@ TEST_CASE("opening a journal that another process holds is a clear locked error"
   close(ready[1]);
   REQUIRE_FALSE(second);
   CHECK(second.error().code == store::errc::locked);
-  CHECK(second.error().message.find("another process holds the data directory")
-        != std::string::npos);
+  CHECK(second.error().message.find("another process holds the data directory") !=
+        std::string::npos);
   // Once the holder is gone, the journal opens.
   CHECK(store::open_rocksdb_storage(dir.str("journal")));
 }
@@ -103,12 +103,12 @@ TEST_CASE("a damaged event is reported with its stream and sequence, never skipp
   }
   backend.storage = backend.open();
   std::vector<std::uint64_t> seen;
-  auto read = backend.journal().read_stream("pool/p", 1, store::max_sequence,
-                                            store::max_sequence,
-                                            [&](const events::envelope& e) {
-                                              seen.push_back(e.sequence);
-                                              return true;
-                                            });
+  auto read =
+      backend.journal().read_stream("pool/p", 1, store::max_sequence, store::max_sequence,
+                                    [&](const events::envelope& e) {
+                                      seen.push_back(e.sequence);
+                                      return true;
+                                    });
   REQUIRE_FALSE(read);
   CHECK(read.error().code == store::errc::corrupt);
   CHECK(read.error().message == "event 3 of stream pool/p: record failed its checksum");
@@ -189,10 +189,10 @@ TEST_CASE("a full disk fails appends with no_space and loses nothing acknowledge
   REQUIRE(highest);
   CHECK(*highest >= acknowledged);
   std::uint64_t count = 0;
-  REQUIRE((*reopened)->events().read_stream("pool/fill", 1, acknowledged, store::max_sequence,
-                                            [&](const events::envelope& e) {
-                                              ++count;
-                                              return e.payload.size() == 4096;
-                                            }));
+  REQUIRE((*reopened)->events().read_stream(
+      "pool/fill", 1, acknowledged, store::max_sequence, [&](const events::envelope& e) {
+        ++count;
+        return e.payload.size() == 4096;
+      }));
   CHECK(count == acknowledged);
 }

@@ -1,7 +1,6 @@
-#include <doctest/doctest.h>
-
 #include <atomic>
 #include <condition_variable>
+#include <doctest/doctest.h>
 #include <mutex>
 
 #include "backends.hpp"
@@ -31,7 +30,8 @@ struct completions {
   }
 };
 
-store::append_request single(std::string stream, std::uint64_t expected, std::string payload) {
+store::append_request single(std::string stream, std::uint64_t expected,
+                             std::string payload) {
   store::append_request request;
   request.stream = std::move(stream);
   request.expected_sequence = expected;
@@ -63,7 +63,8 @@ TEST_CASE("group commit: many queued appends share few durable writes") {
   CHECK(listed->size() == streams);
 }
 
-TEST_CASE("group commit: appends carried together count as appends, their events as events") {
+TEST_CASE(
+    "group commit: appends carried together count as appends, their events as events") {
   rocksdb_backend backend;
   completions done;
   {
@@ -137,11 +138,13 @@ TEST_CASE("group commit: the destructor writes what is still queued") {
   CHECK(listed->size() == 50);
 }
 
-TEST_CASE("group commit: a request that may wait goes out with the next one that may not") {
+TEST_CASE(
+    "group commit: a request that may wait goes out with the next one that may not") {
   rocksdb_backend backend;
   completions done;
   store::group_committer committer(backend.journal());
-  committer.append(single("sandbox/lazy", 0, "record"), done.record(), std::chrono::hours(1));
+  committer.append(single("sandbox/lazy", 0, "record"), done.record(),
+                   std::chrono::hours(1));
   committer.append(single("pool/p", 0, "claim"), done.record());
   done.wait_for(2);
   CHECK(committer.stats().writes == 1);
@@ -149,8 +152,9 @@ TEST_CASE("group commit: a request that may wait goes out with the next one that
     CHECK(result);
 }
 
-TEST_CASE("group commit: a request that may wait is written once its wait is over, or at a "
-          "flush, or when the committer stops") {
+TEST_CASE(
+    "group commit: a request that may wait is written once its wait is over, or at a "
+    "flush, or when the committer stops") {
   rocksdb_backend backend;
   completions done;
   {
@@ -158,10 +162,12 @@ TEST_CASE("group commit: a request that may wait is written once its wait is ove
     committer.append(single("sandbox/a", 0, "alone"), done.record(),
                      std::chrono::milliseconds(20));
     done.wait_for(1); // nothing else comes: it goes out on its own
-    committer.append(single("sandbox/b", 0, "flushed"), done.record(), std::chrono::hours(1));
+    committer.append(single("sandbox/b", 0, "flushed"), done.record(),
+                     std::chrono::hours(1));
     committer.flush();
     done.wait_for(2);
-    committer.append(single("sandbox/c", 0, "at stop"), done.record(), std::chrono::hours(1));
+    committer.append(single("sandbox/c", 0, "at stop"), done.record(),
+                     std::chrono::hours(1));
     CHECK(committer.stats().writes == 2);
   }
   REQUIRE(done.results.size() == 3);

@@ -20,7 +20,7 @@ struct journal_fixture : Backend {
 
 } // namespace
 
-#define JOURNAL_TCK(name) \
+#define JOURNAL_TCK(name)                                                                \
   TEST_CASE_TEMPLATE("journal: " name, Backend, memory_backend, rocksdb_backend)
 
 JOURNAL_TCK("replays all events") {
@@ -294,12 +294,13 @@ JOURNAL_TCK("all streams replay in global order from a position") {
   std::vector<std::pair<std::string, std::uint64_t>> seen;
   std::uint64_t last_position = 0;
   bool ordered = true;
-  auto visited = f.journal().read_all(1, store::max_sequence, [&](const events::envelope& e) {
-    ordered = ordered && e.position > last_position;
-    last_position = e.position;
-    seen.emplace_back(e.stream, e.sequence);
-    return true;
-  });
+  auto visited =
+      f.journal().read_all(1, store::max_sequence, [&](const events::envelope& e) {
+        ordered = ordered && e.position > last_position;
+        last_position = e.position;
+        seen.emplace_back(e.stream, e.sequence);
+        return true;
+      });
   REQUIRE(visited);
   CHECK(*visited == 8);
   CHECK(ordered);
@@ -348,8 +349,9 @@ TEST_CASE("journal: what was appended is there after the storage is reopened") {
   CHECK((*read)[0].position == last + 1);
 }
 
-TEST_CASE("journal: after a reopen, a sandbox stream is new only if it is named above every "
-          "stored one") {
+TEST_CASE(
+    "journal: after a reopen, a sandbox stream is new only if it is named above every "
+    "stored one") {
   // New sandbox streams skip the existence lookup when named above the
   // greatest stored one; streams at or below it must still be found.
   rocksdb_backend backend;
@@ -380,7 +382,8 @@ TEST_CASE("journal: after a reopen, a sandbox stream is new only if it is named 
   CHECK(sequences(backend.journal().read_stream("sandbox/sbx_0009")) == seqs{1});
 }
 
-TEST_CASE("journal: a stream the writer no longer caches is read back at its next append") {
+TEST_CASE(
+    "journal: a stream the writer no longer caches is read back at its next append") {
   rocksdb_backend backend;
   backend.options.cached_streams = 4;
   backend.storage.reset();

@@ -2,9 +2,8 @@
 
 // Opens a journal's RocksDB directly, to damage it on purpose.
 
-#include <rocksdb/db.h>
-
 #include <memory>
+#include <rocksdb/db.h>
 #include <string>
 #include <vector>
 
@@ -12,7 +11,8 @@ namespace hearth::testing {
 
 struct raw_db {
   rocksdb::DB* db = nullptr;
-  std::vector<rocksdb::ColumnFamilyHandle*> handles; // default, events, streams, meta, snaps
+  std::vector<rocksdb::ColumnFamilyHandle*>
+      handles; // default, events, streams, meta, snaps
 
   explicit raw_db(const std::string& path) {
     std::vector<rocksdb::ColumnFamilyDescriptor> families;

@@ -1,7 +1,6 @@
 // The snapshot store test list of the Akka Persistence TCK (SnapshotStoreSpec),
 // against both storages. Each case starts with snapshots at 10, 20, 30, 40.
 #include <doctest/doctest.h>
-
 #include <rocksdb/db.h>
 
 #include "backends.hpp"
@@ -19,14 +18,15 @@ struct snapshot_fixture : Backend {
   snapshot_fixture() {
     for (std::uint64_t seq : {10, 20, 30, 40}) {
       auto saved = this->snapshots().save(
-        store::snapshot{pid, seq, 1000 + static_cast<std::int64_t>(seq),
-                        "state-" + std::to_string(seq)});
+          store::snapshot{pid, seq, 1000 + static_cast<std::int64_t>(seq),
+                          "state-" + std::to_string(seq)});
       if (!saved)
         throw std::runtime_error(saved.error().message);
     }
   }
 
-  std::optional<std::uint64_t> loaded_sequence(std::uint64_t max_seq = store::max_sequence) {
+  std::optional<std::uint64_t>
+  loaded_sequence(std::uint64_t max_seq = store::max_sequence) {
     auto loaded = this->snapshots().load(pid, max_seq);
     if (!loaded)
       throw std::runtime_error(loaded.error().message);
@@ -38,7 +38,7 @@ struct snapshot_fixture : Backend {
 
 } // namespace
 
-#define SNAPSHOT_TCK(name) \
+#define SNAPSHOT_TCK(name)                                                               \
   TEST_CASE_TEMPLATE("snapshots: " name, Backend, memory_backend, rocksdb_backend)
 
 SNAPSHOT_TCK("nothing loads for an unknown stream") {
@@ -134,8 +134,9 @@ TEST_CASE("snapshots: a damaged snapshot is reported as corrupt, not loaded") {
     for (const char* name : {"default", "events", "streams", "stream_meta", "snapshots"})
       families.emplace_back(name, rocksdb::ColumnFamilyOptions());
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    REQUIRE(rocksdb::DB::Open(rocksdb::Options(), dir.str("journal"), families, &handles, &raw)
-              .ok());
+    REQUIRE(rocksdb::DB::Open(rocksdb::Options(), dir.str("journal"), families, &handles,
+                              &raw)
+                .ok());
     const auto key = store::internal::stream_key(pid, 10);
     std::string value;
     REQUIRE(raw->Get(rocksdb::ReadOptions(), handles[4], key, &value).ok());
@@ -150,5 +151,6 @@ TEST_CASE("snapshots: a damaged snapshot is reported as corrupt, not loaded") {
   auto loaded = (*opened)->snapshots().load(pid);
   REQUIRE_FALSE(loaded);
   CHECK(loaded.error().code == store::errc::corrupt);
-  CHECK(loaded.error().message == "snapshot of pool/p-1 at sequence 10 failed its checksum");
+  CHECK(loaded.error().message ==
+        "snapshot of pool/p-1 at sequence 10 failed its checksum");
 }

@@ -47,7 +47,7 @@ TEST_CASE("events stored in an old version are read in the current one") {
                  if (!v1)
                    return v1.error();
                  return events::encode_payload(
-                   pool_created_v2{v1->name, v1->min_ready, v1->min_ready});
+                     pool_created_v2{v1->name, v1->min_ready, v1->min_ready});
                });
   backend.storage = backend.open();
   auto read = backend.journal().read_stream("pool/p");

@@ -1,15 +1,14 @@
 #pragma once
 
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <cstddef>
+#include <fcntl.h>
 #include <functional>
+#include <poll.h>
+#include <signal.h>
 #include <string>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <vector>
 
 namespace hearth::testing {
@@ -62,9 +61,10 @@ struct child_reports {
 /// reading what it wrote before it died, or once it wrote nothing for
 /// `quiet_limit`, so a stuck child fails its test instead of hanging it.
 /// Reaps the child and closes its pipe.
-inline child_reports read_until_killed(const reporting_child& child, std::size_t kill_after,
-                                       std::chrono::milliseconds quiet_limit,
-                                       const std::function<void(const std::string&)>& on_line) {
+inline child_reports
+read_until_killed(const reporting_child& child, std::size_t kill_after,
+                  std::chrono::milliseconds quiet_limit,
+                  const std::function<void(const std::string&)>& on_line) {
   child_reports reports;
   const int fd = child.fd;
   std::string pending;

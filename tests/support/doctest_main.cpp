@@ -1,22 +1,20 @@
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
-#include <doctest/doctest.h>
-
-#include <dirent.h>
-#include <execinfo.h>
-#include <semaphore.h>
-#include <signal.h>
-#include <sys/syscall.h>
-#include <time.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
+#include <dirent.h>
+#include <doctest/doctest.h>
+#include <execinfo.h>
 #include <mutex>
+#include <semaphore.h>
+#include <signal.h>
 #include <string>
+#include <sys/syscall.h>
 #include <thread>
+#include <time.h>
+#include <unistd.h>
 
 // A test that hangs is killed by CTest at its timeout and prints nothing, so
 // a CI log names the test but not where it stuck. The watchdog below ends a
@@ -44,7 +42,9 @@ void write_text(const char* text, std::size_t size) {
   }
 }
 
-void write_text(const std::string& text) { write_text(text.data(), text.size()); }
+void write_text(const std::string& text) {
+  write_text(text.data(), text.size());
+}
 
 /// Runs on the signalled thread: only async-signal-safe calls, after
 /// backtrace() was called once outside a handler (its first call loads
@@ -66,7 +66,9 @@ void print_own_stack(int) {
   ::sem_post(&stack_printed);
 }
 
-int stack_signal() { return SIGRTMIN + 5; }
+int stack_signal() {
+  return SIGRTMIN + 5;
+}
 
 /// Asks every other thread of the process to print its stack, one at a time,
 /// waiting up to a second for each (a thread that blocks the signal stays
@@ -147,8 +149,9 @@ struct watchdog {
       // takes the mutex.
       const std::string name = test_case;
       lock.unlock();
-      write_text("\nwatchdog: test case \"" + name + "\" has run for "
-                 + std::to_string(limit.count()) + " s; the stacks of its threads follow\n");
+      write_text("\nwatchdog: test case \"" + name + "\" has run for " +
+                 std::to_string(limit.count()) +
+                 " s; the stacks of its threads follow\n");
       print_every_stack();
       write_text("\nwatchdog: aborting \"" + name + "\"\n");
       std::abort();
@@ -171,7 +174,9 @@ struct watchdog_listener : doctest::IReporter {
     the_watchdog().start(data.m_name);
   }
   void test_case_reenter(const doctest::TestCaseData&) override {}
-  void test_case_end(const doctest::CurrentTestCaseStats&) override { the_watchdog().end(); }
+  void test_case_end(const doctest::CurrentTestCaseStats&) override {
+    the_watchdog().end();
+  }
   void test_case_exception(const doctest::TestCaseException&) override {}
   void subcase_start(const doctest::SubcaseSignature&) override {}
   void subcase_end() override {}

@@ -3,13 +3,12 @@
 // A tiny blocking HTTP/1.1 client for tests: one request per connection.
 
 #include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <chrono>
+#include <netinet/in.h>
 #include <string>
+#include <sys/socket.h>
 #include <thread>
+#include <unistd.h>
 #include <vector>
 
 namespace hearth::testing {
@@ -64,13 +63,13 @@ inline http_reply send_raw(std::uint16_t port, const std::string& raw) {
 inline http_reply http_request(std::uint16_t port, const std::string& method,
                                const std::string& target, const std::string& body = "",
                                const std::vector<std::string>& headers = {}) {
-  std::string raw = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                    + "Connection: close\r\n";
+  std::string raw = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" +
+                    "Connection: close\r\n";
   for (const auto& header : headers)
     raw += header + "\r\n";
   if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH")
-    raw += "Content-Type: application/json\r\nContent-Length: "
-           + std::to_string(body.size()) + "\r\n";
+    raw += "Content-Type: application/json\r\nContent-Length: " +
+           std::to_string(body.size()) + "\r\n";
   raw += "\r\n" + body;
   return send_raw(port, raw);
 }

@@ -1,11 +1,10 @@
 #pragma once
 
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <array>
 #include <cstdio>
 #include <string>
+#include <sys/wait.h>
+#include <unistd.h>
 
 namespace hearth::testing {
 

@@ -12,7 +12,7 @@ class temp_dir {
 public:
   temp_dir() {
     std::string pattern =
-      (std::filesystem::temp_directory_path() / "hearth-test-XXXXXX").string();
+        (std::filesystem::temp_directory_path() / "hearth-test-XXXXXX").string();
     if (mkdtemp(pattern.data()) == nullptr)
       std::abort();
     path_ = pattern;

@@ -1,8 +1,7 @@
 // Not a test: the watchdog's test (watchdog_test.cpp) runs this program's
 // test cases and reads what the watchdog prints.
-#include <doctest/doctest.h>
-
 #include <condition_variable>
+#include <doctest/doctest.h>
 #include <mutex>
 #include <thread>
 
@@ -19,4 +18,6 @@ TEST_CASE("a test that never ends") {
   stuck.join();
 }
 
-TEST_CASE("a test that ends in time") { CHECK(true); }
+TEST_CASE("a test that ends in time") {
+  CHECK(true);
+}

@@ -1,16 +1,16 @@
 // Warm pools of real QEMU microVMs through the embedding API: build, fill,
 // check out, refill, crash, restart, isolation.
 
-#include "hearth/actors/runtime.hpp"
-#include "hearth/events/checksum.hpp"
-#include "qemu_fixture.hpp"
-
 #include <doctest/doctest.h>
 #include <fstream>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <thread>
+
+#include "hearth/actors/runtime.hpp"
+#include "hearth/events/checksum.hpp"
+#include "qemu_fixture.hpp"
 
 using namespace hearth;
 using namespace hearth::testing;

@@ -3,10 +3,10 @@
 // Slow (a debootstrap on the first run of a machine, then apt in the guest
 // under TCG), so it is the only Debian guest test.
 
+#include <doctest/doctest.h>
+
 #include "hearth/actors/runtime.hpp"
 #include "qemu_fixture.hpp"
-
-#include <doctest/doctest.h>
 
 using namespace hearth;
 using namespace hearth::testing;

@@ -1,16 +1,16 @@
 // The QEMU driver on its own, without actors: a real busybox guest built
 // into a fast-path snapshot and restored as clones.
 
-#include "hearth/events/checksum.hpp"
-#include "qemu_fixture.hpp"
-
-#include <doctest/doctest.h>
 #include <cstdio>
 #include <cstdlib>
+#include <doctest/doctest.h>
 #include <fstream>
 #include <future>
 #include <signal.h>
 #include <thread>
+
+#include "hearth/events/checksum.hpp"
+#include "qemu_fixture.hpp"
 
 using namespace hearth;
 using namespace hearth::testing;
@@ -140,7 +140,8 @@ TEST_CASE(
   CHECK(fresh.driver->running().empty());
 }
 
-TEST_CASE("a QEMU that exits before serving QMP fails its restore with QEMU's own words") {
+TEST_CASE(
+    "a QEMU that exits before serving QMP fails its restore with QEMU's own words") {
   scratch_dirs dirs;
   sync_driver builder(dirs.options());
   auto built = builder.build(web_template("web-1"));

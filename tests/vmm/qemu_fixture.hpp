@@ -4,9 +4,6 @@
 // data directory, synchronous wrappers around the asynchronous driver, and
 // an HTTP client for the guests' forwarded ports.
 
-#include "hearth/guest/protocol.hpp"
-#include "hearth/vmm/qemu_driver.hpp"
-
 #include <arpa/inet.h>
 #include <chrono>
 #include <condition_variable>
@@ -18,9 +15,12 @@
 #include <optional>
 #include <poll.h>
 #include <string>
-#include <thread>
 #include <sys/socket.h>
+#include <thread>
 #include <unistd.h>
+
+#include "hearth/guest/protocol.hpp"
+#include "hearth/vmm/qemu_driver.hpp"
 
 namespace hearth::testing {
 

@@ -2,9 +2,6 @@
 // matched by id with events interleaved, a QEMU that dies mid-command, one
 // that never answers.
 
-#include "io_loop.hpp"
-#include "qmp_client.hpp"
-
 #include <chrono>
 #include <doctest/doctest.h>
 #include <functional>
@@ -14,6 +11,9 @@
 #include <sys/un.h>
 #include <thread>
 #include <unistd.h>
+
+#include "io_loop.hpp"
+#include "qmp_client.hpp"
 
 using namespace hearth::vmm;
 using namespace hearth::vmm::detail;

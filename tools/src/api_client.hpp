@@ -46,7 +46,6 @@ public:
   api_reply call(const std::string& method, const std::string& path,
                  const nlohmann::json& body = nullptr) const;
 
-
 private:
   std::string server_;
   std::string host_;

@@ -1,7 +1,5 @@
 #include "api_commands.hpp"
 
-#include "api_client.hpp"
-
 #include <array>
 #include <cstdlib>
 #include <fstream>
@@ -11,6 +9,8 @@
 #include <thread>
 #include <tuple>
 #include <unistd.h>
+
+#include "api_client.hpp"
 
 namespace hearth::tools {
 

@@ -1,8 +1,8 @@
 // hearth: the command-line client of hearthd, and the journal replay tool.
+#include <CLI/CLI.hpp>
+
 #include "api_commands.hpp"
 #include "replay_command.hpp"
-
-#include <CLI/CLI.hpp>
 
 int main(int argc, char** argv) {
   CLI::App app{"hearth: warm pools of QEMU microVM sandboxes"};

@@ -1,14 +1,14 @@
 #include "replay_command.hpp"
 
-#include "hearth/events/codec.hpp"
-#include "hearth/store/storage.hpp"
-
 #include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
+
+#include "hearth/events/codec.hpp"
+#include "hearth/store/storage.hpp"
 
 namespace hearth::tools {
 namespace {

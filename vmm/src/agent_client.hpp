@@ -1,12 +1,12 @@
 #pragma once
 
-#include "channel.hpp"
-
 #include <chrono>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+
+#include "channel.hpp"
 
 namespace hearth::vmm::detail {
 

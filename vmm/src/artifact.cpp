@@ -1,12 +1,12 @@
 #include "artifact.hpp"
 
-#include "hearth/events/checksum.hpp"
-#include "text_util.hpp"
-
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+
+#include "hearth/events/checksum.hpp"
+#include "text_util.hpp"
 
 namespace hearth::vmm::detail {
 

@@ -1,12 +1,12 @@
 #pragma once
 
-#include "hearth/vmm/driver.hpp"
-
 #include <cstdint>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
+
+#include "hearth/vmm/driver.hpp"
 
 namespace hearth::vmm::detail {
 

@@ -1,8 +1,5 @@
 #pragma once
 
-#include "hearth/vmm/driver.hpp"
-#include "io_loop.hpp"
-
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -11,6 +8,9 @@
 #include <mutex>
 #include <optional>
 #include <string>
+
+#include "hearth/vmm/driver.hpp"
+#include "io_loop.hpp"
 
 namespace hearth::vmm::detail {
 

@@ -1,8 +1,5 @@
 #include "guest_image.hpp"
 
-#include "guest_scripts.hpp"
-#include "text_util.hpp" // generated from guest/*/*.sh
-
 #include <cstdio>
 #include <fcntl.h>
 #include <filesystem>
@@ -12,6 +9,9 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "guest_scripts.hpp"
+#include "text_util.hpp" // generated from guest/*/*.sh
 
 namespace hearth::vmm::detail {
 

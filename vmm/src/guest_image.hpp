@@ -1,10 +1,10 @@
 #pragma once
 
-#include "hearth/vmm/driver.hpp"
-
 #include <cstdint>
 #include <string>
 #include <vector>
+
+#include "hearth/vmm/driver.hpp"
 
 namespace hearth::vmm::detail {
 

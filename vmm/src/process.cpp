@@ -1,7 +1,5 @@
 #include "process.hpp"
 
-#include "text_util.hpp"
-
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -13,6 +11,8 @@
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
+
+#include "text_util.hpp"
 
 extern char** environ;
 

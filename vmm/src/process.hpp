@@ -1,12 +1,12 @@
 #pragma once
 
-#include "hearth/vmm/driver.hpp"
-
 #include <chrono>
 #include <cstdint>
 #include <string>
 #include <sys/types.h>
 #include <vector>
+
+#include "hearth/vmm/driver.hpp"
 
 namespace hearth::vmm::detail {
 

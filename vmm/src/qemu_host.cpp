@@ -1,13 +1,3 @@
-#include "agent_client.hpp"
-#include "artifact.hpp"
-#include "guest_image.hpp"
-#include "hearth/guest/protocol.hpp"
-#include "hearth/vmm/qemu_driver.hpp"
-#include "io_loop.hpp"
-#include "process.hpp"
-#include "qmp_client.hpp"
-#include "text_util.hpp"
-
 #include <arpa/inet.h>
 #include <atomic>
 #include <condition_variable>
@@ -27,6 +17,16 @@
 #include <thread>
 #include <unistd.h>
 #include <utility>
+
+#include "agent_client.hpp"
+#include "artifact.hpp"
+#include "guest_image.hpp"
+#include "hearth/guest/protocol.hpp"
+#include "hearth/vmm/qemu_driver.hpp"
+#include "io_loop.hpp"
+#include "process.hpp"
+#include "qmp_client.hpp"
+#include "text_util.hpp"
 
 namespace hearth::vmm {
 
@@ -837,9 +837,10 @@ private:
       }
       std::ofstream(fs::path(dir) / "argv.json") << json(argv).dump(1) << "\n";
       record(*vm, detail::argv_hash(argv));
-      auto qmp = socket_or_exit(vm->proc, dir + "/qmp.sock", options_.qmp_timeout)
-                     ? qmp_client::connect(*loop_, dir + "/qmp.sock", options_.qmp_timeout)
-                     : error{errc::restore_failed, "QEMU exited before it served QMP"};
+      auto qmp =
+          socket_or_exit(vm->proc, dir + "/qmp.sock", options_.qmp_timeout)
+              ? qmp_client::connect(*loop_, dir + "/qmp.sock", options_.qmp_timeout)
+              : error{errc::restore_failed, "QEMU exited before it served QMP"};
       if (qmp) {
         vm->qmp = std::move(*qmp);
         vm->qmp->on_close([this] { loop_->poke(); });

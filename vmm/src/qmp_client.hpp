@@ -1,7 +1,5 @@
 #pragma once
 
-#include "channel.hpp"
-
 #include <chrono>
 #include <functional>
 #include <map>
@@ -9,6 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
+
+#include "channel.hpp"
 
 namespace hearth::vmm::detail {
 

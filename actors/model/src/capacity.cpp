@@ -88,13 +88,13 @@ bool capacity_ledger::within_quota(const std::string& tenant, usage extra) const
     return false;
   const usage used = tenant_usage(tenant);
   const usage pools = reserved(tenant);
-  return used.vcpus + pools.vcpus + extra.vcpus <= found->second.quota_vcpus
-         && used.memory_mb + pools.memory_mb + extra.memory_mb
-              <= found->second.quota_memory_mb;
+  return used.vcpus + pools.vcpus + extra.vcpus <= found->second.quota_vcpus &&
+         used.memory_mb + pools.memory_mb + extra.memory_mb <=
+             found->second.quota_memory_mb;
 }
 
-void capacity_ledger::set_reservation(const std::string& pool_id, const std::string& tenant,
-                                      usage amount) {
+void capacity_ledger::set_reservation(const std::string& pool_id,
+                                      const std::string& tenant, usage amount) {
   auto previous = pool_reserved_.find(pool_id);
   if (previous != pool_reserved_.end()) {
     auto& total = tenant_reserved_[previous->second.first];
@@ -139,7 +139,8 @@ placement capacity_ledger::place(const std::string& tenant, const std::string& b
     const std::tuple<std::uint64_t, std::uint64_t> free{host.vcpus - used.vcpus,
                                                         host.memory_mb - used.memory_mb};
     auto artifact = host.artifacts.find(build_id);
-    const std::string state = artifact == host.artifacts.end() ? "" : artifact->second.first;
+    const std::string state =
+        artifact == host.artifacts.end() ? "" : artifact->second.first;
     if (state == "ready") {
       if (best_ready == nullptr || free > best_ready_free) {
         best_ready = &host;
@@ -178,7 +179,8 @@ void capacity_ledger::count(const allocation& a, bool add) {
   if (a.sandbox) {
     auto& tenant = tenant_used_[a.tenant];
     tenant.vcpus = add ? tenant.vcpus + a.vcpus : tenant.vcpus - a.vcpus;
-    tenant.memory_mb = add ? tenant.memory_mb + a.memory_mb : tenant.memory_mb - a.memory_mb;
+    tenant.memory_mb =
+        add ? tenant.memory_mb + a.memory_mb : tenant.memory_mb - a.memory_mb;
   }
 }
 

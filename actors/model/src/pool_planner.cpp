@@ -42,7 +42,8 @@ struct planner {
 
 } // namespace
 
-std::chrono::milliseconds fill_backoff(std::uint32_t failures, const pool_options& options) {
+std::chrono::milliseconds fill_backoff(std::uint32_t failures,
+                                       const pool_options& options) {
   if (failures == 0)
     return std::chrono::milliseconds(0);
   auto wait = options.fill_backoff_base;
@@ -65,8 +66,8 @@ reconcile_plan plan_reconcile(const pool_state& state, const pool_context& conte
     return p.plan; // a disabled pool keeps its inventory untouched
 
   // Rollout: a moved tag starts a new generation; older inventory drains.
-  if (state.config.version_policy == "track_tag" && !context.tag_build.empty()
-      && context.tag_build != p.s().build_id && !p.s().draining)
+  if (state.config.version_policy == "track_tag" && !context.tag_build.empty() &&
+      context.tag_build != p.s().build_id && !p.s().draining)
     p.emit(events::rollout_started{p.s().generation + 1, context.tag_build});
 
   // Members that may not stay: expired, stuck warming, old generation, drain.
@@ -85,20 +86,24 @@ reconcile_plan plan_reconcile(const pool_state& state, const pool_context& conte
     for (const auto& [since, m] : p.s().ready_by_age()) {
       if (now < since + to_ns(options.idle_ttl))
         break;
-      leave.emplace(m->id, leaving{member_state::expired, "idle longer than the ttl", true});
+      leave.emplace(m->id,
+                    leaving{member_state::expired, "idle longer than the ttl", true});
     }
   for (const auto& [since, m] : p.s().warming_by_age()) {
     if (now < since + to_ns(options.warming_deadline))
       break;
-    leave.emplace(m->id, leaving{member_state::failed, "still warming at its deadline", true});
+    leave.emplace(m->id,
+                  leaving{member_state::failed, "still warming at its deadline", true});
   }
   if (p.s().draining || p.s().has_old_generation())
     for (const auto& [id, m] : p.s().members) {
-      const bool live = m.state == member_state::ready || m.state == member_state::warming;
+      const bool live =
+          m.state == member_state::ready || m.state == member_state::warming;
       if (live && (p.s().draining || m.generation < p.s().generation))
-        leave.emplace(id, leaving{member_state::draining,
-                                  p.s().draining ? "pool draining" : "rollout to a new generation",
-                                  false});
+        leave.emplace(
+            id, leaving{member_state::draining,
+                        p.s().draining ? "pool draining" : "rollout to a new generation",
+                        false});
     }
   for (auto& [id, l] : leave) {
     p.member_to(id, l.to, l.reason, now);
@@ -113,7 +118,8 @@ reconcile_plan plan_reconcile(const pool_state& state, const pool_context& conte
     for (const auto& [id, m] : p.s().members) {
       if (destroy_budget == 0)
         break;
-      if (m.state == member_state::draining && context.destroys_in_flight.count(id) == 0) {
+      if (m.state == member_state::draining &&
+          context.destroys_in_flight.count(id) == 0) {
         p.plan.destroys.push_back(id);
         --destroy_budget;
       }

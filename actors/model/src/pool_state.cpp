@@ -6,22 +6,22 @@ namespace hearth::model {
 
 std::string_view to_string(member_state state) {
   switch (state) {
-    case member_state::warming:
-      return "warming";
-    case member_state::ready:
-      return "ready";
-    case member_state::claimed:
-      return "claimed";
-    case member_state::failed:
-      return "failed";
-    case member_state::expired:
-      return "expired";
-    case member_state::draining:
-      return "draining";
-    case member_state::destroyed:
-      return "destroyed";
-    case member_state::unavailable:
-      return "unavailable";
+  case member_state::warming:
+    return "warming";
+  case member_state::ready:
+    return "ready";
+  case member_state::claimed:
+    return "claimed";
+  case member_state::failed:
+    return "failed";
+  case member_state::expired:
+    return "expired";
+  case member_state::draining:
+    return "draining";
+  case member_state::destroyed:
+    return "destroyed";
+  case member_state::unavailable:
+    return "unavailable";
   }
   return "unknown";
 }
@@ -37,21 +37,21 @@ std::optional<member_state> parse_member_state(std::string_view text) {
 
 bool valid_transition(member_state from, member_state to) {
   switch (from) {
-    case member_state::warming:
-      return to == member_state::ready || to == member_state::failed
-             || to == member_state::draining || to == member_state::unavailable;
-    case member_state::ready:
-      return to == member_state::claimed || to == member_state::expired
-             || to == member_state::draining || to == member_state::unavailable
-             || to == member_state::failed;
-    case member_state::draining:
-      return to == member_state::destroyed || to == member_state::unavailable;
-    case member_state::claimed:
-    case member_state::failed:
-    case member_state::expired:
-    case member_state::destroyed:
-    case member_state::unavailable:
-      return false;
+  case member_state::warming:
+    return to == member_state::ready || to == member_state::failed ||
+           to == member_state::draining || to == member_state::unavailable;
+  case member_state::ready:
+    return to == member_state::claimed || to == member_state::expired ||
+           to == member_state::draining || to == member_state::unavailable ||
+           to == member_state::failed;
+  case member_state::draining:
+    return to == member_state::destroyed || to == member_state::unavailable;
+  case member_state::claimed:
+  case member_state::failed:
+  case member_state::expired:
+  case member_state::destroyed:
+  case member_state::unavailable:
+    return false;
   }
   return false;
 }
@@ -199,8 +199,8 @@ struct pool_applier {
 
   bool operator()(const events::member_ready& e) {
     auto found = s.members.find(e.member_id);
-    if (found == s.members.end()
-        || !valid_transition(found->second.state, member_state::ready))
+    if (found == s.members.end() ||
+        !valid_transition(found->second.state, member_state::ready))
       return false;
     found->second.state = member_state::ready;
     found->second.since_ns = e.at_ns;
@@ -211,8 +211,8 @@ struct pool_applier {
 
   bool operator()(const events::member_claimed& e) {
     auto found = s.members.find(e.member_id);
-    if (found == s.members.end()
-        || !valid_transition(found->second.state, member_state::claimed))
+    if (found == s.members.end() ||
+        !valid_transition(found->second.state, member_state::claimed))
       return false;
     s.members.erase(found);
     ++s.claimed_count;
@@ -225,35 +225,35 @@ struct pool_applier {
     if (found == s.members.end() || !to || !valid_transition(found->second.state, *to))
       return false;
     switch (*to) {
-      case member_state::draining:
-        found->second.state = member_state::draining;
-        found->second.since_ns = e.at_ns;
-        return true;
-      case member_state::failed:
-        // Only a fill that failed (still warming) counts toward the fill
-        // backoff; a ready VM that dies later says nothing about filling.
-        if (found->second.state == member_state::warming) {
-          ++s.consecutive_failures;
-          s.last_failure_ns = e.at_ns;
-        }
-        s.members.erase(found);
-        ++s.failed_count;
-        return true;
-      case member_state::expired:
-        s.members.erase(found);
-        ++s.expired_count;
-        return true;
-      case member_state::unavailable:
-        s.members.erase(found);
-        ++s.unavailable_count;
-        return true;
-      case member_state::destroyed:
-        s.members.erase(found);
-        return true;
-      case member_state::warming:
-      case member_state::ready:
-      case member_state::claimed:
-        return false;
+    case member_state::draining:
+      found->second.state = member_state::draining;
+      found->second.since_ns = e.at_ns;
+      return true;
+    case member_state::failed:
+      // Only a fill that failed (still warming) counts toward the fill
+      // backoff; a ready VM that dies later says nothing about filling.
+      if (found->second.state == member_state::warming) {
+        ++s.consecutive_failures;
+        s.last_failure_ns = e.at_ns;
+      }
+      s.members.erase(found);
+      ++s.failed_count;
+      return true;
+    case member_state::expired:
+      s.members.erase(found);
+      ++s.expired_count;
+      return true;
+    case member_state::unavailable:
+      s.members.erase(found);
+      ++s.unavailable_count;
+      return true;
+    case member_state::destroyed:
+      s.members.erase(found);
+      return true;
+    case member_state::warming:
+    case member_state::ready:
+    case member_state::claimed:
+      return false;
     }
     return false;
   }
@@ -289,25 +289,24 @@ bool pool_state::apply(const events::domain_event& event) {
   // The member an event adds, moves or removes: out of the index before,
   // back in after (its entry's place depends on its state and age).
   const std::string* touched = std::visit(
-    [](const auto& e) -> const std::string* {
-      using E = std::decay_t<decltype(e)>;
-      if constexpr (std::is_same_v<E, events::member_warming>
-                    || std::is_same_v<E, events::member_ready>
-                    || std::is_same_v<E, events::member_claimed>
-                    || std::is_same_v<E, events::member_changed>)
-        return &e.member_id;
-      else
-        return nullptr;
-    },
-    event);
+      [](const auto& e) -> const std::string* {
+        using E = std::decay_t<decltype(e)>;
+        if constexpr (std::is_same_v<E, events::member_warming> ||
+                      std::is_same_v<E, events::member_ready> ||
+                      std::is_same_v<E, events::member_claimed> ||
+                      std::is_same_v<E, events::member_changed>)
+          return &e.member_id;
+        else
+          return nullptr;
+      },
+      event);
   if (!index_.built || touched == nullptr) {
     const bool applied = std::visit(pool_applier{*this}, event);
     // A new generation changes which members are old; a pool created anew
     // has no members: the index is rebuilt when next used.
-    if (applied
-        && (std::holds_alternative<events::pool_created>(event)
-            || std::holds_alternative<events::pool_updated>(event)
-            || std::holds_alternative<events::rollout_started>(event)))
+    if (applied && (std::holds_alternative<events::pool_created>(event) ||
+                    std::holds_alternative<events::pool_updated>(event) ||
+                    std::holds_alternative<events::rollout_started>(event)))
       index_.clear();
     return applied;
   }

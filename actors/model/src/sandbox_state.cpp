@@ -4,28 +4,29 @@ namespace hearth::model {
 
 std::string_view to_string(sandbox_status status) {
   switch (status) {
-    case sandbox_status::creating:
-      return "creating";
-    case sandbox_status::running:
-      return "running";
-    case sandbox_status::paused:
-      return "paused";
-    case sandbox_status::hibernated:
-      return "hibernated";
-    case sandbox_status::destroying:
-      return "destroying";
-    case sandbox_status::destroyed:
-      return "destroyed";
-    case sandbox_status::failed:
-      return "failed";
+  case sandbox_status::creating:
+    return "creating";
+  case sandbox_status::running:
+    return "running";
+  case sandbox_status::paused:
+    return "paused";
+  case sandbox_status::hibernated:
+    return "hibernated";
+  case sandbox_status::destroying:
+    return "destroying";
+  case sandbox_status::destroyed:
+    return "destroyed";
+  case sandbox_status::failed:
+    return "failed";
   }
   return "unknown";
 }
 
 std::optional<sandbox_status> parse_sandbox_status(std::string_view text) {
-  for (auto status : {sandbox_status::creating, sandbox_status::running, sandbox_status::paused,
-                      sandbox_status::hibernated, sandbox_status::destroying,
-                      sandbox_status::destroyed, sandbox_status::failed})
+  for (auto status :
+       {sandbox_status::creating, sandbox_status::running, sandbox_status::paused,
+        sandbox_status::hibernated, sandbox_status::destroying, sandbox_status::destroyed,
+        sandbox_status::failed})
     if (to_string(status) == text)
       return status;
   return std::nullopt;
@@ -33,28 +34,29 @@ std::optional<sandbox_status> parse_sandbox_status(std::string_view text) {
 
 bool valid_transition(sandbox_status from, sandbox_status to) {
   switch (from) {
-    case sandbox_status::creating:
-      return to == sandbox_status::running || to == sandbox_status::failed
-             || to == sandbox_status::destroying;
-    case sandbox_status::running:
-      return to == sandbox_status::paused || to == sandbox_status::hibernated
-             || to == sandbox_status::destroying || to == sandbox_status::failed;
-    case sandbox_status::paused:
-    case sandbox_status::hibernated:
-      return to == sandbox_status::running || to == sandbox_status::destroying
-             || to == sandbox_status::failed;
-    case sandbox_status::failed:
-      return to == sandbox_status::destroying;
-    case sandbox_status::destroying:
-      return to == sandbox_status::destroyed;
-    case sandbox_status::destroyed:
-      return false;
+  case sandbox_status::creating:
+    return to == sandbox_status::running || to == sandbox_status::failed ||
+           to == sandbox_status::destroying;
+  case sandbox_status::running:
+    return to == sandbox_status::paused || to == sandbox_status::hibernated ||
+           to == sandbox_status::destroying || to == sandbox_status::failed;
+  case sandbox_status::paused:
+  case sandbox_status::hibernated:
+    return to == sandbox_status::running || to == sandbox_status::destroying ||
+           to == sandbox_status::failed;
+  case sandbox_status::failed:
+    return to == sandbox_status::destroying;
+  case sandbox_status::destroying:
+    return to == sandbox_status::destroyed;
+  case sandbox_status::destroyed:
+    return false;
   }
   return false;
 }
 
 bool sandbox_state::holds_capacity() const {
-  return exists && status != sandbox_status::destroyed && status != sandbox_status::failed;
+  return exists && status != sandbox_status::destroyed &&
+         status != sandbox_status::failed;
 }
 
 namespace {
@@ -79,7 +81,8 @@ struct sandbox_applier {
     s.endpoints = e.endpoints;
     s.network_allow = e.network_allow;
     // A sandbox made from a ready pool member runs from its first event.
-    s.status = e.origin == "warm_pool" ? sandbox_status::running : sandbox_status::creating;
+    s.status =
+        e.origin == "warm_pool" ? sandbox_status::running : sandbox_status::creating;
     s.created_ns = e.at_ns;
     return true;
   }

@@ -9,7 +9,8 @@ bool valid_segment(std::string_view part) {
   if (part.empty() || part.size() > 64)
     return false;
   for (char c : part)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.'))
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ||
+          c == '.'))
       return false;
   return true;
 }
@@ -18,8 +19,8 @@ struct template_applier {
   template_state& s;
 
   bool operator()(const events::build_started& e) {
-    if (s.builds.count(e.build_id) > 0 && !s.builds[e.build_id].deleted
-        && s.builds[e.build_id].status != "failed")
+    if (s.builds.count(e.build_id) > 0 && !s.builds[e.build_id].deleted &&
+        s.builds[e.build_id].status != "failed")
       return false;
     s.exists = true;
     if (s.tenant.empty())
@@ -75,7 +76,8 @@ bool template_state::apply(const events::domain_event& event) {
 
 bool template_state::usable(const std::string& build_id) const {
   auto found = builds.find(build_id);
-  return found != builds.end() && found->second.status == "ready" && !found->second.deleted;
+  return found != builds.end() && found->second.status == "ready" &&
+         !found->second.deleted;
 }
 
 bool valid_template_name(std::string_view text) {
@@ -104,8 +106,8 @@ result<template_ref> parse_template_ref(std::string_view text) {
     ref.tag = "latest";
   }
   if (!valid_template_name(name))
-    return invalid("template", "'" + std::string(text)
-                                 + "' is not a template reference (team/name:tag or "
+    return invalid("template", "'" + std::string(text) +
+                                   "' is not a template reference (team/name:tag or "
                                    "team/name@build)");
   ref.name = std::string(name);
   return ref;

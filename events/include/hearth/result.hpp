@@ -16,8 +16,10 @@ public:
   using value_type = T;
   using error_type = Error;
 
-  basic_result(T value) : data_(std::in_place_index<0>, std::move(value)) {}
-  basic_result(Error err) : data_(std::in_place_index<1>, std::move(err)) {}
+  basic_result(T value)
+      : data_(std::in_place_index<0>, std::move(value)) {}
+  basic_result(Error err)
+      : data_(std::in_place_index<1>, std::move(err)) {}
 
   bool has_value() const noexcept { return data_.index() == 0; }
   explicit operator bool() const noexcept { return has_value(); }
@@ -55,7 +57,9 @@ public:
   using error_type = Error;
 
   basic_result() = default;
-  basic_result(Error err) : error_(std::move(err)), failed_(true) {}
+  basic_result(Error err)
+      : error_(std::move(err))
+      , failed_(true) {}
 
   bool has_value() const noexcept { return !failed_; }
   explicit operator bool() const noexcept { return has_value(); }

@@ -92,23 +92,23 @@ struct checkout_info {
   bool considered = false;
   std::string source; // warm_pool | cold
   bool hit = false;
-  std::string id;     // pool id
-  std::string mode;   // prefer | require | bypass
+  std::string id;   // pool id
+  std::string mode; // prefer | require | bypass
 };
 
 /// What creating a sandbox takes. Everything after `warm_pool_wait_ms` is
 /// create-time shape; any of it set makes the request unpoolable.
 struct sandbox_request {
   std::string template_ref;
-  std::string warm_pool;              // pool id, may be empty
-  std::string warm_pool_mode;         // prefer | require | bypass; empty: prefer
+  std::string warm_pool;      // pool id, may be empty
+  std::string warm_pool_mode; // prefer | require | bypass; empty: prefer
   std::uint32_t warm_pool_wait_ms = 0;
   std::map<std::string, std::string> envs;
   std::vector<std::string> volumes;
   std::string cwd;
   bool desktop = false;
   bool custom_network = false;
-  std::string timeout_policy;         // "" or "destroy" are poolable
+  std::string timeout_policy; // "" or "destroy" are poolable
   bool auto_resume = false;
   /// Outbound destinations ("host:port") for this sandbox instead of its
   /// template's: custom networking, so never from a pool.

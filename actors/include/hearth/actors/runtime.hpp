@@ -3,16 +3,15 @@
 // The embedding API: open a data directory, start hearth's actors, and call
 // them with typed requests. No CAF type appears here.
 
-#include <semaphore.h>
-
 #include <cerrno>
 #include <chrono>
-#include <ctime>
 #include <cstdint>
+#include <ctime>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <semaphore.h>
 #include <string>
 #include <vector>
 
@@ -195,7 +194,9 @@ class pending {
 public:
   pending(std::shared_ptr<detail::pending_state<T>> state, std::function<void()> drive,
           std::chrono::milliseconds timeout)
-    : state_(std::move(state)), drive_(std::move(drive)), timeout_(timeout) {}
+      : state_(std::move(state))
+      , drive_(std::move(drive))
+      , timeout_(timeout) {}
 
   /// Whether the answer is there (after running what can run).
   bool ready() {
@@ -206,7 +207,9 @@ public:
   }
 
   /// Waits for the answer and returns a copy of it: `get` may be called again.
-  model::result<T> get() & { return wait([](model::result<T>& v) { return v; }); }
+  model::result<T> get() & {
+    return wait([](model::result<T>& v) { return v; });
+  }
 
   /// Waits for the answer and hands it over, with no copy: the usual
   /// `rt.create_sandbox(...).get()`.
@@ -229,9 +232,10 @@ private:
   template <class Take>
   model::result<T> wait(Take take) {
     if (detail::running_callbacks > 0)
-      return model::error{model::errc::internal,
-                          "get() inside a then() callback would wait on the runtime from a "
-                          "thread it needs; chain another then() instead"};
+      return model::error{
+          model::errc::internal,
+          "get() inside a then() callback would wait on the runtime from a "
+          "thread it needs; chain another then() instead"};
     if (drive_) {
       drive_();
       std::lock_guard<std::mutex> lock(state_->mutex);
@@ -271,16 +275,20 @@ public:
   runtime& operator=(const runtime&) = delete;
 
   // -- templates ------------------------------------------------------------------
-  pending<api::build_info> build_template(const std::string& tenant, const std::string& name,
+  pending<api::build_info> build_template(const std::string& tenant,
+                                          const std::string& name,
                                           events::build_spec spec,
                                           std::vector<std::string> tags = {});
   pending<api::build_info> get_build(const std::string& tenant, const std::string& name,
                                      const std::string& build_id);
-  pending<api::template_info> get_template(const std::string& tenant, const std::string& name);
+  pending<api::template_info> get_template(const std::string& tenant,
+                                           const std::string& name);
   pending<std::vector<api::template_info>> list_templates(const std::string& tenant);
-  pending<api::build_info> tag_template(const std::string& tenant, const std::string& name,
-                                        const std::string& tag, const std::string& build_id);
-  pending<api::build_info> delete_build(const std::string& tenant, const std::string& name,
+  pending<api::build_info> tag_template(const std::string& tenant,
+                                        const std::string& name, const std::string& tag,
+                                        const std::string& build_id);
+  pending<api::build_info> delete_build(const std::string& tenant,
+                                        const std::string& name,
                                         const std::string& build_id);
   /// What a build printed, step by step.
   pending<std::string> build_log(const std::string& tenant, const std::string& name,
@@ -296,18 +304,25 @@ public:
   pending<api::pool_info> enable_pool(const std::string& tenant, const std::string& id);
   pending<api::pool_info> disable_pool(const std::string& tenant, const std::string& id);
   pending<api::pool_info> drain_pool(const std::string& tenant, const std::string& id);
-  pending<api::pool_info> reconcile_pool(const std::string& tenant, const std::string& id);
+  pending<api::pool_info> reconcile_pool(const std::string& tenant,
+                                         const std::string& id);
 
   // -- sandboxes ------------------------------------------------------------------
   pending<api::sandbox_info> create_sandbox(const std::string& tenant,
                                             api::sandbox_request request);
-  pending<api::sandbox_info> get_sandbox(const std::string& tenant, const std::string& id);
+  pending<api::sandbox_info> get_sandbox(const std::string& tenant,
+                                         const std::string& id);
   pending<std::vector<api::sandbox_info>> list_sandboxes(const std::string& tenant);
-  pending<api::sandbox_info> delete_sandbox(const std::string& tenant, const std::string& id);
-  pending<api::sandbox_info> pause_sandbox(const std::string& tenant, const std::string& id);
-  pending<api::sandbox_info> resume_sandbox(const std::string& tenant, const std::string& id);
-  pending<api::sandbox_info> hibernate_sandbox(const std::string& tenant, const std::string& id);
-  pending<api::sandbox_info> fork_sandbox(const std::string& tenant, const std::string& id);
+  pending<api::sandbox_info> delete_sandbox(const std::string& tenant,
+                                            const std::string& id);
+  pending<api::sandbox_info> pause_sandbox(const std::string& tenant,
+                                           const std::string& id);
+  pending<api::sandbox_info> resume_sandbox(const std::string& tenant,
+                                            const std::string& id);
+  pending<api::sandbox_info> hibernate_sandbox(const std::string& tenant,
+                                               const std::string& id);
+  pending<api::sandbox_info> fork_sandbox(const std::string& tenant,
+                                          const std::string& id);
   /// Starts a sandbox from a template snapshot: never from a warm pool.
   pending<api::sandbox_info> restore_snapshot(const std::string& tenant,
                                               const std::string& template_ref);
@@ -319,7 +334,8 @@ public:
   pending<std::vector<api::tenant_info>> list_tenants();
   /// Creates an API key for `tenant` (`role` "tenant" or "admin"). The answer
   /// holds the key itself; the journal keeps only its SHA-256 digest.
-  pending<api::api_key> create_api_key(const std::string& tenant, const std::string& role);
+  pending<api::api_key> create_api_key(const std::string& tenant,
+                                       const std::string& role);
   /// Revokes `tenant`'s key `key_id`: once this answers, the key
   /// authenticates nobody, now and after restarts. The last admin key is
   /// not revoked (`conflict`); an unknown key is `not_found`.
@@ -332,9 +348,8 @@ public:
   // -- the journal, read-only -------------------------------------------------------
   /// Up to `limit` events from global position `from` (all streams), or of
   /// `stream` from sequence number `from`.
-  model::result<std::vector<events::envelope>> read_events(const std::string& stream,
-                                                           std::uint64_t from,
-                                                           std::size_t limit) const;
+  model::result<std::vector<events::envelope>>
+  read_events(const std::string& stream, std::uint64_t from, std::size_t limit) const;
 
   // -- inspection -----------------------------------------------------------------
   /// Every actor's state as text, one line per stream: equal dumps mean equal

@@ -1,9 +1,8 @@
 #pragma once
 
+#include <msgpack.hpp>
 #include <string>
 #include <string_view>
-
-#include <msgpack.hpp>
 
 #include "hearth/events/error.hpp"
 
@@ -34,7 +33,8 @@ result<T> decode_payload(std::string_view bytes) {
   } guard{zone};
   try {
     std::size_t offset = 0;
-    const msgpack::object object = msgpack::unpack(zone, bytes.data(), bytes.size(), offset);
+    const msgpack::object object =
+        msgpack::unpack(zone, bytes.data(), bytes.size(), offset);
     T value{};
     object.convert(value);
     return value;

@@ -17,12 +17,12 @@ namespace hearth::events {
 /// Every event type hearth writes. Each has a `type_name`, a `version` and a
 /// msgpack mapping.
 using domain_event =
-  std::variant<build_started, build_succeeded, build_failed, tag_moved, build_deleted,
-               pool_created, pool_updated, pool_lifecycle, rollout_started, member_warming,
-               member_ready, member_claimed, member_changed, degraded_changed,
-               sandbox_created, sandbox_changed, host_registered, host_health_changed,
-               artifact_changed, tenant_created, tenant_quota_set,
-               tenant_key_added, tenant_key_revoked>;
+    std::variant<build_started, build_succeeded, build_failed, tag_moved, build_deleted,
+                 pool_created, pool_updated, pool_lifecycle, rollout_started,
+                 member_warming, member_ready, member_claimed, member_changed,
+                 degraded_changed, sandbox_created, sandbox_changed, host_registered,
+                 host_health_changed, artifact_changed, tenant_created, tenant_quota_set,
+                 tenant_key_added, tenant_key_revoked>;
 
 /// The type name of the event `event` holds.
 const char* type_name(const domain_event& event);

@@ -26,10 +26,10 @@ struct envelope {
   std::string payload;
 
   friend bool operator==(const envelope& x, const envelope& y) {
-    return x.stream == y.stream && x.sequence == y.sequence && x.position == y.position
-           && x.type == y.type && x.version == y.version
-           && x.timestamp_ns == y.timestamp_ns && x.correlation_id == y.correlation_id
-           && x.payload == y.payload;
+    return x.stream == y.stream && x.sequence == y.sequence && x.position == y.position &&
+           x.type == y.type && x.version == y.version &&
+           x.timestamp_ns == y.timestamp_ns && x.correlation_id == y.correlation_id &&
+           x.payload == y.payload;
   }
   friend bool operator!=(const envelope& x, const envelope& y) { return !(x == y); }
 };

@@ -1,11 +1,10 @@
 #pragma once
 
 #include <cstdint>
+#include <msgpack.hpp>
 #include <string_view>
 #include <tuple>
 #include <utility>
-
-#include <msgpack.hpp>
 
 /// `HEARTH_FIELDS(a, b, ...)`: a struct's msgpack mapping as a map from field
 /// name to value, the wire format of `MSGPACK_DEFINE_MAP`, read without the
@@ -17,16 +16,16 @@
   template <typename Packer>                                                             \
   void msgpack_pack(Packer& msgpack_pk) const {                                          \
     msgpack::type::make_define_map MSGPACK_DEFINE_MAP_IMPL(__VA_ARGS__)                  \
-      .msgpack_pack(msgpack_pk);                                                         \
+        .msgpack_pack(msgpack_pk);                                                       \
   }                                                                                      \
   void msgpack_unpack(msgpack::object const& msgpack_o) {                                \
-    ::hearth::events::detail::make_field_refs MSGPACK_DEFINE_MAP_IMPL(__VA_ARGS__)      \
-      .unpack(msgpack_o);                                                                \
+    ::hearth::events::detail::make_field_refs MSGPACK_DEFINE_MAP_IMPL(__VA_ARGS__)       \
+        .unpack(msgpack_o);                                                              \
   }                                                                                      \
   template <typename MSGPACK_OBJECT>                                                     \
   void msgpack_object(MSGPACK_OBJECT* msgpack_o, msgpack::zone& msgpack_z) const {       \
     msgpack::type::make_define_map MSGPACK_DEFINE_MAP_IMPL(__VA_ARGS__)                  \
-      .msgpack_object(msgpack_o, msgpack_z);                                             \
+        .msgpack_object(msgpack_o, msgpack_z);                                           \
   }
 
 namespace hearth::events::detail {
@@ -39,7 +38,8 @@ public:
   static_assert(sizeof...(Args) % 2 == 0, "names and fields alternate");
   static_assert(count <= 64, "at most 64 fields");
 
-  explicit field_refs(Args&... args) : refs_(args...) {}
+  explicit field_refs(Args&... args)
+      : refs_(args...) {}
 
   void unpack(const msgpack::object& o) const {
     if (o.type != msgpack::type::MAP)

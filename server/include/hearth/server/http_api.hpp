@@ -3,13 +3,13 @@
 // hearth's HTTP API: routes each request to one typed call of the embedding
 // API and answers with its JSON. It parses and validates; the actors decide.
 
-#include "hearth/server/http_server.hpp"
-
 #include <chrono>
 #include <cstddef>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include "hearth/server/http_server.hpp"
 
 namespace hearth {
 class runtime;

@@ -1,7 +1,5 @@
 #pragma once
 
-#include "hearth/result.hpp"
-
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -12,6 +10,8 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "hearth/result.hpp"
 
 namespace hearth::server {
 
@@ -91,8 +91,8 @@ using result = basic_result<T, error>;
 /// Parses one whole request from `raw` with the bounds of `options`, exactly
 /// as the server does (the fuzz target drives this); nullopt and `error` if
 /// it is not one.
-std::optional<http_request> parse_request(std::string_view raw, const http_options& options,
-                                          std::string& error);
+std::optional<http_request>
+parse_request(std::string_view raw, const http_options& options, std::string& error);
 
 /// An HTTP/1.1 server with keep-alive, bounded requests and graceful stop.
 class http_server {

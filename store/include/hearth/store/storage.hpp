@@ -56,8 +56,8 @@ public:
 /// Opens (or creates) the RocksDB storage in `directory`. Fails with `locked`
 /// when another process holds it, `not_found` when it is missing and
 /// `create_if_missing` is off, `corrupt` when its files are damaged.
-result<std::unique_ptr<storage>> open_rocksdb_storage(const std::string& directory,
-                                                      const storage_options& options = {});
+result<std::unique_ptr<storage>>
+open_rocksdb_storage(const std::string& directory, const storage_options& options = {});
 
 /// A storage that lives in memory only, for fast tests of higher layers. It
 /// passes the same test suite as the RocksDB storage.

@@ -1,13 +1,13 @@
 #pragma once
 
-#include "hearth/result.hpp"
-
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <string>
 #include <vector>
+
+#include "hearth/result.hpp"
 
 namespace hearth::vmm {
 

@@ -1,13 +1,13 @@
 #pragma once
 
-#include "hearth/vmm/driver.hpp"
-
 #include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include "hearth/vmm/driver.hpp"
 
 namespace hearth::vmm {
 

@@ -1,8 +1,5 @@
 #pragma once
 
-#include "hearth/string_map.hpp"
-#include "hearth/vmm/driver.hpp"
-
 #include <chrono>
 #include <map>
 #include <memory>
@@ -10,6 +7,9 @@
 #include <set>
 #include <string>
 #include <vector>
+
+#include "hearth/string_map.hpp"
+#include "hearth/vmm/driver.hpp"
 
 namespace hearth::vmm {
 

@@ -86,7 +86,8 @@ public:
   bool within_quota(const std::string& tenant, usage extra) const;
 
   /// Sets (or with zero, clears) what pool `pool_id` reserves.
-  void set_reservation(const std::string& pool_id, const std::string& tenant, usage reserved);
+  void set_reservation(const std::string& pool_id, const std::string& tenant,
+                       usage reserved);
   usage reserved(const std::string& tenant) const;
 
   void allocate(const std::string& vm_id, allocation what);

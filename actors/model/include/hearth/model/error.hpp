@@ -27,7 +27,9 @@ std::string_view to_string(errc code);
 struct error {
   error() = default;
   error(errc code_, std::string message_, std::string field_ = {})
-    : code(code_), message(std::move(message_)), field(std::move(field_)) {}
+      : code(code_)
+      , message(std::move(message_))
+      , field(std::move(field_)) {}
 
   errc code = errc::internal;
   std::string message;

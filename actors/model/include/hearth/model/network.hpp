@@ -1,10 +1,10 @@
 #pragma once
 
-#include "hearth/model/error.hpp"
-
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "hearth/model/error.hpp"
 
 namespace hearth::model {
 

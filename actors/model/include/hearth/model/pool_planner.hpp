@@ -80,6 +80,7 @@ reconcile_plan plan_reconcile(const pool_state& state, const pool_context& conte
                               const pool_options& options);
 
 /// The wait after `failures` consecutive fill failures.
-std::chrono::milliseconds fill_backoff(std::uint32_t failures, const pool_options& options);
+std::chrono::milliseconds fill_backoff(std::uint32_t failures,
+                                       const pool_options& options);
 
 } // namespace hearth::model

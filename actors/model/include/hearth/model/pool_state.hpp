@@ -14,7 +14,16 @@ namespace hearth::model {
 
 /// Where a pool member is in its life. A claimed member has become a sandbox
 /// and left the pool for good.
-enum class member_state { warming, ready, claimed, failed, expired, draining, destroyed, unavailable };
+enum class member_state {
+  warming,
+  ready,
+  claimed,
+  failed,
+  expired,
+  draining,
+  destroyed,
+  unavailable
+};
 
 std::string_view to_string(member_state state);
 std::optional<member_state> parse_member_state(std::string_view text);
@@ -90,9 +99,9 @@ struct pool_state {
   std::int64_t last_failure_ns = 0;
 
   HEARTH_FIELDS(exists, id, tenant, name, config, build_id, generation, enabled, draining,
-                     deleting, deleted, degraded_reason, members, claimed_count, failed_count,
-                     expired_count, unavailable_count, members_started,
-                     consecutive_failures, last_failure_ns)
+                deleting, deleted, degraded_reason, members, claimed_count, failed_count,
+                expired_count, unavailable_count, members_started, consecutive_failures,
+                last_failure_ns)
 
   /// Applies one event. Answers false (and changes nothing) for an event that
   /// does not fit the state, e.g. a transition `valid_transition` forbids.

@@ -12,7 +12,15 @@ namespace hearth::model {
 
 /// A sandbox's life. Pause, hibernate and resume move a running sandbox; none
 /// of them (nor fork or snapshot restore) ever takes from a warm pool.
-enum class sandbox_status { creating, running, paused, hibernated, destroying, destroyed, failed };
+enum class sandbox_status {
+  creating,
+  running,
+  paused,
+  hibernated,
+  destroying,
+  destroyed,
+  failed
+};
 
 std::string_view to_string(sandbox_status status);
 std::optional<sandbox_status> parse_sandbox_status(std::string_view text);
@@ -39,7 +47,7 @@ struct sandbox_state {
   std::vector<std::string> network_allow;
 
   HEARTH_FIELDS(exists, id, tenant, template_name, build_id, origin, vm_id, host, vcpus,
-                     memory_mb, checkout, endpoints, status, reason, created_ns, network_allow)
+                memory_mb, checkout, endpoints, status, reason, created_ns, network_allow)
 
   bool apply(const events::domain_event& event);
 

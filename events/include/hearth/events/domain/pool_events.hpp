@@ -10,7 +10,7 @@ namespace hearth::events {
 
 /// A pool's configuration as created or updated.
 struct pool_config {
-  std::string template_ref; // as given: team/name:tag or team/name@build
+  std::string template_ref;  // as given: team/name:tag or team/name@build
   std::string template_name; // team/name
   std::uint32_t min_ready = 0;
   std::uint32_t max_ready = 0;
@@ -19,7 +19,7 @@ struct pool_config {
   std::string version_policy = "pinned_build"; // or track_tag
   std::string track_tag;
   HEARTH_FIELDS(template_ref, template_name, min_ready, max_ready, vcpus, memory_mb,
-                     version_policy, track_tag)
+                version_policy, track_tag)
 };
 
 struct pool_created {

@@ -13,8 +13,8 @@ struct warm_pool_checkout {
   bool considered = false;
   std::string source; // warm_pool | cold
   bool hit = false;
-  std::string id;     // the pool
-  std::string mode;   // prefer | require | bypass
+  std::string id;   // the pool
+  std::string mode; // prefer | require | bypass
   HEARTH_FIELDS(considered, source, hit, id, mode)
 };
 
@@ -38,7 +38,7 @@ struct sandbox_created {
   /// its template's.
   std::vector<std::string> network_allow;
   HEARTH_FIELDS(id, tenant, template_name, build_id, origin, vm_id, host, vcpus,
-                     memory_mb, checkout, endpoints, at_ns, network_allow)
+                memory_mb, checkout, endpoints, at_ns, network_allow)
 };
 
 /// A state change of a sandbox: `to` is running, paused, hibernated,

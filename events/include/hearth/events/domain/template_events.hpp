@@ -23,10 +23,10 @@ struct build_step {
 
 /// How the template proves its start command is ready.
 struct readiness_spec {
-  std::string kind;         // wait_for_port | wait_for_http | wait_for_cmd | "" (none)
-  std::uint32_t port = 0;   // wait_for_port, wait_for_http
-  std::string path;         // wait_for_http
-  std::string command;      // wait_for_cmd
+  std::string kind;       // wait_for_port | wait_for_http | wait_for_cmd | "" (none)
+  std::uint32_t port = 0; // wait_for_port, wait_for_http
+  std::string path;       // wait_for_http
+  std::string command;    // wait_for_cmd
   std::uint32_t timeout_ms = 30'000;
   HEARTH_FIELDS(kind, port, path, command, timeout_ms)
 };
