@@ -4,7 +4,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-mapfile -t files < <(git ls-files '*.cpp' '*.hpp')
+# The files git tracks; outside a git checkout (a source tarball) there is
+# no list, and nothing is checked rather than clang-format reading stdin.
+mapfile -t files < <(git ls-files '*.cpp' '*.hpp' 2>/dev/null || true)
+if ((${#files[@]} == 0)); then
+  echo "format: not a git checkout, no files to format" >&2
+  exit 0
+fi
 if [[ "${1:-}" == "--check" ]]; then
   if ! clang-format --dry-run --Werror "${files[@]}" 2>/dev/null; then
     clang-format --dry-run "${files[@]}" 2>&1 \
