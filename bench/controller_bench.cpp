@@ -58,10 +58,12 @@ void add_journal_work(checkout_result& r, const runtime::counters& before,
 
 std::unique_ptr<runtime> open_runtime(const std::string& dir, std::size_t pools,
                                       std::uint32_t pool_size,
-                                      std::uint64_t snapshot_every) {
+                                      std::uint64_t snapshot_every,
+                                      const store::storage_options& journal) {
   std::filesystem::remove_all(dir);
   runtime_options options;
   options.data_dir = dir;
+  options.journal = journal;
   options.sim.build_latency = 10ms;
   options.sim.restore_latency = 1ms;
   options.pools.tick = 100ms;
@@ -246,11 +248,12 @@ checkout_result run_async_checkouts(runtime& rt, int callers, std::size_t pools,
 /// and gone) and `sandboxes` sandboxes (created, running), then times a
 /// runtime opening it until it answers.
 double recovery_seconds(const std::string& dir, std::size_t pools, std::size_t sandboxes,
-                        std::uint64_t* events_out, double* scan_out) {
+                        const store::storage_options& journal, std::uint64_t* events_out,
+                        double* scan_out) {
   std::filesystem::remove_all(dir);
   std::uint64_t events_written = 0;
   {
-    store::storage_options options;
+    store::storage_options options = journal;
     options.sync = false; // loading the fixture, not measuring it
     auto storage = store::open_rocksdb_storage(dir + "/journal", options);
     if (!storage)
@@ -326,7 +329,7 @@ double recovery_seconds(const std::string& dir, std::size_t pools, std::size_t s
   *events_out = events_written;
   {
     // The journal pass alone (the part of recovery that is not actors).
-    store::storage_options read_only;
+    store::storage_options read_only = journal;
     read_only.read_only = true;
     auto storage = store::open_rocksdb_storage(dir + "/journal", read_only);
     model::world_state world;
@@ -351,6 +354,7 @@ double recovery_seconds(const std::string& dir, std::size_t pools, std::size_t s
   runtime_options options;
   options.sim_world = world;
   options.data_dir = dir;
+  options.journal = journal;
   options.hosts = {host_config{"local", 10'000'000, 2'000'000'000}};
   const auto start = clock::now();
   auto rt = runtime::open(options);
@@ -412,10 +416,17 @@ int main(int argc, char** argv) {
                  "speed moves by a third from one run to the next)")
       ->capture_default_str()
       ->check(CLI::Range(1, 99));
+  bool rocksdb_memtable = false;
+  app.add_flag("--rocksdb-memtable", rocksdb_memtable,
+               "keep the journal's unflushed writes in RocksDB's skiplist instead of "
+               "hearth's (for comparison)");
   CLI11_PARSE(app, argc, argv);
+  store::storage_options journal;
+  journal.hearth_memtable = !rocksdb_memtable;
 
-  std::printf("bench/controller: simulated VMs (1 ms restore), RocksDB journal in %s\n",
-              dir.c_str());
+  std::printf("bench/controller: simulated VMs (1 ms restore), RocksDB journal in %s, "
+              "%s memtable\n",
+              dir.c_str(), rocksdb_memtable ? "RocksDB's" : "hearth's");
   std::printf("%-24s %12s %10s %10s %14s %9s %8s %22s %s\n", "run", "checkouts/s",
               "p50 ms", "p99 ms", "CPU us/checkout", "switches", "misses",
               "events/appends/syncs", rounds > 1 ? "  checkouts/s of every run" : "");
@@ -453,15 +464,18 @@ int main(int argc, char** argv) {
     std::vector<checkout_result> blocking_runs, batch_runs, async_runs;
     for (int round = 0; round < rounds; ++round) {
       if (blocking_callers) {
-        auto rt = open_runtime(dir + "/checkouts", pools, pool_size, snapshot_every);
+        auto rt =
+            open_runtime(dir + "/checkouts", pools, pool_size, snapshot_every, journal);
         blocking_runs.push_back(run_checkouts(*rt, c, pools, duration, false));
       }
       if (batch_callers) {
-        auto rt = open_runtime(dir + "/checkouts", pools, pool_size, snapshot_every);
+        auto rt =
+            open_runtime(dir + "/checkouts", pools, pool_size, snapshot_every, journal);
         batch_runs.push_back(run_checkouts(*rt, c, pools, duration, true));
       }
       if (async_callers) {
-        auto rt = open_runtime(dir + "/checkouts", pools, pool_size, snapshot_every);
+        auto rt =
+            open_runtime(dir + "/checkouts", pools, pool_size, snapshot_every, journal);
         async_runs.push_back(run_async_checkouts(*rt, c, pools, duration));
       }
     }
@@ -474,8 +488,9 @@ int main(int argc, char** argv) {
   }
   std::uint64_t events_written = 0;
   double scan = 0;
-  const double recovery = recovery_seconds(dir + "/recovery", recovery_pools,
-                                           recovery_sandboxes, &events_written, &scan);
+  const double recovery =
+      recovery_seconds(dir + "/recovery", recovery_pools, recovery_sandboxes, journal,
+                       &events_written, &scan);
   std::printf("recovery of %zu pools and %zu sandboxes (%llu events): %.3f s "
               "(journal pass alone: %.3f s)\n",
               recovery_pools, recovery_sandboxes,

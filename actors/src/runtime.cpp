@@ -317,7 +317,8 @@ model::result<std::unique_ptr<runtime>> runtime::open(runtime_options options) {
     self->owned_storage = store::make_memory_storage();
     self->storage = self->owned_storage.get();
   } else {
-    auto opened = store::open_rocksdb_storage(options.data_dir + "/journal");
+    auto opened =
+        store::open_rocksdb_storage(options.data_dir + "/journal", options.journal);
     if (!opened)
       return model::error{opened.error().code == store::errc::locked
                               ? model::errc::conflict

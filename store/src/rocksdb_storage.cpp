@@ -13,6 +13,7 @@
 #include "hearth/store/storage.hpp"
 #include "hearth/string_map.hpp"
 #include "rocksdb_layout.hpp"
+#include "skiplist_memtable.hpp"
 #include "snapshot_record.hpp"
 #include "validation.hpp"
 
@@ -209,6 +210,12 @@ public:
     db_options.max_write_buffer_number = 4;
     db_options.keep_log_file_num = 4;
     db_options.avoid_flush_during_recovery = true;
+    if (options_.hearth_memtable) {
+      db_options.memtable_factory = make_skiplist_memtable();
+      // Its skiplist takes one writer at a time: RocksDB then inserts a
+      // write group's entries from the group's leader alone.
+      db_options.allow_concurrent_memtable_write = false;
+    }
     db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
     db_options.info_log = std::make_shared<stderr_logger>();
 

@@ -46,6 +46,9 @@ struct runtime_options {
   /// Where the journal lives (`<data_dir>/journal`). Empty: in memory only.
   // Default: empty
   std::string data_dir;
+  /// How the journal in `data_dir` is opened and tuned.
+  // Default: the storage's defaults
+  store::storage_options journal;
   /// A storage the caller owns; overrides `data_dir` (tests use it to inject
   /// journal failures).
   // Default: none

@@ -39,6 +39,12 @@ struct storage_options {
   /// streams (sandboxes) the journal holds.
   // Default: 32768 (the cache holds at most twice that many)
   std::size_t cached_streams = 32768;
+  /// Which skiplist holds the writes not yet flushed to tables: hearth's own
+  /// (`true`), or RocksDB's. Debian's RocksDB checks its skiplist's order
+  /// after every insert (it is built without `NDEBUG`); hearth's does the
+  /// same inserts without the checks (see `store/src/skiplist_memtable.hpp`).
+  // Default: true
+  bool hearth_memtable = true;
 };
 
 /// A journal and a snapshot store on one data directory.
