@@ -100,9 +100,12 @@ run_result run_appends(store::journal& journal, int streams, std::size_t max_bat
   return out;
 }
 
+/// The storage options every run opens the journal with (`--rocksdb-memtable`).
+store::storage_options journal_options;
+
 std::unique_ptr<store::storage> open_fresh(const std::string& path, bool sync = true) {
   std::filesystem::remove_all(path);
-  store::storage_options options;
+  store::storage_options options = journal_options;
   options.sync = sync;
   auto opened = store::open_rocksdb_storage(path, options);
   if (!opened) {
@@ -139,7 +142,7 @@ double replay_events_per_second(const std::string& path, std::uint64_t total) {
         }
     }
   }
-  auto reopened = store::open_rocksdb_storage(path);
+  auto reopened = store::open_rocksdb_storage(path, journal_options);
   if (!reopened)
     std::exit(1);
   const auto start = clock::now();
@@ -181,7 +184,12 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   bool no_sync = false;
   app.add_flag("--no-sync", no_sync, "skip fsync (shows the CPU-bound ceiling)");
+  bool rocksdb_memtable = false;
+  app.add_flag("--rocksdb-memtable", rocksdb_memtable,
+               "keep unflushed writes in RocksDB's skiplist instead of hearth's "
+               "(for comparison)");
   CLI11_PARSE(app, argc, argv);
+  journal_options.hearth_memtable = !rocksdb_memtable;
   const auto duration = std::chrono::milliseconds(static_cast<long>(seconds * 1000));
 
   std::printf("bench/journal: RocksDB journal in %s, 100-byte payloads, fsync %s\n",

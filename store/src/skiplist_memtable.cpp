@@ -71,7 +71,8 @@ public:
 
   bool Contains(const char* key) const override {
     const Slice decoded = compare_.decode_key(key);
-    const node* found = seek([&](const node* n) { return compare_(n->key(), decoded) < 0; });
+    const node* found =
+        seek([&](const node* n) { return compare_(n->key(), decoded) < 0; });
     return found != nullptr && compare_(found->key(), decoded) == 0;
   }
 
@@ -121,16 +122,19 @@ private:
     }
     void Seek(const Slice& internal_key, const char* memtable_key) override {
       if (memtable_key != nullptr)
-        at_ = list_.seek([&](const node* n) { return list_.compare_(n->key(), memtable_key) < 0; });
+        at_ = list_.seek(
+            [&](const node* n) { return list_.compare_(n->key(), memtable_key) < 0; });
       else
-        at_ = list_.seek([&](const node* n) { return list_.compare_(n->key(), internal_key) < 0; });
+        at_ = list_.seek(
+            [&](const node* n) { return list_.compare_(n->key(), internal_key) < 0; });
     }
     void SeekForPrev(const Slice& internal_key, const char* memtable_key) override {
       Seek(internal_key, memtable_key);
       if (at_ == nullptr)
         SeekToLast();
-      const Slice target =
-          memtable_key != nullptr ? list_.compare_.decode_key(memtable_key) : internal_key;
+      const Slice target = memtable_key != nullptr
+                               ? list_.compare_.decode_key(memtable_key)
+                               : internal_key;
       while (at_ != nullptr && list_.compare_(at_->key(), target) > 0)
         Prev();
     }
@@ -171,7 +175,8 @@ private:
 
   node* make_node(int height, std::size_t key_size) {
     const std::size_t size =
-        sizeof(node) + sizeof(std::atomic<node*>) * static_cast<std::size_t>(height) + key_size;
+        sizeof(node) + sizeof(std::atomic<node*>) * static_cast<std::size_t>(height) +
+        key_size;
     auto* fresh = ::new (allocate_aligned(size, alignof(node))) node{};
     fresh->height = static_cast<std::uint32_t>(height);
     for (int level = 0; level < height; ++level)
@@ -208,7 +213,9 @@ private:
     const auto before = [&](const node* n) {
       return n != head_ && compare_(n->key(), key) < 0;
     };
-    const auto after = [&](const node* n) { return n == nullptr || compare_(n->key(), key) > 0; };
+    const auto after = [&](const node* n) {
+      return n == nullptr || compare_(n->key(), key) > 0;
+    };
 
     // The lowest level whose bracket still holds the key with nothing
     // inserted into it since; the levels below it are searched again.

@@ -1,8 +1,8 @@
 // hearth's memtable (store/src/skiplist_memtable.hpp) under a real RocksDB,
 // against a std::map of what was written.
 
-#include <doctest/doctest.h>
 #include <atomic>
+#include <doctest/doctest.h>
 #include <map>
 #include <memory>
 #include <optional>
@@ -82,8 +82,8 @@ private:
 
 /// Writes puts, overwrites and deletes in batches of 1-4, to the database
 /// and to the model.
-void write_random(memtable_db& db, std::map<std::string, std::string>& model,
-                  int batches, unsigned seed) {
+void write_random(memtable_db& db, std::map<std::string, std::string>& model, int batches,
+                  unsigned seed) {
   key_source keys(seed);
   for (int b = 0; b < batches; ++b) {
     rocksdb::WriteBatch batch;
@@ -176,7 +176,8 @@ TEST_CASE("hearth's memtable: flushes, immutable memtables and a reopen lose not
   check_reads(db, model, 5);
 }
 
-TEST_CASE("hearth's memtable: readers see whole, ordered lists while the writer inserts") {
+TEST_CASE(
+    "hearth's memtable: readers see whole, ordered lists while the writer inserts") {
   memtable_db db(64u << 20);
   std::atomic<bool> done{false};
   std::thread writer([&] {
