@@ -79,10 +79,10 @@ public:
   /// The memory is the arena's, which the memtable accounts for.
   size_t ApproximateMemoryUsage() override { return 0; }
 
-  /// RocksDB passes an arena it then neither frees nor lets a memtable
-  /// allocate from without its internal headers, and only destroys an
-  /// iterator made in it; or none, and then deletes the iterator. Either
-  /// way the iterator is on the heap, and its destructor frees it.
+  /// RocksDB passes an arena (whose class is not in its installed headers)
+  /// and then only destroys the iterator, or none and then deletes it.
+  /// Either way the iterator is on the heap, and its destructor hands the
+  /// memory to `retire`.
   Iterator* GetIterator(rocksdb::Arena* /*arena*/) override {
     return ::new (::operator new(sizeof(iterator))) iterator(*this, true);
   }
