@@ -1,9 +1,20 @@
 #include "hearth/events/codec.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
 namespace hearth::events {
+
+void detail::pack_buffer::grow(std::size_t more) {
+  const std::size_t capacity = std::max({std::size_t{256}, 2 * capacity_, size_ + more});
+  auto data = std::make_unique<char[]>(capacity);
+  if (size_ != 0)
+    std::memcpy(data.get(), data_.get(), size_);
+  data_ = std::move(data);
+  capacity_ = capacity;
+}
+
 namespace {
 
 void append_json_string(std::string& out, std::string_view text) {

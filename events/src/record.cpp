@@ -12,12 +12,17 @@ constexpr std::size_t header_size = 1 + 4;
 // version + sequence + position + timestamp + 3 short lengths + payload length
 constexpr std::size_t fixed_body_size = 4 + 8 + 8 + 8 + 2 * 3 + 4;
 
+/// Stores `value` little-endian at `out` and returns the byte after it.
 template <class Int>
-void put_int(std::string& out, Int value) {
-  char bytes[sizeof(Int)];
+char* put_int(char* out, Int value) {
   for (std::size_t i = 0; i < sizeof(Int); ++i)
-    bytes[i] = static_cast<char>((static_cast<std::uint64_t>(value) >> (8 * i)) & 0xFFu);
-  out.append(bytes, sizeof(Int));
+    out[i] = static_cast<char>((static_cast<std::uint64_t>(value) >> (8 * i)) & 0xFFu);
+  return out + sizeof(Int);
+}
+
+char* put_bytes(char* out, std::string_view bytes) {
+  std::memcpy(out, bytes.data(), bytes.size());
+  return out + bytes.size();
 }
 
 template <class Int>
@@ -79,26 +84,28 @@ result<void> encode_record(const envelope& event, std::string& out) {
   if (event.payload.size() > max_payload_size)
     return error{errc::too_large, "a payload of " + std::to_string(event.payload.size()) +
                                       " bytes exceeds the record limit"};
+  // The record's size is known up front: one resize, then plain stores
+  // (appending field by field cost ~2k instructions a checkout).
   const std::size_t start = out.size();
-  out.reserve(start + header_size + fixed_body_size + event.stream.size() +
-              event.type.size() + event.correlation_id.size() + event.payload.size());
-  out.push_back(static_cast<char>(record_format_version));
-  put_int<std::uint32_t>(out, 0); // checksum, patched below
-  put_int<std::uint32_t>(out, event.version);
-  put_int<std::uint64_t>(out, event.sequence);
-  put_int<std::uint64_t>(out, event.position);
-  put_int<std::int64_t>(out, event.timestamp_ns);
+  out.resize(start + header_size + fixed_body_size + event.stream.size() +
+             event.type.size() + event.correlation_id.size() + event.payload.size());
+  char* const record = out.data() + start;
+  char* at = record;
+  *at++ = static_cast<char>(record_format_version);
+  at += 4; // checksum, stored below
+  at = put_int<std::uint32_t>(at, event.version);
+  at = put_int<std::uint64_t>(at, event.sequence);
+  at = put_int<std::uint64_t>(at, event.position);
+  at = put_int<std::int64_t>(at, event.timestamp_ns);
   for (const std::string* name : {&event.stream, &event.type, &event.correlation_id}) {
-    put_int<std::uint16_t>(out, static_cast<std::uint16_t>(name->size()));
-    out.append(*name);
+    at = put_int<std::uint16_t>(at, static_cast<std::uint16_t>(name->size()));
+    at = put_bytes(at, *name);
   }
-  put_int<std::uint32_t>(out, static_cast<std::uint32_t>(event.payload.size()));
-  out.append(event.payload);
-  const std::uint32_t checksum =
-      crc32c(std::string_view(out).substr(start + header_size));
-  std::string sum;
-  put_int<std::uint32_t>(sum, checksum);
-  std::memcpy(out.data() + start + 1, sum.data(), 4);
+  at = put_int<std::uint32_t>(at, static_cast<std::uint32_t>(event.payload.size()));
+  at = put_bytes(at, event.payload);
+  const std::string_view body(record + header_size,
+                              static_cast<std::size_t>(at - record) - header_size);
+  put_int<std::uint32_t>(record + 1, crc32c(body));
   return {};
 }
 

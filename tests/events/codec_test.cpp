@@ -48,6 +48,32 @@ TEST_CASE("a payload decodes to the value it was encoded from") {
   CHECK(decoded->tags == value.tags);
 }
 
+TEST_CASE("payloads of every size encode to msgpack's own bytes, one after another") {
+  // encode_payload packs into a buffer of its own that it keeps between
+  // payloads and grows on demand: a payload many times its first size, one
+  // that grows it in the middle of a field, and a small one after them.
+  auto msgpack_bytes = [](const sample& value) {
+    msgpack::sbuffer buffer;
+    msgpack::pack(buffer, value);
+    return std::string(buffer.data(), buffer.size());
+  };
+  std::vector<sample> values{
+      {"pool-a", 1, true, {}},
+      {std::string(100'000, 'n'), -2, false, {"a", std::string(300, 't')}},
+      {"b", 3, true, std::vector<std::string>(2'000, "tag")},
+      {"", 0, false, {}},
+  };
+  for (const auto& value : values) {
+    CAPTURE(value.name.size());
+    const std::string bytes = encode_payload(value);
+    CHECK(bytes == msgpack_bytes(value));
+    auto decoded = decode_payload<sample>(bytes);
+    REQUIRE(decoded);
+    CHECK(decoded->name == value.name);
+    CHECK(decoded->tags == value.tags);
+  }
+}
+
 TEST_CASE("a payload of the wrong shape is an error value, not an exception") {
   auto decoded = decode_payload<sample>(encode_payload(std::vector<int>{1, 2}));
   REQUIRE_FALSE(decoded);
