@@ -74,6 +74,17 @@ TEST_CASE("payloads of every size encode to msgpack's own bytes, one after anoth
   }
 }
 
+TEST_CASE("the payload buffer takes an empty write with no bytes behind it") {
+  // msgpack may hand over a null pointer with a length of 0; copying from
+  // it would be undefined (the sanitizer build reports it).
+  detail::pack_buffer buffer;
+  buffer.write(nullptr, 0);
+  CHECK(buffer.view().empty());
+  buffer.write("ab", 2);
+  buffer.write(nullptr, 0);
+  CHECK(buffer.view() == "ab");
+}
+
 TEST_CASE("a payload of the wrong shape is an error value, not an exception") {
   auto decoded = decode_payload<sample>(encode_payload(std::vector<int>{1, 2}));
   REQUIRE_FALSE(decoded);

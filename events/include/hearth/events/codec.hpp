@@ -19,6 +19,8 @@ namespace detail {
 class pack_buffer {
 public:
   void write(const char* bytes, std::size_t size) {
+    if (size == 0) // `bytes` may then be null, which memcpy must not see
+      return;
     if (size > capacity_ - size_)
       grow(size);
     std::memcpy(data_.get() + size_, bytes, size);
