@@ -15,6 +15,7 @@
 #include "bench_util.hpp"
 #include "hearth/actors/runtime.hpp"
 #include "hearth/events/domain_event.hpp"
+#include "hearth/malloc/huge_pages.hpp"
 #include "hearth/model/world_state.hpp"
 #include "hearth/store/storage.hpp"
 
@@ -425,8 +426,9 @@ int main(int argc, char** argv) {
   journal.hearth_memtable = !rocksdb_memtable;
 
   std::printf("bench/controller: simulated VMs (1 ms restore), RocksDB journal in %s, "
-              "%s memtable\n",
-              dir.c_str(), rocksdb_memtable ? "RocksDB's" : "hearth's");
+              "%s memtable, heap %s huge pages\n",
+              dir.c_str(), rocksdb_memtable ? "RocksDB's" : "hearth's",
+              heap::huge_pages_active() ? "in" : "without");
   std::printf("%-24s %12s %10s %10s %14s %9s %8s %22s %s\n", "run", "checkouts/s",
               "p50 ms", "p99 ms", "CPU us/checkout", "switches", "misses",
               "events/appends/syncs", rounds > 1 ? "  checkouts/s of every run" : "");

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "bench_util.hpp"
+#include "hearth/malloc/huge_pages.hpp"
 #include "hearth/store/group_committer.hpp"
 #include "hearth/store/storage.hpp"
 
@@ -192,8 +193,11 @@ int main(int argc, char** argv) {
   journal_options.hearth_memtable = !rocksdb_memtable;
   const auto duration = std::chrono::milliseconds(static_cast<long>(seconds * 1000));
 
-  std::printf("bench/journal: RocksDB journal in %s, 100-byte payloads, fsync %s\n",
-              dir.c_str(), no_sync ? "OFF" : "on");
+  std::printf(
+      "bench/journal: RocksDB journal in %s, 100-byte payloads, fsync %s, heap %s "
+      "huge pages\n",
+      dir.c_str(), no_sync ? "OFF" : "on",
+      hearth::heap::huge_pages_active() ? "in" : "without");
   std::printf("%-34s %12s %10s %10s %10s\n", "run", "appends/s", "p50 ms", "p99 ms",
               "batch");
   std::vector<figure> figures;
