@@ -5,13 +5,17 @@
 // 4 KiB pages, each taking a page fault at its first touch. hearth touches
 // fresh memory all the time: the journal's memtables (128 MiB of events
 // before each flush) and every new actor. On the paravirtualized machines
-// hearth is benchmarked on a first touch of a 4 KiB page costs ~10.7 us
-// (0.7 us per 4 KiB in a huge page), and at 256 callers the faults took ~6 %
-// of the CPU of a checkout. Pieces mapped 2 MiB-aligned and advised with
-// MADV_HUGEPAGE get huge pages where the kernel allows them (its
-// `transparent_hugepage/enabled` is `always` or `madvise`), with a fault per
-// 2 MiB instead of per 4 KiB; the TLB covers 512 times as much memory too.
-// What tcmalloc gives back it still gives back (MADV_DONTNEED on its pages).
+// hearth is benchmarked on, a first touch of a 4 KiB page costs ~10.7 us
+// (0.7 us per 4 KiB in a huge page), and at 256 callers the faults took
+// ~6 % of the CPU of a checkout. With this allocator: 363 faults in 5 s
+// instead of 48,066, and ~3.5 % less CPU per checkout (bench/NOTES.md,
+// 2026-12-07).
+//
+// Pieces mapped 2 MiB-aligned and advised with MADV_HUGEPAGE get huge pages
+// where the kernel allows them (its `transparent_hugepage/enabled` is
+// `always` or `madvise`): a fault per 2 MiB instead of per 4 KiB, and the
+// TLB covers 512 times as much memory. What tcmalloc gives back it still
+// gives back (MADV_DONTNEED on its pages).
 
 #include "hearth/malloc/huge_pages.hpp"
 
@@ -21,7 +25,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <gperftools/malloc_extension.h>
-#include <new>
 #include <sys/mman.h>
 
 namespace hearth::heap {
