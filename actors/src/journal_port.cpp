@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <deque>
 #include <mutex>
+#include <pthread.h>
 #include <thread>
 
 #include "hearth/store/group_committer.hpp"
@@ -89,6 +90,7 @@ public:
 
 private:
   void save_snapshots() {
+    pthread_setname_np(pthread_self(), "hearth.snap");
     for (;;) {
       store::snapshot snap;
       {
