@@ -4,6 +4,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <csignal>
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
@@ -13,7 +14,9 @@
 #include <mutex>
 #include <spdlog/spdlog.h>
 #include <string>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <thread>
 #include <unistd.h>
 
@@ -25,6 +28,36 @@
 namespace {
 
 using hearth::server::hearthd_config;
+
+/// Tells the service manager that started hearthd (systemd's `Type=notify`,
+/// or anything speaking its protocol) how it is: `READY=1` once it serves,
+/// `STOPPING=1` when it starts to stop. The manager names a Unix datagram
+/// socket in `NOTIFY_SOCKET` (a path, or `@name` in the abstract namespace);
+/// without one this does nothing. A message that cannot be sent is logged:
+/// hearthd serves either way.
+void notify_service_manager(const std::string& state) {
+  const char* target = std::getenv("NOTIFY_SOCKET");
+  if (target == nullptr || target[0] == '\0')
+    return;
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  const std::size_t length = std::strlen(target);
+  if ((target[0] != '/' && target[0] != '@') || length >= sizeof(address.sun_path)) {
+    spdlog::warn("NOTIFY_SOCKET={} is not a socket path or @name; not notifying", target);
+    return;
+  }
+  std::memcpy(address.sun_path, target, length);
+  if (target[0] == '@')
+    address.sun_path[0] = '\0'; // the abstract namespace
+  const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  const auto size = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + length);
+  if (fd < 0 || ::sendto(fd, state.data(), state.size(), MSG_NOSIGNAL,
+                         reinterpret_cast<const sockaddr*>(&address), size) < 0)
+    spdlog::warn("cannot notify the service manager at {}: {}", target,
+                 std::strerror(errno));
+  if (fd >= 0)
+    ::close(fd);
+}
 
 /// Makes sure `path` holds a key hearth knows for `tenant` with `role`;
 /// creates one (0600) if not. Answers an error message, or empty.
@@ -223,10 +256,13 @@ int main(int argc, char** argv) {
   }
   spdlog::info("hearthd serving http://{}:{} with data in {}", config.http.address,
                (*server)->port(), std::filesystem::absolute(config.data_dir).string());
+  notify_service_manager("READY=1\nSTATUS=serving http://" + config.http.address + ":" +
+                         std::to_string((*server)->port()));
 
   int received = 0;
   sigwait(&signals, &received);
   spdlog::info("received {}, finishing requests in flight", strsignal(received));
+  notify_service_manager("STOPPING=1");
   // Stopping is bounded: if a stage hangs, say which and exit anyway. Nothing
   // is lost: everything acknowledged is in the journal, and VMs are
   // re-adopted by the next start.

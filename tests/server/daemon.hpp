@@ -3,13 +3,21 @@
 // hearthd as an operator runs it, for tests: a child process on a loopback
 // port, its log in a file, and a JSON client of its API.
 
+#include <atomic>
+#include <cstddef>
 #include <cstdlib>
+#include <cstring>
 #include <fcntl.h>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <poll.h>
 #include <signal.h>
+#include <stdexcept>
 #include <string>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
@@ -20,12 +28,18 @@
 
 namespace hearth::testing {
 
-/// A hearthd child process; its output goes to `log`.
+/// A hearthd child process; its output goes to `log`. It is started as a
+/// service manager starts it (systemd's `Type=notify`): `NOTIFY_SOCKET` names
+/// a socket of this object's, where hearthd says when it is ready.
 struct daemon_process {
   pid_t pid = -1;
   std::uint16_t port = 0;
   std::string data_dir;
   std::string log_path;
+  /// What hearthd sent to its service manager, one message each.
+  std::vector<std::string> notices;
+  int notify_fd = -1;
+  std::string notify_name; // "@..." in the abstract namespace
 
   /// `extra`: more flags, e.g. {"--driver", "simulated"}.
   daemon_process(std::string data, std::string log, std::vector<std::string> extra = {},
@@ -37,11 +51,13 @@ struct daemon_process {
     std::vector<std::string> args{binary("hearthd"), "--listen", listen, "--data-dir",
                                   data_dir};
     args.insert(args.end(), extra.begin(), extra.end());
+    open_notify_socket();
     pid = fork();
     if (pid == 0) {
       const int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
       dup2(fd, STDERR_FILENO);
       dup2(fd, STDOUT_FILENO);
+      setenv("NOTIFY_SOCKET", notify_name.c_str(), 1);
       std::vector<char*> argv;
       for (auto& a : args)
         argv.push_back(a.data());
@@ -51,19 +67,47 @@ struct daemon_process {
     }
   }
 
-  /// Waits until it serves, up to `deadline`; false if it exited or never did.
+  /// Waits until hearthd says it serves (`READY=1`), up to `deadline`;
+  /// false if it exited first or never said so.
   bool wait_ready(std::chrono::milliseconds deadline = std::chrono::seconds(60)) {
+    return wait_notice("READY=1", deadline);
+  }
+
+  /// Waits until a message from hearthd holds the line `line`, up to
+  /// `deadline` (at once if one already did); false if hearthd exited
+  /// first. Sleeps in `poll` on the socket and on the process (a pidfd).
+  bool wait_notice(const std::string& line, std::chrono::milliseconds deadline) {
     const auto until = std::chrono::steady_clock::now() + deadline;
-    while (std::chrono::steady_clock::now() < until) {
-      int status = 0;
-      if (pid > 0 && waitpid(pid, &status, WNOHANG) == pid) {
+    const int process = pid > 0 ? static_cast<int>(syscall(SYS_pidfd_open, pid, 0)) : -1;
+    bool found = noticed(line);
+    while (!found) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          until - std::chrono::steady_clock::now());
+      if (left.count() <= 0)
+        break;
+      pollfd fds[2] = {{notify_fd, POLLIN, 0}, {process, POLLIN, 0}};
+      if (poll(fds, process >= 0 ? 2 : 1, static_cast<int>(left.count())) < 0 &&
+          errno != EINTR)
+        break;
+      receive_notices();
+      found = noticed(line);
+      if (!found && process >= 0 && (fds[1].revents & POLLIN) != 0) {
+        waitpid(pid, nullptr, 0);
         pid = -1;
-        return false;
+        break;
       }
-      if (http_request(port, "GET", "/healthz").status == 200)
-        return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
+    if (process >= 0)
+      close(process);
+    return found;
+  }
+
+  /// Whether a message received so far holds the line `line`.
+  bool noticed(const std::string& line) {
+    receive_notices();
+    for (const auto& notice : notices)
+      if (("\n" + notice + "\n").find("\n" + line + "\n") != std::string::npos)
+        return true;
     return false;
   }
 
@@ -104,7 +148,12 @@ struct daemon_process {
   ~daemon_process() {
     kill_hard();
     kill_vms_under(data_dir);
+    if (notify_fd >= 0)
+      close(notify_fd);
   }
+
+  daemon_process(const daemon_process&) = delete;
+  daemon_process& operator=(const daemon_process&) = delete;
 
   /// hearthd leaves its QEMU processes running for the next start to
   /// re-adopt; a test ends them.
@@ -117,6 +166,33 @@ struct daemon_process {
       std::string cmdline(std::istreambuf_iterator<char>(in), {});
       if (cmdline.rfind("qemu-system", 0) == 0 && cmdline.find(dir) != std::string::npos)
         ::kill(std::stoi(name), SIGKILL);
+    }
+  }
+
+private:
+  void open_notify_socket() {
+    static std::atomic<int> made{0};
+    notify_name =
+        "@hearth-test-" + std::to_string(getpid()) + "-" + std::to_string(made++);
+    notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::memcpy(address.sun_path + 1, notify_name.data() + 1, notify_name.size() - 1);
+    const auto size =
+        static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + notify_name.size());
+    if (notify_fd < 0 ||
+        bind(notify_fd, reinterpret_cast<const sockaddr*>(&address), size) != 0)
+      throw std::runtime_error("cannot bind the notify socket " + notify_name + ": " +
+                               std::strerror(errno));
+  }
+
+  void receive_notices() {
+    char buffer[4096];
+    for (;;) {
+      const auto got = recv(notify_fd, buffer, sizeof buffer, 0);
+      if (got < 0)
+        return;
+      notices.emplace_back(buffer, static_cast<std::size_t>(got));
     }
   }
 };

@@ -15,10 +15,15 @@ const std::vector<std::string> simulated{"--driver", "simulated"};
 
 } // namespace
 
-TEST_CASE("hearthd answers /healthz on a fresh data directory and stops on SIGTERM") {
+TEST_CASE("hearthd answers /healthz on a fresh data directory, tells its service "
+          "manager when it is ready and when it stops, and stops on SIGTERM") {
   temp_dir dir;
   daemon_process daemon(dir.str("data"), dir.str("hearthd.log"), simulated);
+  // READY=1 on NOTIFY_SOCKET (systemd's Type=notify) once it serves: the
+  // first request after it needs no retry.
   REQUIRE(daemon.wait_ready());
+  CHECK(daemon.noticed("STATUS=serving http://127.0.0.1:" + std::to_string(daemon.port)));
+  CHECK_FALSE(daemon.noticed("STOPPING=1"));
   auto health = http_request(daemon.port, "GET", "/healthz");
   CHECK(health.status == 200);
   CHECK(health.body.find(R"("status":"ok")") != std::string::npos);
@@ -29,6 +34,7 @@ TEST_CASE("hearthd answers /healthz on a fresh data directory and stops on SIGTE
   CHECK(unknown.body.find(R"("code":"not_found")") != std::string::npos);
 
   CHECK(daemon.stop() == 0);
+  CHECK(daemon.noticed("STOPPING=1"));
   CHECK(daemon.log().find("hearthd stopped") != std::string::npos);
 }
 
