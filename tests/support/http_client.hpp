@@ -3,11 +3,9 @@
 // A tiny blocking HTTP/1.1 client for tests: one request per connection.
 
 #include <arpa/inet.h>
-#include <chrono>
 #include <netinet/in.h>
 #include <string>
 #include <sys/socket.h>
-#include <thread>
 #include <unistd.h>
 #include <vector>
 
@@ -85,20 +83,6 @@ inline std::uint16_t free_port() {
   getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
   close(fd);
   return ntohs(address.sin_port);
-}
-
-/// Polls until something accepts connections on `port`, up to `deadline`.
-inline bool wait_for_listener(std::uint16_t port, std::chrono::milliseconds deadline) {
-  const auto until = std::chrono::steady_clock::now() + deadline;
-  while (std::chrono::steady_clock::now() < until) {
-    const int fd = connect_loopback(port);
-    if (fd >= 0) {
-      close(fd);
-      return true;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return false;
 }
 
 } // namespace hearth::testing
