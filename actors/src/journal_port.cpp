@@ -58,6 +58,7 @@ public:
       : storage_(storage)
       , committer_(storage.events()) {
     snapshot_thread_ = std::thread([this] { save_snapshots(); });
+    pthread_setname_np(snapshot_thread_.native_handle(), "hearth.snap");
   }
 
   ~group_commit_port() override {
@@ -90,7 +91,6 @@ public:
 
 private:
   void save_snapshots() {
-    pthread_setname_np(pthread_self(), "hearth.snap");
     for (;;) {
       store::snapshot snap;
       {

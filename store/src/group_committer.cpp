@@ -11,6 +11,8 @@ group_committer::group_committer(journal& target, group_commit_options options)
   if (options_.max_batch_requests == 0)
     options_.max_batch_requests = 1;
   worker_ = std::thread([this] { run(); });
+  // Named for `top -H` and `perf`: the journal's writes all run there.
+  pthread_setname_np(worker_.native_handle(), "hearth.journal");
 }
 
 group_committer::~group_committer() {
@@ -53,8 +55,6 @@ group_commit_stats group_committer::stats() const {
 }
 
 void group_committer::run() {
-  // Named for `top -H` and `perf`: the journal's writes all run here.
-  pthread_setname_np(pthread_self(), "hearth.journal");
   std::vector<pending> taken;
   std::vector<append_request> requests;
   for (;;) {

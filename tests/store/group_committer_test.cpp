@@ -1,6 +1,8 @@
 #include <atomic>
 #include <condition_variable>
 #include <doctest/doctest.h>
+#include <filesystem>
+#include <fstream>
 #include <mutex>
 
 #include "backends.hpp"
@@ -61,6 +63,33 @@ TEST_CASE("group commit: many queued appends share few durable writes") {
   auto listed = backend.journal().list_streams();
   REQUIRE(listed);
   CHECK(listed->size() == streams);
+}
+
+namespace {
+
+/// How many threads of this process are named `name` (/proc/self/task).
+int threads_named(const std::string& name) {
+  int count = 0;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string line;
+    if (std::getline(comm, line) && line == name)
+      ++count;
+  }
+  return count;
+}
+
+} // namespace
+
+TEST_CASE("group commit: the writer's thread is named hearth.journal, for top -H and "
+          "perf") {
+  rocksdb_backend backend;
+  const int before = threads_named("hearth.journal");
+  {
+    store::group_committer committer(backend.journal());
+    CHECK(threads_named("hearth.journal") == before + 1);
+  }
+  CHECK(threads_named("hearth.journal") == before);
 }
 
 TEST_CASE(
