@@ -193,10 +193,12 @@ caf::behavior capacity_actor::make_behavior() {
                 });
       },
       [this](artifact_atom, const std::string& host, const std::string& build_id,
-             const std::string& artifact) {
+             const std::string& artifact) -> caf::result<bool> {
         artifact_refs_[build_id] = artifact;
         const auto stream = model::host_stream(host);
-        persist(stream, events::artifact_changed{build_id, "ready", ""}, [=] {
+        auto rp = make_response_promise<bool>();
+        persist(stream, events::artifact_changed{build_id, "ready", ""}, [=]() mutable {
+          rp.deliver(true);
           refresh(stream);
           notify_waiting();
           // Prewarm: every other healthy host prepares the artifact now, so
@@ -205,6 +207,7 @@ caf::behavior capacity_actor::make_behavior() {
             if (id != host && h.healthy && h.artifacts.count(build_id) == 0)
               prepare(id, build_id);
         });
+        return rp;
       },
       [this](hosts_atom) { return host_infos(); },
       [this](tenant_atom, const std::string& id, std::uint32_t quota_vcpus,

@@ -28,7 +28,8 @@ struct capacity_stream {
 ///   (release_atom, vm_id), (claimed_atom, [vm_id])
 ///   (reserve_atom, pool_id, tenant, vcpus, memory_mb) -> bool | quota_exceeded
 ///   (health_atom, host, healthy, reason)        from a vmm actor
-///   (artifact_atom, host, build_id, artifact)   a build finished on `host`
+///   (artifact_atom, host, build_id, artifact)   -> bool, once `host` has recorded
+///                                                the artifact of a finished build
 ///   (hosts_atom)                                -> vector<api::host_info>
 ///   (tenant_atom, id, quota_vcpus, quota_memory_mb) -> bool
 ///   (key_atom, tenant, key_id, digest, role)     -> bool | not_found

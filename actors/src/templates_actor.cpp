@@ -84,15 +84,28 @@ void templates_actor::run_build(const std::string& name, const std::string& buil
   request(vmm->second, caf::infinite, build_atom::value, build_id, spec)
       .then(
           [=](const std::string& artifact, const std::string&) {
-            std::vector<events::domain_event> done;
-            done.push_back(
-                events::build_succeeded{build_id, host, artifact, now_ns(this, *ctx_)});
-            for (const auto& tag : tags)
-              done.push_back(events::tag_moved{tag, build_id});
-            persist(stream, std::move(done), [=] {
-              send(ctx_->capacity, artifact_atom::value, host, build_id, artifact);
-              notify(name);
-            });
+            // The host records the artifact first: once the build reads
+            // "ready", a create finds a host that has it.
+            request(ctx_->capacity, caf::infinite, artifact_atom::value, host, build_id,
+                    artifact)
+                .then(
+                    [=](bool) {
+                      std::vector<events::domain_event> done;
+                      done.push_back(events::build_succeeded{build_id, host, artifact,
+                                                             now_ns(this, *ctx_)});
+                      for (const auto& tag : tags)
+                        done.push_back(events::tag_moved{tag, build_id});
+                      persist(stream, std::move(done), [=] { notify(name); });
+                    },
+                    [=](const caf::error& err) {
+                      persist(stream,
+                              events::build_failed{build_id,
+                                                   "host " + host +
+                                                       " did not record the artifact: " +
+                                                       from_caf(err).message,
+                                                   now_ns(this, *ctx_)},
+                              [=] { notify(name); });
+                    });
           },
           [=](const caf::error& err) {
             persist(stream,
