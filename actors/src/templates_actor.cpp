@@ -116,6 +116,23 @@ void templates_actor::run_build(const std::string& name, const std::string& buil
 }
 
 caf::behavior templates_actor::make_behavior() {
+  // A build that was running when hearth stopped has nobody to finish it:
+  // it fails, so that its waiters hear of it and the same spec builds again.
+  std::vector<std::pair<std::string, std::string>> interrupted; // stream, build
+  for_each_durable([&](const std::string& stream, const model::template_state& t) {
+    for (const auto& [id, build] : t.builds)
+      if (build.status == "building" && !build.deleted)
+        interrupted.emplace_back(stream, id);
+  });
+  for (const auto& [stream, build_id] : interrupted) {
+    const auto name = durable(stream)->name;
+    persist(stream,
+            events::build_failed{build_id,
+                                 "interrupted: hearth stopped during the build; "
+                                 "build it again",
+                                 now_ns(this, *ctx_)},
+            [this, name] { notify(name); });
+  }
   return {
       [this](persisted_atom, const std::string& stream, persist_outcome& outcome) {
         on_persisted(stream, outcome);

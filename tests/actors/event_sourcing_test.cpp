@@ -109,6 +109,37 @@ TEST_CASE_FIXTURE(
 }
 
 TEST_CASE_FIXTURE(runtime_fixture,
+                  "a build interrupted by a restart fails with the reason, and the same "
+                  "spec builds again") {
+  temp_dir dir;
+  options.data_dir = dir.str();
+  start();
+  auto started =
+      ok(rt->build_template(tenant, "team/review-api", http_spec(), {"stable"}).get());
+  CHECK(started.status == "building");
+  advance(options.sim.build_latency / 2);
+  stop(); // mid-build
+  start();
+  rt->run();
+  auto interrupted = ok(rt->get_build(tenant, "team/review-api", started.build_id).get());
+  CHECK(interrupted.status == "failed");
+  CHECK(interrupted.error ==
+        "interrupted: hearth stopped during the build; build it again");
+  CHECK(interrupted.tags.empty());
+
+  auto rebuilt = build("team/review-api");
+  CHECK(rebuilt.build_id == started.build_id);
+  CHECK(rebuilt.status == "ready");
+  CHECK(rebuilt.tags == std::vector<std::string>{"stable"});
+  // A build that finished is left alone by the next start.
+  stop();
+  start();
+  rt->run();
+  CHECK(ok(rt->get_build(tenant, "team/review-api", started.build_id).get()).status ==
+        "ready");
+}
+
+TEST_CASE_FIXTURE(runtime_fixture,
                   "a claim and its sandbox's record are written together or not at all") {
   faulty_storage storage(store::make_memory_storage());
   options.storage = &storage;
