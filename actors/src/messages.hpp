@@ -56,6 +56,7 @@ using capacity_atom = caf::atom_constant<caf::atom("capacity")>;
 using resolve_atom = caf::atom_constant<caf::atom("resolve")>;
 using tag_atom = caf::atom_constant<caf::atom("tag")>;
 using watch_atom = caf::atom_constant<caf::atom("watch")>;
+using wait_atom = caf::atom_constant<caf::atom("wait")>;
 using template_atom = caf::atom_constant<caf::atom("template")>;
 using running_atom = caf::atom_constant<caf::atom("running")>;
 using adopt_atom = caf::atom_constant<caf::atom("adopt")>;

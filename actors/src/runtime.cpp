@@ -466,6 +466,13 @@ pending<api::build_info> runtime::get_build(const std::string& tenant,
                                       name, build_id);
 }
 
+pending<api::build_info> runtime::wait_build(const std::string& tenant,
+                                             const std::string& name,
+                                             const std::string& build_id) {
+  return impl_->call<api::build_info>(impl_->ctx->templates, wait_atom::value, tenant,
+                                      name, build_id);
+}
+
 pending<api::template_info> runtime::get_template(const std::string& tenant,
                                                   const std::string& name) {
   return impl_->call<api::template_info>(impl_->ctx->templates, get_atom::value, tenant,

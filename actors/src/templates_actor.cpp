@@ -69,6 +69,22 @@ void templates_actor::notify(const std::string& name) {
     send(pool, template_atom::value, name, current);
 }
 
+void templates_actor::answer_waiters(const std::string& stream,
+                                     const std::string& build_id) {
+  auto waiting = build_waiters_.find({stream, build_id});
+  if (waiting == build_waiters_.end())
+    return;
+  const auto* t = durable(stream);
+  auto build = t->builds.find(build_id);
+  if (build != t->builds.end() && build->second.status == "building" &&
+      !build->second.deleted)
+    return;
+  auto promises = std::move(waiting->second);
+  build_waiters_.erase(waiting);
+  for (auto& rp : promises)
+    rp.deliver(build_view(*t, build_id));
+}
+
 void templates_actor::run_build(const std::string& name, const std::string& build_id,
                                 const events::build_spec& spec,
                                 const std::vector<std::string>& tags) {
@@ -77,7 +93,7 @@ void templates_actor::run_build(const std::string& name, const std::string& buil
   if (vmm == ctx_->vmms.end()) {
     persist(stream,
             events::build_failed{build_id, "no host to build on", now_ns(this, *ctx_)},
-            nullptr);
+            [=] { answer_waiters(stream, build_id); });
     return;
   }
   const std::string host = ctx_->build_host;
@@ -95,7 +111,10 @@ void templates_actor::run_build(const std::string& name, const std::string& buil
                                                              now_ns(this, *ctx_)});
                       for (const auto& tag : tags)
                         done.push_back(events::tag_moved{tag, build_id});
-                      persist(stream, std::move(done), [=] { notify(name); });
+                      persist(stream, std::move(done), [=] {
+                        notify(name);
+                        answer_waiters(stream, build_id);
+                      });
                     },
                     [=](const caf::error& err) {
                       persist(stream,
@@ -104,14 +123,20 @@ void templates_actor::run_build(const std::string& name, const std::string& buil
                                                        " did not record the artifact: " +
                                                        from_caf(err).message,
                                                    now_ns(this, *ctx_)},
-                              [=] { notify(name); });
+                              [=] {
+                                notify(name);
+                                answer_waiters(stream, build_id);
+                              });
                     });
           },
           [=](const caf::error& err) {
             persist(stream,
                     events::build_failed{build_id, from_caf(err).message,
                                          now_ns(this, *ctx_)},
-                    [=] { notify(name); });
+                    [=] {
+                      notify(name);
+                      answer_waiters(stream, build_id);
+                    });
           });
 }
 
@@ -131,7 +156,10 @@ caf::behavior templates_actor::make_behavior() {
                                  "interrupted: hearth stopped during the build; "
                                  "build it again",
                                  now_ns(this, *ctx_)},
-            [this, name] { notify(name); });
+            [this, name, stream = stream, build_id = build_id] {
+              notify(name);
+              answer_waiters(stream, build_id);
+            });
   }
   return {
       [this](persisted_atom, const std::string& stream, persist_outcome& outcome) {
@@ -202,6 +230,25 @@ caf::behavior templates_actor::make_behavior() {
                         "build_id");
         return build_view(*t, build_id);
       },
+      [this](wait_atom, const std::string& tenant, const std::string& name,
+             const std::string& build_id) -> caf::result<api::build_info> {
+        const auto* t = owned(tenant, name);
+        if (t == nullptr || t->builds.count(build_id) == 0)
+          return to_caf(model::errc::not_found,
+                        "build " + build_id + " of " + name + " does not exist",
+                        "build_id");
+        // What is durable decides: a result on its way to the journal is
+        // answered once it is there.
+        const auto stream = model::template_stream(name);
+        const auto* settled = durable(stream);
+        auto build = settled->builds.find(build_id);
+        if (build != settled->builds.end() &&
+            (build->second.status != "building" || build->second.deleted))
+          return build_view(*settled, build_id);
+        auto rp = make_response_promise<api::build_info>();
+        build_waiters_[{stream, build_id}].push_back(rp);
+        return rp;
+      },
       [this](log_atom, const std::string& tenant, const std::string& name,
              const std::string& build_id) -> caf::result<std::string> {
         const auto* t = owned(tenant, name);
@@ -270,6 +317,7 @@ caf::behavior templates_actor::make_behavior() {
         const auto stream = model::template_stream(name);
         persist(stream, events::build_deleted{build_id}, [=]() mutable {
           notify(name);
+          answer_waiters(stream, build_id);
           rp.deliver(build_view(*durable(stream), build_id));
         });
         return rp;

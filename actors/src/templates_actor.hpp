@@ -5,6 +5,8 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "event_sourced.hpp"
 #include "hearth/model/template_state.hpp"
@@ -30,6 +32,8 @@ typename Inspector::result_type inspect(Inspector& f, template_view& x) {
 ///   (list_atom, tenant)                       -> vector<api::template_info>
 ///   (tag_atom, tenant, name, tag, build_id)   -> api::build_info
 ///   (delete_atom, tenant, name, build_id)     -> api::build_info
+///   (wait_atom, tenant, name, build_id)       -> api::build_info, once the build
+///                                                is no longer building
 ///   (resolve_atom, tenant, ref)               -> (name, build_id)
 ///   (watch_atom, name)                        -> template_view, and later
 ///        (template_atom, name, template_view) whenever it changes
@@ -41,6 +45,7 @@ public:
   caf::behavior make_behavior() override;
   void on_exit() override {
     watchers_.clear();
+    build_waiters_.clear();
     event_sourced<model::template_state>::on_exit();
   }
 
@@ -54,8 +59,15 @@ private:
   void notify(const std::string& name);
   void run_build(const std::string& name, const std::string& build_id,
                  const events::build_spec& spec, const std::vector<std::string>& tags);
+  /// Answers the waiters of `build_id` in `stream` if it is no longer
+  /// building (durably).
+  void answer_waiters(const std::string& stream, const std::string& build_id);
 
   std::map<std::string, std::set<caf::actor>> watchers_;
+  /// Callers of `wait_atom`, by stream and build id.
+  std::map<std::pair<std::string, std::string>,
+           std::vector<caf::typed_response_promise<api::build_info>>>
+      build_waiters_;
 };
 
 } // namespace hearth::actors

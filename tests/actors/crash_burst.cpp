@@ -38,14 +38,7 @@ namespace {
   auto built = rt.build_template(tenant, "team/burst", http_spec(), {"stable"}).get();
   if (!built)
     fail("cannot build the template: " + built.error().message);
-  // Poll the build with a deadline until it is ready.
-  const auto build_deadline = std::chrono::steady_clock::now() + 10s;
-  while (built && built->status == "building") {
-    if (std::chrono::steady_clock::now() > build_deadline)
-      fail("the template was not built in 10 s");
-    std::this_thread::yield();
-    built = rt.get_build(tenant, "team/burst", built->build_id).get();
-  }
+  built = rt.wait_build(tenant, "team/burst", built->build_id).get();
   if (!built || built->status != "ready")
     fail("the template's build did not succeed");
   api::pool_spec spec;

@@ -109,6 +109,42 @@ TEST_CASE_FIXTURE(
 }
 
 TEST_CASE_FIXTURE(runtime_fixture,
+                  "wait_build answers when the build is ready or failed, at once when it "
+                  "already is, and not_found for a build that does not exist") {
+  start();
+  auto started =
+      ok(rt->build_template(tenant, "team/review-api", http_spec(), {"stable"}).get());
+  REQUIRE(started.status == "building");
+  auto waiting = rt->wait_build(tenant, "team/review-api", started.build_id);
+  advance(options.sim.build_latency / 2);
+  CHECK_FALSE(waiting.ready());
+  advance(options.sim.build_latency / 2 + 10ms);
+  REQUIRE(waiting.ready());
+  auto done = ok(waiting.get());
+  CHECK(done.status == "ready");
+  CHECK(done.tags == std::vector<std::string>{"stable"});
+  CHECK(ok(rt->wait_build(tenant, "team/review-api", started.build_id).get()).status ==
+        "ready");
+
+  auto bad_spec = http_spec();
+  bad_spec.start_cmd = "false"; // the simulated driver fails it
+  auto failing = ok(rt->build_template(tenant, "team/broken", bad_spec, {}).get());
+  auto failed = rt->wait_build(tenant, "team/broken", failing.build_id);
+  auto failed_too = rt->wait_build(tenant, "team/broken", failing.build_id);
+  advance(options.sim.build_latency + 10ms);
+  for (auto* w : {&failed, &failed_too}) {
+    auto answer = ok(w->get());
+    CHECK(answer.status == "failed");
+    CHECK_FALSE(answer.error.empty());
+  }
+
+  fails(rt->wait_build(tenant, "team/review-api", "b_nothing").get(),
+        model::errc::not_found);
+  fails(rt->wait_build("someone-else", "team/review-api", started.build_id).get(),
+        model::errc::not_found);
+}
+
+TEST_CASE_FIXTURE(runtime_fixture,
                   "a build interrupted by a restart fails with the reason, and the same "
                   "spec builds again") {
   temp_dir dir;
@@ -121,7 +157,8 @@ TEST_CASE_FIXTURE(runtime_fixture,
   stop(); // mid-build
   start();
   rt->run();
-  auto interrupted = ok(rt->get_build(tenant, "team/review-api", started.build_id).get());
+  auto interrupted =
+      ok(rt->wait_build(tenant, "team/review-api", started.build_id).get());
   CHECK(interrupted.status == "failed");
   CHECK(interrupted.error ==
         "interrupted: hearth stopped during the build; build it again");

@@ -60,13 +60,7 @@ api::build_info build_and_wait(runtime& rt, const std::string& name,
                                std::vector<std::string> tags = {"stable"}) {
   auto build =
       must(rt.build_template(tenant, name, std::move(spec), std::move(tags)).get());
-  REQUIRE(eventually(
-      [&] {
-        build = must(rt.get_build(tenant, name, build.build_id).get());
-        return build.status != "building";
-      },
-      120s));
-  return build;
+  return must(rt.wait_build(tenant, name, build.build_id).get()); // within 120 s
 }
 
 api::pool_info pool_when(runtime& rt, const std::string& id,

@@ -70,12 +70,13 @@ TEST_CASE(
   const auto started = std::chrono::steady_clock::now();
   auto build =
       must(rt.build_template("default", "team/review-api", spec, {"stable"}).get());
-  REQUIRE(eventually(
-      [&] {
-        build = must(rt.get_build("default", "team/review-api", build.build_id).get());
-        return build.status != "building";
-      },
-      900s, 500ms));
+  // Each wait ends at the runtime's call timeout (120 s): wait again, up to
+  // 15 minutes in all.
+  auto waited = rt.wait_build("default", "team/review-api", build.build_id).get();
+  while (!waited && waited.error().code == model::errc::unavailable &&
+         std::chrono::steady_clock::now() - started < 900s)
+    waited = rt.wait_build("default", "team/review-api", build.build_id).get();
+  build = must(std::move(waited));
   const auto log = must(rt.build_log("default", "team/review-api", build.build_id).get());
   INFO("build log tail: " << log.substr(log.size() > 3000 ? log.size() - 3000 : 0));
   REQUIRE_MESSAGE(build.status == "ready", build.error);

@@ -284,6 +284,12 @@ public:
                                           std::vector<std::string> tags = {});
   pending<api::build_info> get_build(const std::string& tenant, const std::string& name,
                                      const std::string& build_id);
+  /// The build once it is no longer `building` (ready, failed or deleted):
+  /// at once if it is not. A build that takes longer than
+  /// `runtime_options::call_timeout` answers `unavailable` ("no answer within
+  /// the call timeout"): wait again.
+  pending<api::build_info> wait_build(const std::string& tenant, const std::string& name,
+                                      const std::string& build_id);
   pending<api::template_info> get_template(const std::string& tenant,
                                            const std::string& name);
   pending<std::vector<api::template_info>> list_templates(const std::string& tenant);
