@@ -4,7 +4,7 @@
 // with CRC-32C, through `rocksdb::crc32c::Extend`. Debian builds RocksDB
 // portable, without SSE4.2, so that function computes it a byte at a time
 // from tables: ~4 % of a warm checkout's instructions, all on the journal's
-// thread, and more of a recovery, which reads every record back. The linker
+// thread (recovery checks every record and block it reads as well). The linker
 // sends RocksDB's calls of it here instead (`--wrap`, set by this target's
 // CMakeLists), to hearth's own CRC-32C, which uses the `crc32` instruction
 // where the CPU has it. Same polynomial, same seed convention: the bytes on
