@@ -23,6 +23,19 @@ const model::template_state* templates_actor::owned(const std::string& tenant,
   return t;
 }
 
+const model::template_state*
+templates_actor::owned_build(const std::string& tenant, const std::string& name,
+                             const std::string& build_id) const {
+  const auto* t = owned(tenant, name);
+  return t != nullptr && t->builds.count(build_id) != 0 ? t : nullptr;
+}
+
+caf::error templates_actor::no_such_build(const std::string& name,
+                                          const std::string& build_id) {
+  return to_caf(model::errc::not_found,
+                "build " + build_id + " of " + name + " does not exist", "build_id");
+}
+
 api::build_info templates_actor::build_view(const model::template_state& t,
                                             const std::string& build_id) const {
   api::build_info out;
@@ -223,20 +236,16 @@ caf::behavior templates_actor::make_behavior() {
       },
       [this](get_atom, const std::string& tenant, const std::string& name,
              const std::string& build_id) -> caf::result<api::build_info> {
-        const auto* t = owned(tenant, name);
-        if (t == nullptr || t->builds.count(build_id) == 0)
-          return to_caf(model::errc::not_found,
-                        "build " + build_id + " of " + name + " does not exist",
-                        "build_id");
+        const auto* t = owned_build(tenant, name, build_id);
+        if (t == nullptr)
+          return no_such_build(name, build_id);
         return build_view(*t, build_id);
       },
       [this](wait_atom, const std::string& tenant, const std::string& name,
              const std::string& build_id) -> caf::result<api::build_info> {
-        const auto* t = owned(tenant, name);
-        if (t == nullptr || t->builds.count(build_id) == 0)
-          return to_caf(model::errc::not_found,
-                        "build " + build_id + " of " + name + " does not exist",
-                        "build_id");
+        const auto* t = owned_build(tenant, name, build_id);
+        if (t == nullptr)
+          return no_such_build(name, build_id);
         // What is durable decides: a result on its way to the journal is
         // answered once it is there.
         const auto stream = model::template_stream(name);
@@ -251,11 +260,9 @@ caf::behavior templates_actor::make_behavior() {
       },
       [this](log_atom, const std::string& tenant, const std::string& name,
              const std::string& build_id) -> caf::result<std::string> {
-        const auto* t = owned(tenant, name);
-        if (t == nullptr || t->builds.count(build_id) == 0)
-          return to_caf(model::errc::not_found,
-                        "build " + build_id + " of " + name + " does not exist",
-                        "build_id");
+        const auto* t = owned_build(tenant, name, build_id);
+        if (t == nullptr)
+          return no_such_build(name, build_id);
         const auto& host = t->builds.at(build_id).host;
         auto vmm = ctx_->vmms.find(host.empty() ? ctx_->build_host : host);
         if (vmm == ctx_->vmms.end())
@@ -301,12 +308,9 @@ caf::behavior templates_actor::make_behavior() {
       },
       [this](delete_atom, const std::string& tenant, const std::string& name,
              const std::string& build_id) -> caf::result<api::build_info> {
-        const auto* t = owned(tenant, name);
-        if (t == nullptr || t->builds.count(build_id) == 0 ||
-            t->builds.at(build_id).deleted)
-          return to_caf(model::errc::not_found,
-                        "build " + build_id + " of " + name + " does not exist",
-                        "build_id");
+        const auto* t = owned_build(tenant, name, build_id);
+        if (t == nullptr || t->builds.at(build_id).deleted)
+          return no_such_build(name, build_id);
         for (const auto& [tag, target] : t->tags)
           if (target == build_id)
             return to_caf(model::errc::conflict,

@@ -52,6 +52,11 @@ public:
 private:
   const model::template_state* owned(const std::string& tenant,
                                      const std::string& name) const;
+  /// `owned`, when it also has `build_id` (deleted or not).
+  const model::template_state* owned_build(const std::string& tenant,
+                                           const std::string& name,
+                                           const std::string& build_id) const;
+  static caf::error no_such_build(const std::string& name, const std::string& build_id);
   api::build_info build_view(const model::template_state& t,
                              const std::string& build_id) const;
   api::template_info template_info(const model::template_state& t) const;
