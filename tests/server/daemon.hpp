@@ -89,7 +89,6 @@ struct daemon_process {
       if (poll(fds, process >= 0 ? 2 : 1, static_cast<int>(left.count())) < 0 &&
           errno != EINTR)
         break;
-      receive_notices();
       found = noticed(line);
       if (!found && process >= 0 && (fds[1].revents & POLLIN) != 0) {
         waitpid(pid, nullptr, 0);
