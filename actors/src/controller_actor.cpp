@@ -717,6 +717,13 @@ caf::behavior controller_actor::make_behavior() {
       [=](get_atom, pools_atom, const std::string& tenant, const std::string& id) {
         return forward_pool(tenant, id, get_atom::value);
       },
+      [this](watch_atom, pools_atom, const std::string& tenant, const std::string& id,
+             std::uint64_t after, std::uint64_t wait_ms) -> caf::result<caf::message> {
+        const auto* pool = pool_of(tenant, id);
+        if (pool == nullptr || !pool->actor)
+          return to_caf(model::errc::not_found, "pool " + id + " does not exist", "id");
+        return delegate(pool->actor, watch_atom::value, after, wait_ms);
+      },
       [this](list_atom, pools_atom, const std::string& tenant) {
         return gather<api::pool_info>(pools_, tenant, get_atom::value);
       },

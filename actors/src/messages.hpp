@@ -57,6 +57,7 @@ using resolve_atom = caf::atom_constant<caf::atom("resolve")>;
 using tag_atom = caf::atom_constant<caf::atom("tag")>;
 using watch_atom = caf::atom_constant<caf::atom("watch")>;
 using wait_atom = caf::atom_constant<caf::atom("wait")>;
+using unwatch_atom = caf::atom_constant<caf::atom("unwatch")>;
 using template_atom = caf::atom_constant<caf::atom("template")>;
 using running_atom = caf::atom_constant<caf::atom("running")>;
 using adopt_atom = caf::atom_constant<caf::atom("adopt")>;
@@ -208,7 +209,7 @@ typename Inspector::result_type inspect(Inspector& f, pool_info& x) {
   return f(caf::meta::type_name("pool_info"), x.id, x.name, x.tenant, x.template_ref,
            x.template_name, x.build_id, x.generation, x.min_ready, x.max_ready, x.vcpus,
            x.memory_mb, x.version_policy, x.track_tag, x.enabled, x.draining, x.deleting,
-           x.deleted, x.degraded_reason, x.status);
+           x.deleted, x.degraded_reason, x.status, x.revision);
 }
 
 template <class Inspector>

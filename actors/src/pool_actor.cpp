@@ -25,7 +25,8 @@ pool_actor::pool_actor(caf::actor_config& cfg, std::shared_ptr<runtime_context> 
   adopt(stream_, std::move(prior), prior_sequence);
 }
 
-api::pool_info pool_actor::info_of(const model::pool_state& s) {
+api::pool_info pool_actor::info() const {
+  const auto& s = settled();
   api::pool_info out;
   out.id = s.id;
   out.name = s.name;
@@ -46,12 +47,18 @@ api::pool_info pool_actor::info_of(const model::pool_state& s) {
   out.deleted = s.deleted;
   out.degraded_reason = s.degraded_reason;
   out.status = s.status();
+  out.revision = sequence_of(stream_);
   return out;
 }
 
 void pool_actor::on_exit() {
   waiters_.clear();
   count_waiters();
+  // A journal failure stopped the pool: its watchers hear it now rather
+  // than at their call's timeout.
+  for (auto& w : watchers_)
+    w.answer.deliver(to_caf(model::errc::unavailable, "pool " + id_ + " stopped"));
+  watchers_.clear();
   event_sourced<model::pool_state>::on_exit();
 }
 
@@ -148,6 +155,11 @@ void pool_actor::reconcile(std::function<void()> then) {
             to_caf(model::errc::not_found, "pool " + id_ + " was deleted"));
       waiters_.clear();
       count_waiters();
+      // Every watcher sees it deleted: no revision comes after this one.
+      const auto last = info();
+      for (auto& w : watchers_)
+        w.answer.deliver(last);
+      watchers_.clear();
       quit();
     }
   };
@@ -387,7 +399,22 @@ void pool_actor::claim(const model::member& member, checkout wanting) {
       wanting.correlation_id, std::move(record));
 }
 
+void pool_actor::answer_watchers() {
+  const auto revision = sequence_of(stream_);
+  auto passed = [revision](const watcher& w) { return w.after < revision; };
+  if (std::none_of(watchers_.begin(), watchers_.end(), passed))
+    return;
+  const auto now = info();
+  for (auto& w : watchers_)
+    if (passed(w))
+      w.answer.deliver(now);
+  watchers_.erase(std::remove_if(watchers_.begin(), watchers_.end(), passed),
+                  watchers_.end());
+}
+
 void pool_actor::after_continuations() {
+  if (!watchers_.empty())
+    answer_watchers();
   if (claimed_.empty())
     return;
   answering_.swap(claimed_);
@@ -468,7 +495,7 @@ caf::result<api::pool_info> pool_actor::lifecycle(const std::string& change) {
   if (!no_op)
     changes.push_back(events::pool_lifecycle{change});
   persist(stream_, std::move(changes), [this, rp]() mutable {
-    reconcile([this, rp]() mutable { rp.deliver(info_of(settled())); });
+    reconcile([this, rp]() mutable { rp.deliver(info()); });
   });
   return rp;
 }
@@ -518,9 +545,26 @@ caf::behavior pool_actor::make_behavior() {
       },
       [this](get_atom) -> caf::result<api::pool_info> {
         auto rp = make_response_promise<api::pool_info>();
-        after_persisted(stream_,
-                        [this, rp]() mutable { rp.deliver(info_of(settled())); });
+        after_persisted(stream_, [this, rp]() mutable { rp.deliver(info()); });
         return rp;
+      },
+      [this](watch_atom, std::uint64_t after,
+             std::uint64_t wait_ms) -> caf::result<api::pool_info> {
+        if (sequence_of(stream_) > after || wait_ms == 0)
+          return info();
+        auto rp = make_response_promise<api::pool_info>();
+        const auto id = next_watcher_++;
+        watchers_.push_back(watcher{id, after, rp});
+        delayed_send(this, std::chrono::milliseconds(wait_ms), unwatch_atom::value, id);
+        return rp;
+      },
+      [this](unwatch_atom, std::uint64_t id) {
+        auto found = std::find_if(watchers_.begin(), watchers_.end(),
+                                  [id](const watcher& w) { return w.id == id; });
+        if (found == watchers_.end())
+          return; // answered already
+        found->answer.deliver(info());
+        watchers_.erase(found);
       },
       [this](update_atom, const events::pool_config& config,
              const std::string& build_id) -> caf::result<api::pool_info> {
@@ -535,7 +579,7 @@ caf::behavior pool_actor::make_behavior() {
                     watch_template();
                   else
                     apply_view(view_);
-                  reconcile([this, rp]() mutable { rp.deliver(info_of(settled())); });
+                  reconcile([this, rp]() mutable { rp.deliver(info()); });
                 });
         return rp;
       },
@@ -546,7 +590,7 @@ caf::behavior pool_actor::make_behavior() {
       [this](reconcile_atom) -> caf::result<api::pool_info> {
         auto rp = make_response_promise<api::pool_info>();
         placement_blocked_ = false;
-        reconcile([this, rp]() mutable { rp.deliver(info_of(settled())); });
+        reconcile([this, rp]() mutable { rp.deliver(info()); });
         return rp;
       },
       [this](vm_exit_atom, const std::string& vm_id, const std::string& reason) {

@@ -25,6 +25,8 @@ namespace hearth::actors {
 ///        arrival order); a miss in prefer mode, bypass and unpoolable shapes
 ///        go to the controller as a (cold_atom, cold_request, direct_answer).
 ///   (get_atom)                        -> api::pool_info
+///   (watch_atom, after_revision, wait_ms) -> api::pool_info once its revision
+///        passes `after_revision`, or as it is after `wait_ms`
 ///   (update_atom, config, build_id)   -> api::pool_info
 ///   (enable_atom) (disable_atom) (drain_atom) (delete_atom) -> api::pool_info
 ///   (reconcile_atom)                  -> api::pool_info after one reconciliation
@@ -46,7 +48,8 @@ public:
   caf::behavior make_behavior() override;
   void on_exit() override;
 
-  static api::pool_info info_of(const model::pool_state& s);
+  /// The pool as the journal has it, with its revision.
+  api::pool_info info() const;
 
 private:
   /// A create that came to this pool.
@@ -60,6 +63,14 @@ private:
   struct waiter {
     std::uint64_t id;
     checkout wanting;
+  };
+
+  /// A caller of `watch_atom`, until the revision passes `after` or its
+  /// wait ends.
+  struct watcher {
+    std::uint64_t id;
+    std::uint64_t after;
+    caf::typed_response_promise<api::pool_info> answer;
   };
 
   /// A claim whose append the journal acknowledged. The sandbox's state is
@@ -88,6 +99,8 @@ private:
   /// just made durable, one message each, then answers their callers.
   void after_continuations() override;
   void serve_waiters();
+  /// Answers the watchers whose revision has passed.
+  void answer_watchers();
   /// No member for `wanting`: a cold create by the controller, or (require)
   /// warm_pool_unavailable.
   void miss(checkout wanting);
@@ -113,6 +126,8 @@ private:
   /// `claimed_`'s, which it swaps with).
   std::vector<claimed> answering_;
   std::uint64_t next_waiter_ = 1;
+  std::vector<watcher> watchers_;
+  std::uint64_t next_watcher_ = 1;
   /// What this pool added to the runtime's waiter gauge.
   std::int64_t waiters_counted_ = 0;
   /// Brings the gauge up to date after `waiters_` changed.

@@ -241,6 +241,21 @@ public:
     return pending<T>(state, driver(), options.call_timeout);
   }
 
+  /// A call's `max_wait` it cannot keep, answered at once: the call's own
+  /// timeout would cut it short.
+  template <class T>
+  std::optional<pending<T>> refuse_wait(std::chrono::milliseconds max_wait) {
+    if (max_wait.count() >= 0 && max_wait < options.call_timeout)
+      return std::nullopt;
+    auto state = std::make_shared<detail::pending_state<T>>();
+    state->set(model::invalid(
+        "max_wait", "max_wait must be from 0 to below the call "
+                    "timeout (" +
+                        std::to_string(options.call_timeout.count()) + " ms), not " +
+                        std::to_string(max_wait.count()) + " ms"));
+    return pending<T>(state, driver(), options.call_timeout);
+  }
+
   void run() {
     if (scheduler != nullptr)
       scheduler->run();
@@ -473,6 +488,17 @@ pending<api::build_info> runtime::wait_build(const std::string& tenant,
                                       name, build_id);
 }
 
+pending<api::build_info> runtime::wait_build(const std::string& tenant,
+                                             const std::string& name,
+                                             const std::string& build_id,
+                                             std::chrono::milliseconds max_wait) {
+  if (auto refused = impl_->refuse_wait<api::build_info>(max_wait))
+    return std::move(*refused);
+  return impl_->call<api::build_info>(impl_->ctx->templates, wait_atom::value, tenant,
+                                      name, build_id,
+                                      static_cast<std::uint64_t>(max_wait.count()));
+}
+
 pending<api::template_info> runtime::get_template(const std::string& tenant,
                                                   const std::string& name) {
   return impl_->call<api::template_info>(impl_->ctx->templates, get_atom::value, tenant,
@@ -517,6 +543,17 @@ pending<api::pool_info> runtime::get_pool(const std::string& tenant,
                                           const std::string& id) {
   return impl_->call<api::pool_info>(impl_->ctx->controller, get_atom::value,
                                      pools_atom::value, tenant, id);
+}
+
+pending<api::pool_info> runtime::watch_pool(const std::string& tenant,
+                                            const std::string& id,
+                                            std::uint64_t after_revision,
+                                            std::chrono::milliseconds max_wait) {
+  if (auto refused = impl_->refuse_wait<api::pool_info>(max_wait))
+    return std::move(*refused);
+  return impl_->call<api::pool_info>(impl_->ctx->controller, watch_atom::value,
+                                     pools_atom::value, tenant, id, after_revision,
+                                     static_cast<std::uint64_t>(max_wait.count()));
 }
 
 pending<std::vector<api::pool_info>> runtime::list_pools(const std::string& tenant) {

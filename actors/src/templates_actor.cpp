@@ -92,10 +92,35 @@ void templates_actor::answer_waiters(const std::string& stream,
   if (build != t->builds.end() && build->second.status == "building" &&
       !build->second.deleted)
     return;
-  auto promises = std::move(waiting->second);
+  auto waiters = std::move(waiting->second);
   build_waiters_.erase(waiting);
-  for (auto& rp : promises)
-    rp.deliver(build_view(*t, build_id));
+  for (auto& w : waiters)
+    w.answer.deliver(build_view(*t, build_id));
+}
+
+caf::result<api::build_info>
+templates_actor::wait_for(const std::string& tenant, const std::string& name,
+                          const std::string& build_id,
+                          std::optional<std::uint64_t> wait_ms) {
+  const auto* t = owned_build(tenant, name, build_id);
+  if (t == nullptr)
+    return no_such_build(name, build_id);
+  // What is durable decides: a result on its way to the journal is answered
+  // once it is there.
+  const auto stream = model::template_stream(name);
+  const auto* settled = durable(stream);
+  auto build = settled->builds.find(build_id);
+  if ((build != settled->builds.end() &&
+       (build->second.status != "building" || build->second.deleted)) ||
+      wait_ms == std::uint64_t{0})
+    return build_view(*settled, build_id);
+  auto rp = make_response_promise<api::build_info>();
+  const auto id = next_build_waiter_++;
+  build_waiters_[{stream, build_id}].push_back(build_waiter{id, rp});
+  if (wait_ms)
+    delayed_send(this, std::chrono::milliseconds(*wait_ms), unwatch_atom::value, stream,
+                 build_id, id);
+  return rp;
 }
 
 void templates_actor::run_build(const std::string& name, const std::string& build_id,
@@ -242,21 +267,26 @@ caf::behavior templates_actor::make_behavior() {
         return build_view(*t, build_id);
       },
       [this](wait_atom, const std::string& tenant, const std::string& name,
-             const std::string& build_id) -> caf::result<api::build_info> {
-        const auto* t = owned_build(tenant, name, build_id);
-        if (t == nullptr)
-          return no_such_build(name, build_id);
-        // What is durable decides: a result on its way to the journal is
-        // answered once it is there.
-        const auto stream = model::template_stream(name);
-        const auto* settled = durable(stream);
-        auto build = settled->builds.find(build_id);
-        if (build != settled->builds.end() &&
-            (build->second.status != "building" || build->second.deleted))
-          return build_view(*settled, build_id);
-        auto rp = make_response_promise<api::build_info>();
-        build_waiters_[{stream, build_id}].push_back(rp);
-        return rp;
+             const std::string& build_id) {
+        return wait_for(tenant, name, build_id, std::nullopt);
+      },
+      [this](wait_atom, const std::string& tenant, const std::string& name,
+             const std::string& build_id,
+             std::uint64_t wait_ms) { return wait_for(tenant, name, build_id, wait_ms); },
+      [this](unwatch_atom, const std::string& stream, const std::string& build_id,
+             std::uint64_t id) {
+        auto waiting = build_waiters_.find({stream, build_id});
+        if (waiting == build_waiters_.end())
+          return; // answered already
+        auto& list = waiting->second;
+        auto found = std::find_if(list.begin(), list.end(),
+                                  [id](const build_waiter& w) { return w.id == id; });
+        if (found == list.end())
+          return;
+        found->answer.deliver(build_view(*durable(stream), build_id));
+        list.erase(found);
+        if (list.empty())
+          build_waiters_.erase(waiting);
       },
       [this](log_atom, const std::string& tenant, const std::string& name,
              const std::string& build_id) -> caf::result<std::string> {

@@ -3,6 +3,7 @@
 #include <caf/all.hpp>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -34,6 +35,8 @@ typename Inspector::result_type inspect(Inspector& f, template_view& x) {
 ///   (delete_atom, tenant, name, build_id)     -> api::build_info
 ///   (wait_atom, tenant, name, build_id)       -> api::build_info, once the build
 ///                                                is no longer building
+///   (wait_atom, tenant, name, build_id, wait_ms) -> the same, or the build
+///                                                still building after wait_ms
 ///   (resolve_atom, tenant, ref)               -> (name, build_id)
 ///   (watch_atom, name)                        -> template_view, and later
 ///        (template_atom, name, template_view) whenever it changes
@@ -67,12 +70,22 @@ private:
   /// Answers the waiters of `build_id` in `stream` if it is no longer
   /// building (durably).
   void answer_waiters(const std::string& stream, const std::string& build_id);
+  /// A `wait_atom`: the build at once if it is settled, else a promise
+  /// kept in `build_waiters_`, answered as it is after `wait_ms` if set.
+  caf::result<api::build_info> wait_for(const std::string& tenant,
+                                        const std::string& name,
+                                        const std::string& build_id,
+                                        std::optional<std::uint64_t> wait_ms);
+
+  struct build_waiter {
+    std::uint64_t id;
+    caf::typed_response_promise<api::build_info> answer;
+  };
 
   std::map<std::string, std::set<caf::actor>> watchers_;
   /// Callers of `wait_atom`, by stream and build id.
-  std::map<std::pair<std::string, std::string>,
-           std::vector<caf::typed_response_promise<api::build_info>>>
-      build_waiters_;
+  std::map<std::pair<std::string, std::string>, std::vector<build_waiter>> build_waiters_;
+  std::uint64_t next_build_waiter_ = 1;
 };
 
 } // namespace hearth::actors

@@ -145,6 +145,38 @@ TEST_CASE_FIXTURE(runtime_fixture,
 }
 
 TEST_CASE_FIXTURE(runtime_fixture,
+                  "wait_build with a bound answers the build still building once the "
+                  "bound passes, and the finished build before it") {
+  options.call_timeout = 10s;
+  start();
+  auto started =
+      ok(rt->build_template(tenant, "team/review-api", http_spec(), {"stable"}).get());
+  auto brief = rt->wait_build(tenant, "team/review-api", started.build_id, 500ms);
+  auto long_enough = rt->wait_build(tenant, "team/review-api", started.build_id, 5000ms);
+  advance(499ms);
+  CHECK_FALSE(brief.ready());
+  advance(1ms);
+  CHECK(ok(brief.get()).status == "building");
+  CHECK_FALSE(long_enough.ready());
+  advance(options.sim.build_latency);
+  CHECK(ok(long_enough.get()).status == "ready");
+  // Its timer, still to come, answers nobody twice.
+  advance(5s);
+  CHECK(
+      ok(rt->wait_build(tenant, "team/review-api", started.build_id, 0ms).get()).status ==
+      "ready");
+
+  auto another = ok(rt->build_template(tenant, "team/other", http_spec("v2"), {}).get());
+  CHECK(ok(rt->wait_build(tenant, "team/other", another.build_id, 0ms).get()).status ==
+        "building");
+  auto too_long = fails(rt->wait_build(tenant, "team/other", another.build_id, 10s).get(),
+                        model::errc::invalid_argument);
+  CHECK(too_long.field == "max_wait");
+  fails(rt->wait_build(tenant, "team/other", "b_nothing", 1000ms).get(),
+        model::errc::not_found);
+}
+
+TEST_CASE_FIXTURE(runtime_fixture,
                   "a build interrupted by a restart fails with the reason, and the same "
                   "spec builds again") {
   temp_dir dir;

@@ -241,3 +241,127 @@ TEST_CASE_FIXTURE(runtime_fixture,
   CHECK(failed.state == "failed");
   CHECK(failed.reason == "the VM process died");
 }
+
+TEST_CASE_FIXTURE(runtime_fixture,
+                  "watch_pool answers at the pool's next change, with no polling") {
+  start();
+  build("team/review-api");
+  auto pool = create_pool("team/review-api:stable", "watched", 2, 2);
+  CHECK(pool.revision > 0);
+  // Its members warm: nothing changes until their restores end.
+  auto warming = info(pool.id);
+  REQUIRE(warming.status.warming == 2);
+  const auto created = warming.revision;
+  CHECK(created > pool.revision);
+
+  auto watch = rt->watch_pool(tenant, pool.id, created, 5000ms);
+  CHECK_FALSE(watch.ready());
+  advance(options.sim.restore_latency);
+  auto changed = ok(watch.get());
+  CHECK(changed.revision > created);
+  CHECK(changed.status.ready + changed.status.warming == 2);
+
+  // Followed from answer to answer, it reaches two ready members.
+  auto seen = changed;
+  while (seen.status.ready < 2) {
+    auto next = rt->watch_pool(tenant, pool.id, seen.revision, 5000ms);
+    advance(10ms);
+    seen = ok(next.get());
+  }
+  CHECK(seen.status.ready == 2);
+
+  // A revision already passed answers at once, with the pool as it is now.
+  auto at_once = ok(rt->watch_pool(tenant, pool.id, created, 5000ms).get());
+  CHECK(at_once.revision == seen.revision);
+  CHECK(at_once.status.ready == 2);
+}
+
+TEST_CASE_FIXTURE(runtime_fixture,
+                  "watch_pool answers the unchanged pool once its wait is over") {
+  start();
+  build("team/review-api");
+  auto pool = create_pool("team/review-api:stable", "quiet", 1, 1);
+  advance(1s);
+  auto full = info(pool.id);
+  REQUIRE(full.status.ready == 1);
+
+  auto watch = rt->watch_pool(tenant, pool.id, full.revision, 3000ms);
+  advance(2999ms); // ticks reconcile a full pool: nothing to record
+  CHECK_FALSE(watch.ready());
+  advance(1ms);
+  auto same = ok(watch.get());
+  CHECK(same.revision == full.revision);
+  CHECK(same.status.ready == 1);
+
+  // A checkout is a change.
+  auto later = rt->watch_pool(tenant, pool.id, full.revision, 3000ms);
+  ok(rt->create_sandbox(tenant, from_pool(pool.id, "require", 0)).get());
+  auto claimed = ok(later.get());
+  CHECK(claimed.revision > full.revision);
+  CHECK(claimed.status.ready == 0);
+}
+
+TEST_CASE_FIXTURE(runtime_fixture,
+                  "watch_pool answers every watcher when the pool ends") {
+  options.pools.destroy_budget_per_tick = 1; // the delete takes two ticks
+  start();
+  build("team/review-api");
+  auto pool = create_pool("team/review-api:stable", "doomed", 2, 2);
+  advance(1s);
+  const auto full = info(pool.id);
+  // One watcher wants the next change; the other a revision the pool will
+  // never reach, so only the pool's end answers it.
+  auto next = rt->watch_pool(tenant, pool.id, full.revision, 60'000ms);
+  auto to_the_end = rt->watch_pool(tenant, pool.id, full.revision + 1000, 60'000ms);
+  ok(rt->delete_pool(tenant, pool.id).get());
+  auto deleting = ok(next.get());
+  CHECK(deleting.deleting);
+  CHECK_FALSE(deleting.deleted);
+  for (int ticks = 0; ticks < 10 && !to_the_end.ready(); ++ticks)
+    advance(1s);
+  auto end = ok(to_the_end.get());
+  CHECK(end.deleted);
+  CHECK(end.status.ready == 0);
+  CHECK(end.revision > deleting.revision);
+  // The pool is gone: a further watch has nothing to wait on.
+  fails(rt->watch_pool(tenant, pool.id, end.revision, 1000ms).get(),
+        model::errc::not_found);
+}
+
+TEST_CASE_FIXTURE(runtime_fixture,
+                  "a pool's revision is its journal's: a restart keeps it") {
+  temp_dir dir;
+  options.data_dir = dir.str();
+  start();
+  build("team/review-api");
+  auto pool = create_pool("team/review-api:stable", "lasting", 2, 2);
+  advance(1s);
+  const auto before = info(pool.id);
+  REQUIRE(before.status.ready == 2);
+  stop();
+  start();
+  rt->run();
+  const auto after = info(pool.id);
+  CHECK(after.revision == before.revision);
+  CHECK(after.status.ready == 2);
+  // A watcher from before the restart carries on where it was.
+  auto watch = rt->watch_pool(tenant, pool.id, before.revision, 5000ms);
+  CHECK_FALSE(watch.ready());
+  ok(rt->create_sandbox(tenant, from_pool(pool.id, "require", 0)).get());
+  CHECK(ok(watch.get()).revision > before.revision);
+}
+
+TEST_CASE_FIXTURE(runtime_fixture, "watch_pool refuses what it cannot answer") {
+  options.call_timeout = 10s;
+  start();
+  build("team/review-api");
+  auto pool = create_pool("team/review-api:stable", "strict", 1, 1);
+  auto too_long = fails(rt->watch_pool(tenant, pool.id, pool.revision, 10s).get(),
+                        model::errc::invalid_argument);
+  CHECK(too_long.field == "max_wait");
+  CHECK(too_long.message.find("10000 ms") != std::string::npos);
+  fails(rt->watch_pool(tenant, pool.id, pool.revision, -1ms).get(),
+        model::errc::invalid_argument);
+  fails(rt->watch_pool(tenant, "twp_nowhere", 0, 1000ms).get(), model::errc::not_found);
+  fails(rt->watch_pool("another", pool.id, 0, 1000ms).get(), model::errc::not_found);
+}

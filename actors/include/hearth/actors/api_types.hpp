@@ -85,6 +85,10 @@ struct pool_info {
   bool deleted = false;
   std::string degraded_reason;
   pool_status status;
+  /// The pool's position in its journal stream: it grows with every
+  /// recorded change of the pool, also across restarts. `watch_pool` waits
+  /// for it to pass a value seen before.
+  std::uint64_t revision = 0;
 };
 
 /// `warm_pool_checkout`: present when create considered a pool.

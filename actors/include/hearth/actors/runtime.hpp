@@ -290,6 +290,11 @@ public:
   /// the call timeout"): wait again.
   pending<api::build_info> wait_build(const std::string& tenant, const std::string& name,
                                       const std::string& build_id);
+  /// `wait_build`, bounded: the build still `building` once `max_wait` has
+  /// passed. `max_wait` must be below `runtime_options::call_timeout`.
+  pending<api::build_info> wait_build(const std::string& tenant, const std::string& name,
+                                      const std::string& build_id,
+                                      std::chrono::milliseconds max_wait);
   pending<api::template_info> get_template(const std::string& tenant,
                                            const std::string& name);
   pending<std::vector<api::template_info>> list_templates(const std::string& tenant);
@@ -306,6 +311,14 @@ public:
   // -- warm pools -----------------------------------------------------------------
   pending<api::pool_info> create_pool(const std::string& tenant, api::pool_spec spec);
   pending<api::pool_info> get_pool(const std::string& tenant, const std::string& id);
+  /// The pool once its `revision` is past `after_revision` (at once if it
+  /// already is), or as it is once `max_wait` has passed with no change: a
+  /// caller follows a pool's changes by passing each answer's revision to
+  /// the next call, with no polling. A pool deleted meanwhile answers with
+  /// `deleted` set. `max_wait` must be below `runtime_options::call_timeout`.
+  pending<api::pool_info> watch_pool(const std::string& tenant, const std::string& id,
+                                     std::uint64_t after_revision,
+                                     std::chrono::milliseconds max_wait);
   pending<std::vector<api::pool_info>> list_pools(const std::string& tenant);
   pending<api::pool_info> update_pool(const std::string& tenant, const std::string& id,
                                       api::pool_patch patch);
