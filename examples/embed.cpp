@@ -5,7 +5,6 @@
 //   build/bin/example_embed --qemu DATA-DIR      real QEMU microVMs
 #include <chrono>
 #include <cstdio>
-#include <thread>
 
 #include "hearth/actors/runtime.hpp"
 
@@ -22,18 +21,6 @@ T must(hearth::model::result<T> r, const char* what) {
     std::exit(1);
   }
   return std::move(*r);
-}
-
-/// Polls until `done(value)` or the deadline.
-template <class Fetch, class Done>
-auto wait_until(Fetch fetch, Done done, std::chrono::seconds deadline) {
-  const auto until = std::chrono::steady_clock::now() + deadline;
-  auto value = fetch();
-  while (!done(value) && std::chrono::steady_clock::now() < until) {
-    std::this_thread::sleep_for(20ms);
-    value = fetch();
-  }
-  return value;
 }
 
 } // namespace
@@ -76,8 +63,12 @@ int main(int argc, char** argv) {
   pool_spec.min_ready = 2;
   pool_spec.max_ready = 4;
   auto pool = must(rt->create_pool(tenant, pool_spec).get(), "create pool");
-  pool = wait_until([&] { return must(rt->get_pool(tenant, pool.id).get(), "get pool"); },
-                    [](const auto& p) { return p.status.ready >= 2; }, 120s);
+  // The seed's pool.wait_until_ready(min_ready=2): answered at each change.
+  pool =
+      must(rt->wait_pool(
+               tenant, pool.id,
+               [](const hearth::api::pool_info& p) { return p.status.ready >= 2; }, 120s),
+           "wait for the pool");
   std::printf("pool %s: ready %u, warming %u\n", pool.id.c_str(), pool.status.ready,
               pool.status.warming);
 

@@ -556,6 +556,25 @@ pending<api::pool_info> runtime::watch_pool(const std::string& tenant,
                                      static_cast<std::uint64_t>(max_wait.count()));
 }
 
+model::result<api::pool_info>
+runtime::wait_pool(const std::string& tenant, const std::string& id,
+                   const std::function<bool(const api::pool_info&)>& done,
+                   std::chrono::milliseconds timeout) {
+  using std::chrono::steady_clock;
+  const auto until = steady_clock::now() + timeout;
+  // One watch may last at most half a call's timeout, which it must stay below.
+  const auto longest = impl_->options.call_timeout / 2;
+  auto pool = get_pool(tenant, id).get();
+  while (pool && !done(*pool)) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        until - steady_clock::now());
+    if (left.count() <= 0)
+      break;
+    pool = watch_pool(tenant, id, pool->revision, std::min(left, longest)).get();
+  }
+  return pool;
+}
+
 pending<std::vector<api::pool_info>> runtime::list_pools(const std::string& tenant) {
   return impl_->call<std::vector<api::pool_info>>(
       impl_->ctx->controller, list_atom::value, pools_atom::value, tenant);

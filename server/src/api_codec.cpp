@@ -307,7 +307,8 @@ json to_json(const api::pool_info& pool) {
            {"deleted", pool.deleted},
            {"degraded_reason",
             pool.degraded_reason.empty() ? json(nullptr) : json(pool.degraded_reason)},
-           {"status", to_json(pool.status)}};
+           {"status", to_json(pool.status)},
+           {"revision", pool.revision}};
   if (!pool.track_tag.empty())
     out["track_tag"] = pool.track_tag;
   return out;

@@ -244,7 +244,11 @@ int main(int argc, char** argv) {
   }
 
   auto changes = std::make_unique<journal_logger>(rt);
-  hearth::server::http_api api(rt);
+  // A long poll answers within half the request timeout, so the server's
+  // own timeout never cuts it.
+  hearth::server::api_options api_options;
+  api_options.max_wait = std::min(api_options.max_wait, config.http.request_timeout / 2);
+  hearth::server::http_api api(rt, api_options);
   auto server = hearth::server::http_server::start(
       config.http,
       [&api](hearth::server::http_request request, hearth::server::respond_fn respond) {

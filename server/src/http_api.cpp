@@ -3,9 +3,11 @@
 #include <array>
 #include <atomic>
 #include <cctype>
+#include <charconv>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "api_codec.hpp"
 #include "hearth/actors/runtime.hpp"
@@ -116,6 +118,17 @@ std::map<std::string, std::string> parse_query(const std::string& query) {
     start = end + 1;
   }
   return out;
+}
+
+/// A query parameter's value as a count: decimal digits only, no sign, no
+/// overflow.
+std::optional<std::uint64_t> parse_count(const std::string& text) {
+  std::uint64_t value = 0;
+  const auto* end = text.data() + text.size();
+  auto [at, ec] = std::from_chars(text.data(), end, value);
+  if (text.empty() || ec != std::errc() || at != end)
+    return std::nullopt;
+  return value;
 }
 
 /// Buckets of the latency histograms, in seconds.
@@ -291,6 +304,47 @@ public:
     });
   }
 
+  /// A GET's `wait_ms` (absent: none) and, where `revision_too`, its
+  /// `after_revision`, which it needs. Answers 400 itself.
+  bool parse_wait(call& c, std::optional<std::chrono::milliseconds>& wait,
+                  std::uint64_t* after_revision) const {
+    auto query = parse_query(c.request.query);
+    std::vector<field_error> errors;
+    if (query.count("wait_ms")) {
+      auto ms = parse_count(query["wait_ms"]);
+      const auto most = static_cast<std::uint64_t>(options_.max_wait.count());
+      if (!ms || *ms > most)
+        errors.push_back({"wait_ms", "wait_ms must be a whole number of milliseconds "
+                                     "from 0 to " +
+                                         std::to_string(most) + ", not \"" +
+                                         query["wait_ms"] + "\""});
+      else
+        wait = std::chrono::milliseconds(*ms);
+    }
+    if (after_revision != nullptr) {
+      if (query.count("after_revision")) {
+        auto revision = parse_count(query["after_revision"]);
+        if (!revision)
+          errors.push_back({"after_revision", "after_revision must be a revision the "
+                                              "pool answered with, not \"" +
+                                                  query["after_revision"] + "\""});
+        else
+          *after_revision = *revision;
+        if (!query.count("wait_ms"))
+          errors.push_back(
+              {"wait_ms", "after_revision needs wait_ms: how long to wait for a change"});
+      } else if (query.count("wait_ms")) {
+        errors.push_back({"after_revision",
+                          "wait_ms needs after_revision: the revision to wait past"});
+      }
+    }
+    if (!errors.empty()) {
+      c.respond(invalid_fields(errors));
+      return false;
+    }
+    return true;
+  }
+
   std::string template_name(const call& c) const {
     return c.params[0] + "/" + c.params[1];
   }
@@ -310,6 +364,12 @@ public:
            202);
   }
   void get_build(call& c) {
+    std::optional<std::chrono::milliseconds> wait;
+    if (!parse_wait(c, wait, nullptr))
+      return;
+    if (wait)
+      return answer(c,
+                    rt_.wait_build(c.who.tenant, template_name(c), c.params[2], *wait));
     answer(c, rt_.get_build(c.who.tenant, template_name(c), c.params[2]));
   }
   void delete_build(call& c) {
@@ -353,7 +413,15 @@ public:
     answer(c, rt_.create_pool(c.who.tenant, std::move(spec)), 201);
   }
   void list_pools(call& c) { answer(c, rt_.list_pools(c.who.tenant)); }
-  void get_pool(call& c) { answer(c, rt_.get_pool(c.who.tenant, c.params[0])); }
+  void get_pool(call& c) {
+    std::optional<std::chrono::milliseconds> wait;
+    std::uint64_t after = 0;
+    if (!parse_wait(c, wait, &after))
+      return;
+    if (wait)
+      return answer(c, rt_.watch_pool(c.who.tenant, c.params[0], after, *wait));
+    answer(c, rt_.get_pool(c.who.tenant, c.params[0]));
+  }
   void update_pool(call& c) {
     json body;
     if (!parse_body(c, body))

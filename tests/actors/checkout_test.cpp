@@ -452,3 +452,36 @@ TEST_CASE(
   CHECK(outcome.checkouts == 200);
   CHECK_MESSAGE(outcome.problems.empty(), outcome.summary());
 }
+
+TEST_CASE("wait_pool follows a pool until it holds what is asked, and gives up at the "
+          "timeout with the pool as it was (threads, not the test scheduler)") {
+  runtime_options options;
+  options.call_timeout = 2s;
+  options.sim.restore_latency = 5ms;
+  auto rt = fast_template_on_threads(options);
+  api::pool_spec spec;
+  spec.template_ref = "team/fast:stable";
+  spec.name = "followed";
+  spec.min_ready = 8;
+  spec.max_ready = 8;
+  auto created = ok(rt->create_pool(tenant, spec).get());
+  auto full = ok(rt->wait_pool(
+      tenant, created.id, [](const api::pool_info& p) { return p.status.ready == 8; },
+      30s));
+  CHECK(full.status.ready == 8);
+  CHECK(full.revision > created.revision);
+
+  // Never nine: the timeout ends the wait (past the call timeout, so it
+  // takes several watches), with the pool as it was.
+  const auto asked = std::chrono::steady_clock::now();
+  auto never = ok(rt->wait_pool(
+      tenant, created.id, [](const api::pool_info& p) { return p.status.ready == 9; },
+      2500ms));
+  CHECK(std::chrono::steady_clock::now() - asked >= 2500ms);
+  CHECK(never.status.ready == 8);
+  CHECK(never.revision == full.revision);
+
+  auto missing = rt->wait_pool(
+      tenant, "twp_nowhere", [](const api::pool_info&) { return true; }, 1s);
+  fails(std::move(missing), model::errc::not_found);
+}

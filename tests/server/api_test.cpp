@@ -1,8 +1,10 @@
 // The HTTP API end to end: a real hearthd on loopback. Built twice: with
 // simulated VMs (server_test) and with real QEMU microVMs (server_vm_test,
 // labelled vm).
+#include <chrono>
 #include <doctest/doctest.h>
 #include <set>
+#include <thread>
 
 #include "hearth/server/http_api.hpp"
 #include "server/daemon.hpp"
@@ -45,10 +47,7 @@ struct api_fixture {
     CHECK(started.json["status"] == "building");
     const std::string id = started.json["build_id"];
     CHECK(started.json["canonical_ref"] == name + "@" + id);
-    REQUIRE(eventually([&] {
-      return call("GET", "/v1/templates/" + name + "/builds/" + id).json["status"] ==
-             "ready";
-    }));
+    REQUIRE(build_outcome(daemon.port, key, name, id) == "ready");
     return id;
   }
 
@@ -64,6 +63,12 @@ struct api_fixture {
 
   bool ready(const std::string& pool, int count) const {
     return ready_members(daemon.port, key, pool) == count;
+  }
+
+  /// Whether `pool` comes to hold `count` ready members, followed change by
+  /// change.
+  bool reaches(const std::string& pool, int count) const {
+    return ready_count_reaches(daemon.port, key, pool, count);
   }
 };
 
@@ -103,7 +108,7 @@ TEST_CASE(
   auto pool = f.create_pool("review-api-small", 2, 4);
   CHECK(pool["id"] == "twp_review_api_small");
   CHECK(pool["build_id"] == f.build_id);
-  REQUIRE(eventually([&] { return f.ready("twp_review_api_small", 2); }));
+  REQUIRE(f.reaches("twp_review_api_small", 2));
 
   auto list = f.call("GET", "/v1/template-warm-pools");
   REQUIRE(list.status == 200);
@@ -121,7 +126,7 @@ TEST_CASE(
                         json{{"min_ready", 3}});
   REQUIRE(updated.status == 200);
   CHECK(updated.json["min_ready"] == 3);
-  REQUIRE(eventually([&] { return f.ready("twp_review_api_small", 3); }));
+  REQUIRE(f.reaches("twp_review_api_small", 3));
 
   CHECK(f.call("POST", "/v1/template-warm-pools/twp_review_api_small/disable")
             .json["enabled"] == false);
@@ -131,7 +136,7 @@ TEST_CASE(
         200);
   auto drained = f.call("POST", "/v1/template-warm-pools/twp_review_api_small/drain");
   CHECK(drained.json["draining"] == true);
-  REQUIRE(eventually([&] { return f.ready("twp_review_api_small", 0); }));
+  REQUIRE(f.reaches("twp_review_api_small", 0));
   auto deleted = f.call("DELETE", "/v1/template-warm-pools/twp_review_api_small");
   CHECK(deleted.status == 202);
   CHECK(deleted.json["deleting"] == true);
@@ -142,7 +147,7 @@ TEST_CASE(
     "touches the pool, and the checkout is reported as the seed describes") {
   api_fixture f;
   f.create_pool("web", 1, 1);
-  REQUIRE(eventually([&] { return f.ready("twp_web", 1); }));
+  REQUIRE(f.reaches("twp_web", 1));
 
   auto hit = f.call("POST", "/v1/sandboxes",
                     json{{"warm_pool", "twp_web"}, {"warm_pool_mode", "prefer"}});
@@ -169,7 +174,7 @@ TEST_CASE(
   CHECK(cold.json["warm_pool_checkout"]["source"] == "cold");
   CHECK(cold.json["warm_pool_checkout"]["hit"] == false);
 
-  REQUIRE(eventually([&] { return f.ready("twp_web", 1); }));
+  REQUIRE(f.reaches("twp_web", 1));
   auto bypass = f.call("POST", "/v1/sandboxes",
                        json{{"warm_pool", "twp_web"}, {"warm_pool_mode", "bypass"}});
   REQUIRE(bypass.status == 201);
@@ -193,12 +198,10 @@ TEST_CASE(
 TEST_CASE("invalid requests are refused with the field at fault, and nothing is stored") {
   api_fixture f;
   f.create_pool("web", 0, 1);
-  // The host records the new build's artifact after the build reports ready:
-  // that event must be in before the count that nothing may change.
-  REQUIRE(eventually([&] {
-    const auto host = f.call("GET", "/v1/hosts").json[0];
-    return host["artifacts"].value(f.build_id, "") == "ready";
-  }));
+  // A build reads ready once its host has recorded the artifact: nothing is
+  // left to change the journal before the count that nothing may change.
+  REQUIRE(f.call("GET", "/v1/hosts").json[0]["artifacts"].value(f.build_id, "") ==
+          "ready");
   const auto events_before =
       call_api(f.daemon.port, f.daemon.key("admin.key"), "GET", "/v1/events?limit=1000")
           .json["events"]
@@ -268,6 +271,22 @@ TEST_CASE("invalid requests are refused with the field at fault, and nothing is 
        "build_id"},
       {"PUT", "/v1/templates/acme/web/tags/stable", R"({"build_id":"b0000000000000000"})",
        404, "not_found", ""},
+      {"GET", "/v1/template-warm-pools/twp_web?wait_ms=soon&after_revision=1", "", 400,
+       "invalid_argument", "wait_ms"},
+      {"GET", "/v1/template-warm-pools/twp_web?wait_ms=10001&after_revision=1", "", 400,
+       "invalid_argument", "wait_ms"},
+      {"GET", "/v1/template-warm-pools/twp_web?wait_ms=100", "", 400, "invalid_argument",
+       "after_revision"},
+      {"GET", "/v1/template-warm-pools/twp_web?after_revision=1", "", 400,
+       "invalid_argument", "wait_ms"},
+      {"GET", "/v1/template-warm-pools/twp_web?wait_ms=100&after_revision=-1", "", 400,
+       "invalid_argument", "after_revision"},
+      {"GET", "/v1/template-warm-pools/twp_nothing?wait_ms=100&after_revision=1", "", 404,
+       "not_found", ""},
+      {"GET", "/v1/templates/acme/web/builds/b0000000000000000?wait_ms=100", "", 404,
+       "not_found", ""},
+      {"GET", "/v1/templates/acme/web/builds/b0000000000000000?wait_ms=1e3", "", 400,
+       "invalid_argument", "wait_ms"},
       {"GET", "/v1/sandboxes/sbx_nothing", "", 404, "not_found", ""},
       {"PUT", "/v1/sandboxes", "", 405, "method_not_allowed", ""},
   };
@@ -312,10 +331,51 @@ TEST_CASE("invalid requests are refused with the field at fault, and nothing is 
   CHECK(events_after == events_before);
 }
 
+TEST_CASE("a pool and a build are long-polled: the answer comes with the change, or "
+          "as it is once wait_ms has passed") {
+  api_fixture f;
+  // A ready build answers at once.
+  auto built =
+      f.call("GET", "/v1/templates/acme/web/builds/" + f.build_id + "?wait_ms=10000");
+  REQUIRE(built.status == 200);
+  CHECK(built.json["status"] == "ready");
+
+  f.create_pool("web", 1, 1);
+  REQUIRE(f.reaches("twp_web", 1));
+  const auto full = f.call("GET", "/v1/template-warm-pools/twp_web").json;
+  const auto revision = full["revision"].get<std::uint64_t>();
+  CHECK(revision > 0);
+  const std::string watch =
+      "/v1/template-warm-pools/twp_web?after_revision=" + std::to_string(revision);
+
+  // A full pool nobody uses does not change: the pool as it is, after the wait.
+  const auto asked = std::chrono::steady_clock::now();
+  auto quiet = f.call("GET", watch + "&wait_ms=300");
+  const auto waited = std::chrono::steady_clock::now() - asked;
+  REQUIRE(quiet.status == 200);
+  CHECK(quiet.json["revision"] == revision);
+  CHECK(quiet.json["status"]["ready"] == 1);
+  CHECK(waited >= std::chrono::milliseconds(300));
+
+  // A checkout is a change: the watch answers with it.
+  api_reply changed;
+  std::thread watcher([&] { changed = f.call("GET", watch + "&wait_ms=10000"); });
+  auto sandbox = f.call("POST", "/v1/sandboxes",
+                        json{{"warm_pool", "twp_web"}, {"warm_pool_mode", "require"}});
+  watcher.join();
+  REQUIRE(sandbox.status == 201);
+  REQUIRE(changed.status == 200);
+  CHECK(changed.json["revision"].get<std::uint64_t>() > revision);
+  // An old revision answers at once, with the pool as it is now.
+  auto now = f.call("GET", watch + "&wait_ms=10000");
+  CHECK(now.json["revision"].get<std::uint64_t>() >=
+        changed.json["revision"].get<std::uint64_t>());
+}
+
 TEST_CASE("a tenant never sees, changes or claims another tenant's objects") {
   api_fixture f;
   f.create_pool("web", 1, 1);
-  REQUIRE(eventually([&] { return f.ready("twp_web", 1); }));
+  REQUIRE(f.reaches("twp_web", 1));
   const auto admin = f.daemon.key("admin.key");
   auto tenant =
       call_api(f.daemon.port, admin, "POST", "/v1/tenants",
@@ -411,7 +471,7 @@ TEST_CASE(
     "/v1/events pages through the journal") {
   api_fixture f;
   f.create_pool("web", 1, 1);
-  REQUIRE(eventually([&] { return f.ready("twp_web", 1); }));
+  REQUIRE(f.reaches("twp_web", 1));
   REQUIRE(f.call("POST", "/v1/sandboxes", json{{"warm_pool", "twp_web"}}).status == 201);
   auto metrics = http_request(f.daemon.port, "GET", "/metrics");
   REQUIRE(metrics.status == 200);

@@ -81,11 +81,7 @@ TEST_CASE("hearthd killed with SIGKILL during a burst of creates loses no acknow
                             json{{"spec", {{"base", "busybox"}, {"start_cmd", "httpd"}}},
                                  {"tags", {"stable"}}});
       REQUIRE(build.status == 202);
-      REQUIRE(eventually([&] {
-        return call_api(port, key, "GET", "/v1/templates/acme/web")
-            .json["tags"]
-            .contains("stable");
-      }));
+      REQUIRE(build_outcome(port, key, "acme/web", build.json["build_id"]) == "ready");
       REQUIRE(call_api(port, key, "POST", "/v1/template-warm-pools",
                        json{{"template", "acme/web:stable"},
                             {"name", "web"},
@@ -93,8 +89,7 @@ TEST_CASE("hearthd killed with SIGKILL during a burst of creates loses no acknow
                             {"max_ready", 8}})
                   .status == 201);
     }
-    const bool filled =
-        eventually([&] { return ready_members(port, key, "twp_web") == 8; });
+    const bool filled = ready_count_reaches(port, key, "twp_web", 8);
     if (!filled)
       MESSAGE("hearthd's log ends:\n" << tail(daemon->log()));
     REQUIRE(filled);
@@ -146,8 +141,7 @@ TEST_CASE("hearthd killed with SIGKILL during a burst of creates loses no acknow
       CHECK(owner.emplace(vm, sandbox["id"].get<std::string>()).second);
     }
     // The pool fills again.
-    const bool refilled =
-        eventually([&] { return ready_members(port, key, "twp_web") == 8; });
+    const bool refilled = ready_count_reaches(port, key, "twp_web", 8);
     if (!refilled)
       MESSAGE("hearthd's log ends:\n" << tail(daemon->log()));
     CHECK(refilled);

@@ -3,7 +3,9 @@
 // hearthd as an operator runs it, for tests: a child process on a loopback
 // port, its log in a file, and a JSON client of its API.
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
@@ -241,6 +243,70 @@ inline long ready_members(std::uint16_t port, const std::string& key,
   if (status.status != 200 || !status.json.is_object() || !status.json.contains("ready"))
     return -1;
   return status.json["ready"].get<long>();
+}
+
+/// Follows `pool` from change to change (long polls: `wait_ms` with the
+/// last answer's `after_revision`) until `done(pool)` holds, or `deadline`
+/// passes; false also when hearthd answers anything but the pool.
+template <class Done>
+bool pool_reaches(std::uint16_t port, const std::string& key, const std::string& pool,
+                  Done done,
+                  std::chrono::milliseconds deadline = std::chrono::seconds(60)) {
+  using std::chrono::steady_clock;
+  const auto until = steady_clock::now() + deadline;
+  auto reply = call_api(port, key, "GET", "/v1/template-warm-pools/" + pool);
+  for (;;) {
+    if (reply.status != 200 || !reply.json.contains("revision"))
+      return false;
+    if (done(reply.json))
+      return true;
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        until - steady_clock::now());
+    if (left.count() <= 0)
+      return false;
+    const auto wait = std::min<long long>(left.count(), 10'000);
+    reply = call_api(port, key, "GET",
+                     "/v1/template-warm-pools/" + pool +
+                         "?wait_ms=" + std::to_string(wait) + "&after_revision=" +
+                         std::to_string(reply.json["revision"].get<std::uint64_t>()));
+  }
+}
+
+/// `pool_reaches` exactly `count` ready members.
+inline bool
+ready_count_reaches(std::uint16_t port, const std::string& key, const std::string& pool,
+                    long count,
+                    std::chrono::milliseconds deadline = std::chrono::seconds(60)) {
+  return pool_reaches(
+      port, key, pool,
+      [count](const nlohmann::json& p) {
+        return p["status"]["ready"].get<long>() == count;
+      },
+      deadline);
+}
+
+/// The status a build ends in (`ready`, `failed`), waiting for it through
+/// long polls; `building` if `deadline` passes first, empty when hearthd
+/// answers anything but the build.
+inline std::string
+build_outcome(std::uint16_t port, const std::string& key, const std::string& name,
+              const std::string& build_id,
+              std::chrono::milliseconds deadline = std::chrono::seconds(120)) {
+  using std::chrono::steady_clock;
+  const auto until = steady_clock::now() + deadline;
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        until - steady_clock::now());
+    const auto wait = std::max<long long>(0, std::min<long long>(left.count(), 10'000));
+    auto reply = call_api(port, key, "GET",
+                          "/v1/templates/" + name + "/builds/" + build_id +
+                              "?wait_ms=" + std::to_string(wait));
+    if (reply.status != 200 || !reply.json.contains("status"))
+      return "";
+    const std::string status = reply.json["status"];
+    if (status != "building" || wait == 0)
+      return status;
+  }
 }
 
 /// The last `lines` lines of `text`, for a failure's message.

@@ -138,11 +138,7 @@ TEST_CASE("SIGTERM lets a request in flight finish before hearthd exits") {
   auto build = call_api(daemon.port, key, "POST", "/v1/templates/acme/web/builds",
                         std::string(R"({"spec":{"base":"busybox"},"tags":["stable"]})"));
   REQUIRE(build.status == 202);
-  REQUIRE(eventually([&] {
-    return call_api(daemon.port, key, "GET", "/v1/templates/acme/web")
-        .json["tags"]
-        .contains("stable");
-  }));
+  REQUIRE(build_outcome(daemon.port, key, "acme/web", build.json["build_id"]) == "ready");
   REQUIRE(call_api(daemon.port, key, "POST", "/v1/template-warm-pools",
                    std::string(
                        R"({"template":"acme/web:stable","name":"empty","max_ready":1})"))

@@ -66,13 +66,8 @@ api::build_info build_and_wait(runtime& rt, const std::string& name,
 api::pool_info pool_when(runtime& rt, const std::string& id,
                          std::function<bool(const api::pool_info&)> done,
                          std::chrono::milliseconds timeout = 90s) {
-  api::pool_info pool;
-  const bool reached = eventually(
-      [&] {
-        pool = must(rt.get_pool(tenant, id).get());
-        return done(pool);
-      },
-      timeout);
+  const auto pool = must(rt.wait_pool(tenant, id, done, timeout));
+  const bool reached = done(pool);
   INFO("pool " << id << ": ready " << pool.status.ready << ", warming "
                << pool.status.warming << ", failed " << pool.status.failed
                << ", degraded '" << pool.degraded_reason << "'");

@@ -93,9 +93,10 @@ TEST_CASE(
   pool_spec.max_ready = 2;
   pool_spec.memory_mb = 256;
   auto pool = must(rt.create_pool("default", pool_spec).get());
-  REQUIRE(eventually(
-      [&] { return must(rt.get_pool("default", pool.id).get()).status.ready >= 1; },
+  const auto filled = must(rt.wait_pool(
+      "default", pool.id, [](const api::pool_info& p) { return p.status.ready >= 1; },
       120s));
+  REQUIRE(filled.status.ready >= 1);
 
   api::sandbox_request request;
   request.template_ref = "team/review-api:stable";

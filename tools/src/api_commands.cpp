@@ -1,12 +1,12 @@
 #include "api_commands.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <optional>
 #include <sstream>
-#include <thread>
 #include <tuple>
 #include <unistd.h>
 
@@ -230,13 +230,26 @@ void add_pool_flags(CLI::App& cmd, pool_flags& f) {
   cmd.add_option("--track-tag", f.track_tag, "the tag a track_tag pool follows");
 }
 
+/// How long one long poll of `wait` may last: a second on a TTY, whose
+/// progress line counts seconds, else five; never past the deadline.
+std::string wait_ms_for(bool tty, std::chrono::steady_clock::time_point started,
+                        double timeout_s) {
+  const double left_ms =
+      timeout_s * 1000 - std::chrono::duration<double, std::milli>(
+                             std::chrono::steady_clock::now() - started)
+                             .count();
+  const double most = tty ? 1000 : 5000;
+  return std::to_string(static_cast<long>(std::clamp(left_ms + 1, 0.0, most)));
+}
+
 int run_wait(const global_options& g, const std::string& id, std::uint32_t min_ready,
              double timeout_s) {
   auto client = make_client(g);
   const bool tty = isatty(STDERR_FILENO) != 0;
   const auto started = std::chrono::steady_clock::now();
+  const std::string path = "/v1/template-warm-pools/" + id;
+  auto reply = client.call("GET", path);
   for (;;) {
-    auto reply = client.call("GET", "/v1/template-warm-pools/" + id);
     if (!reply.ok())
       return report_failure(reply);
     const auto& s = reply.json["status"];
@@ -262,7 +275,9 @@ int run_wait(const global_options& g, const std::string& id, std::uint32_t min_r
       std::cerr << "\r" << id << ": ready " << ready << "/" << min_ready << ", warming "
                 << s.value("warming", 0) << ", failed " << s.value("failed", 0) << " ("
                 << static_cast<int>(waited.count()) << " s)" << std::flush;
-    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    // Answered at the pool's next change, or as it is after the wait.
+    reply = client.call("GET", path + "?wait_ms=" + wait_ms_for(tty, started, timeout_s) +
+                                   "&after_revision=" + text(reply.json["revision"]));
   }
 }
 
@@ -451,8 +466,9 @@ int run_build(const global_options& g, const build_options& o) {
     if (tty)
       std::cerr << "\rbuilding " << text(reply.json["canonical_ref"]) << " ... "
                 << static_cast<int>(waited.count()) << " s" << std::flush;
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
-    reply = client.call("GET", build_path);
+    // Answered once the build ends, or as it is after the wait.
+    reply = client.call("GET", build_path +
+                                   "?wait_ms=" + wait_ms_for(tty, started, o.timeout_s));
     if (!reply.ok())
       return report_failure(reply);
   }

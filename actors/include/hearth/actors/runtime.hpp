@@ -319,6 +319,17 @@ public:
   pending<api::pool_info> watch_pool(const std::string& tenant, const std::string& id,
                                      std::uint64_t after_revision,
                                      std::chrono::milliseconds max_wait);
+  /// Blocks until `done(pool)` holds, following the pool with `watch_pool`
+  /// (no polling), or until `timeout` passes: the last pool seen (test
+  /// `done` on it to know which), or the error of a call that failed (the
+  /// pool was deleted, the runtime is closing). The seed's
+  /// `pool.wait_until_ready(min_ready=2)` is
+  /// `wait_pool(t, id, [](auto& p) { return p.status.ready >= 2; }, 120s)`.
+  /// Production mode only: in the deterministic mode time moves by `advance`.
+  model::result<api::pool_info>
+  wait_pool(const std::string& tenant, const std::string& id,
+            const std::function<bool(const api::pool_info&)>& done,
+            std::chrono::milliseconds timeout);
   pending<std::vector<api::pool_info>> list_pools(const std::string& tenant);
   pending<api::pool_info> update_pool(const std::string& tenant, const std::string& id,
                                       api::pool_patch patch);

@@ -21,6 +21,10 @@ struct api_options {
   /// Largest page `GET /v1/events` answers.
   // Default: 1000
   std::size_t max_events_page = 1000;
+  /// Longest `wait_ms` a GET of a pool or a build may ask for. It must stay
+  /// below the server's request timeout and the runtime's call timeout.
+  // Default: 10 s
+  std::chrono::milliseconds max_wait{10'000};
 };
 
 /// Who may call a route.
