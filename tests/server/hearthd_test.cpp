@@ -76,7 +76,8 @@ TEST_CASE("hearthd reads a TOML settings file, and names the line of a bad setti
     config << "listen = \"127.0.0.1:" << port << "\"\n"
            << "driver = \"simulated\"\n"
            << "destroyed_sandboxes_kept = 500\n"
-           << "[host]\nvcpus = 8\nmemory_mb = 4096\n";
+           << "[host]\nvcpus = 8\nmemory_mb = 4096\n"
+           << "[http]\nrequest_timeout_ms = 4000\n";
   }
   {
     daemon_process daemon(dir.str("data"), dir.str("hearthd.log"),
@@ -86,6 +87,14 @@ TEST_CASE("hearthd reads a TOML settings file, and names the line of a bad setti
     REQUIRE(hosts.status == 200);
     CHECK(hosts.json[0]["vcpus"] == 8);
     CHECK(hosts.json[0]["memory_mb"] == 4096);
+    // A long poll must end within half the request timeout.
+    auto too_long =
+        call_api(daemon.port, daemon.key(), "GET",
+                 "/v1/templates/acme/web/builds/b0000000000000000?wait_ms=2001");
+    CHECK(too_long.status == 400);
+    CHECK(too_long.json["error"]["field"] == "wait_ms");
+    CHECK(too_long.json["error"]["message"].get<std::string>().find("from 0 to 2000") !=
+          std::string::npos);
   }
   {
     std::ofstream config(dir.str("bad.toml"));
