@@ -23,8 +23,9 @@ void report_snapshot_failure(const store::snapshot& snap, const store::error& e)
 
 class inline_port final : public journal_port {
 public:
-  explicit inline_port(store::storage& storage)
-      : storage_(storage) {}
+  inline_port(store::storage& storage, std::function<void()> after_write)
+      : storage_(storage)
+      , after_write_(std::move(after_write)) {}
 
   void append(store::append_request request, append_done done,
               std::chrono::microseconds) override {
@@ -34,6 +35,8 @@ public:
     for (const auto& other : request.together)
       stats_.events += other.events.size();
     done(storage_.events().append(std::move(request)));
+    if (after_write_)
+      after_write_();
   }
 
   store::group_commit_stats stats() const override { return stats_; }
@@ -49,14 +52,15 @@ public:
 
 private:
   store::storage& storage_;
+  std::function<void()> after_write_;
   store::group_commit_stats stats_; // one thread: the test scheduler's
 };
 
 class group_commit_port final : public journal_port {
 public:
-  explicit group_commit_port(store::storage& storage)
+  group_commit_port(store::storage& storage, std::function<void()> after_write)
       : storage_(storage)
-      , committer_(storage.events()) {
+      , committer_(storage.events(), options_with(std::move(after_write))) {
     snapshot_thread_ = std::thread([this] { save_snapshots(); });
     pthread_setname_np(snapshot_thread_.native_handle(), "hearth.snap");
   }
@@ -90,6 +94,12 @@ public:
   store::storage& storage() override { return storage_; }
 
 private:
+  static store::group_commit_options options_with(std::function<void()> after_write) {
+    store::group_commit_options options;
+    options.after_write = std::move(after_write);
+    return options;
+  }
+
   void save_snapshots() {
     for (;;) {
       store::snapshot snap;
@@ -117,12 +127,14 @@ private:
 
 } // namespace
 
-std::unique_ptr<journal_port> make_inline_port(store::storage& storage) {
-  return std::make_unique<inline_port>(storage);
+std::unique_ptr<journal_port> make_inline_port(store::storage& storage,
+                                               std::function<void()> after_write) {
+  return std::make_unique<inline_port>(storage, std::move(after_write));
 }
 
-std::unique_ptr<journal_port> make_group_commit_port(store::storage& storage) {
-  return std::make_unique<group_commit_port>(storage);
+std::unique_ptr<journal_port> make_group_commit_port(store::storage& storage,
+                                                     std::function<void()> after_write) {
+  return std::make_unique<group_commit_port>(storage, std::move(after_write));
 }
 
 } // namespace hearth::actors

@@ -38,10 +38,14 @@ public:
 };
 
 /// Appends synchronously on the caller's thread: for the deterministic test
-/// scheduler, where everything runs on one thread anyway.
-std::unique_ptr<journal_port> make_inline_port(store::storage& storage);
+/// scheduler, where everything runs on one thread anyway. `after_write`
+/// (if set) runs after each append.
+std::unique_ptr<journal_port> make_inline_port(store::storage& storage,
+                                               std::function<void()> after_write = {});
 
-/// Group commit on a dedicated thread; snapshots on another.
-std::unique_ptr<journal_port> make_group_commit_port(store::storage& storage);
+/// Group commit on a dedicated thread; snapshots on another. `after_write`
+/// (if set) runs on the commit thread after each durable write.
+std::unique_ptr<journal_port>
+make_group_commit_port(store::storage& storage, std::function<void()> after_write = {});
 
 } // namespace hearth::actors

@@ -58,6 +58,7 @@ using tag_atom = caf::atom_constant<caf::atom("tag")>;
 using watch_atom = caf::atom_constant<caf::atom("watch")>;
 using wait_atom = caf::atom_constant<caf::atom("wait")>;
 using unwatch_atom = caf::atom_constant<caf::atom("unwatch")>;
+using written_atom = caf::atom_constant<caf::atom("written")>;
 using template_atom = caf::atom_constant<caf::atom("template")>;
 using running_atom = caf::atom_constant<caf::atom("running")>;
 using adopt_atom = caf::atom_constant<caf::atom("adopt")>;

@@ -14,6 +14,7 @@
 
 #include "capacity_actor.hpp"
 #include "controller_actor.hpp"
+#include "feed_actor.hpp"
 #include "hearth/model/world_state.hpp"
 #include "journal_port.hpp"
 #include "messages.hpp"
@@ -182,6 +183,8 @@ public:
   std::shared_ptr<vmm::sim_world> world;
   std::map<std::string, std::shared_ptr<vmm::qemu_host>> qemu_hosts;
   std::vector<caf::actor> services;
+  /// Waiters on the journal as a whole (`wait_events`).
+  caf::actor feed;
   /// Send the calls' requests, round robin.
   std::vector<caf::actor> gateways;
   std::atomic<std::size_t> next_gateway{0};
@@ -289,6 +292,7 @@ public:
     closing = true;
     for (const auto& service : services)
       caf::anon_send_exit(service, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(feed, caf::exit_reason::user_shutdown);
     // No caller is left waiting: the gateways fail what is unanswered.
     for (const auto& gateway : gateways)
       caf::anon_send(gateway, close_atom::value);
@@ -300,6 +304,7 @@ public:
     // The context holds the services' handles and every actor holds the
     // context: break that cycle so the actors are freed.
     services.clear();
+    feed = caf::actor{};
     gateways.clear();
     ctx->capacity = caf::actor{};
     ctx->templates = caf::actor{};
@@ -384,8 +389,12 @@ model::result<std::unique_ptr<runtime>> runtime::open(runtime_options options) {
   for (std::size_t i = 0; i < std::max<std::size_t>(1, options.scheduler_threads); ++i)
     self->gateways.push_back(self->system->spawn(gateway, i));
 
-  self->port = options.deterministic ? make_inline_port(*self->storage)
-                                     : make_group_commit_port(*self->storage);
+  auto signal = std::make_shared<feed_signal>();
+  auto written = [signal] { signal->written(); };
+  self->port = options.deterministic ? make_inline_port(*self->storage, written)
+                                     : make_group_commit_port(*self->storage, written);
+  signal->feed = self->system->spawn(feed_actor, signal, &self->storage->events());
+  self->feed = signal->feed;
   self->world =
       options.sim_world ? options.sim_world : std::make_shared<vmm::sim_world>();
 
@@ -796,6 +805,14 @@ pending<bool> runtime::revoke_api_key(const std::string& tenant,
         state->set(std::move(revoked));
       });
   return answer;
+}
+
+pending<bool> runtime::wait_events(std::uint64_t from_position,
+                                   std::chrono::milliseconds max_wait) {
+  if (auto refused = impl_->refuse_wait<bool>(max_wait))
+    return std::move(*refused);
+  return impl_->call<bool>(impl_->feed, wait_atom::value, from_position,
+                           static_cast<std::uint64_t>(max_wait.count()));
 }
 
 model::result<std::vector<events::envelope>>

@@ -131,7 +131,11 @@ private:
         from_ = page->back().position + 1;
         continue;
       }
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      // Woken by the next write, so its line is logged at once; the bound
+      // lets a stop be seen within 200 ms.
+      const auto grown = rt_.wait_events(from_, std::chrono::milliseconds(200)).get();
+      if (!grown) // the runtime refuses calls (it is stopping): do not spin
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
   }
 

@@ -547,16 +547,40 @@ public:
                                       "limit must be between 1 and " +
                                           std::to_string(options_.max_events_page),
                                       "limit"));
+    std::optional<std::chrono::milliseconds> wait;
+    if (!parse_wait(c, wait, nullptr))
+      return;
+    const std::string stream = query["stream"];
+    if (wait && !stream.empty())
+      return c.respond(error_response(
+          400, "invalid_argument", "wait_ms follows the whole journal: leave out stream",
+          "wait_ms"));
+    from = std::max<std::uint64_t>(from, 1);
     // A bounded read of the local RocksDB: microseconds, like parsing.
-    auto page = rt_.read_events(query["stream"], std::max<std::uint64_t>(from, 1), limit);
+    auto page = rt_.read_events(stream, from, limit);
+    if (!page || !page->empty() || !wait)
+      return c.respond(events_page(page, stream, limit));
+    // Nothing there yet: answer once the journal grows, or after the wait.
+    rt_.wait_events(from, *wait)
+        .then([self = shared_from_this(), from, limit,
+               respond = std::move(c.respond)](model::result<bool> grown) {
+          if (!grown)
+            return respond(error_response(grown.error()));
+          respond(self->events_page(self->rt_.read_events("", from, limit), "", limit));
+        });
+  }
+
+  static http_response
+  events_page(const model::result<std::vector<events::envelope>>& page,
+              const std::string& stream, std::size_t limit) {
     if (!page)
-      return c.respond(error_response(page.error()));
+      return error_response(page.error());
     json out{{"events", to_json(*page)}};
     if (page->size() == limit) {
       const auto& last = page->back();
-      out["next"] = (query["stream"].empty() ? last.position : last.sequence) + 1;
+      out["next"] = (stream.empty() ? last.position : last.sequence) + 1;
     }
-    c.respond(json_response(200, out));
+    return json_response(200, out);
   }
 
   // -- open routes ----------------------------------------------------------------

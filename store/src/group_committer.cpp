@@ -99,6 +99,8 @@ void group_committer::run() {
     }
     for (std::size_t i = 0; i < taken.size(); ++i)
       taken[i].done(std::move(results[i]));
+    if (options_.after_write)
+      options_.after_write();
   }
 }
 

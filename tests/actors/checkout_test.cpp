@@ -485,3 +485,25 @@ TEST_CASE("wait_pool follows a pool until it holds what is asked, and gives up a
       tenant, "twp_nowhere", [](const api::pool_info&) { return true; }, 1s);
   fails(std::move(missing), model::errc::not_found);
 }
+
+TEST_CASE("wait_events wakes a follower of the journal at the next durable write "
+          "(threads, not the test scheduler)") {
+  auto rt = fast_template_on_threads();
+  std::uint64_t last = 0;
+  for (auto page = ok(rt->read_events("", 1, 1000)); !page.empty();
+       page = ok(rt->read_events("", last + 1, 1000)))
+    last = page.back().position;
+  // Several followers at once, one of them for a position nobody writes.
+  auto first = rt->wait_events(last + 1, 10s);
+  auto second = rt->wait_events(last + 1, 10s);
+  auto far = rt->wait_events(last + 1'000'000, 300ms);
+  api::pool_spec spec;
+  spec.template_ref = "team/fast:stable";
+  spec.name = "followed";
+  spec.max_ready = 1;
+  ok(rt->create_pool(tenant, spec).get());
+  CHECK(ok(first.get()));
+  CHECK(ok(second.get()));
+  CHECK_FALSE(ok(far.get()));
+  CHECK(ok(rt->read_events("", last + 1, 1)).size() == 1);
+}

@@ -472,3 +472,37 @@ TEST_CASE_FIXTURE(runtime_fixture,
   // The record is written now: a second restart finds the sandbox's stream.
   CHECK_FALSE(ok(rt->read_events("sandbox/" + sandbox, 1, 10)).empty());
 }
+
+TEST_CASE_FIXTURE(runtime_fixture,
+                  "wait_events answers once the journal grows past a position, or false "
+                  "once its wait has passed") {
+  start();
+  build("team/review-api");
+  std::uint64_t last = 0;
+  for (auto page = ok(rt->read_events("", 1, 1000)); !page.empty();
+       page = ok(rt->read_events("", last + 1, 1000)))
+    last = page.back().position;
+  REQUIRE(last > 0);
+  CHECK(ok(rt->wait_events(last, 0ms).get()));           // there already
+  CHECK_FALSE(ok(rt->wait_events(last + 1, 0ms).get())); // not yet, and no wait
+
+  auto next = rt->wait_events(last + 1, 5000ms);
+  advance(1s);
+  CHECK_FALSE(next.ready());
+  create_pool("team/review-api:stable", "fresh", 1, 1);
+  REQUIRE(next.ready());
+  CHECK(ok(next.get()));
+  auto written = ok(rt->read_events("", last + 1, 1));
+  REQUIRE(written.size() == 1);
+  CHECK(written.front().stream == "pool/twp_fresh");
+
+  auto never = rt->wait_events(last + 1'000'000, 3000ms);
+  advance(2999ms);
+  CHECK_FALSE(never.ready());
+  advance(1ms);
+  CHECK_FALSE(ok(never.get()));
+
+  auto refused = fails(rt->wait_events(last, options.call_timeout).get(),
+                       model::errc::invalid_argument);
+  CHECK(refused.field == "max_wait");
+}

@@ -507,3 +507,35 @@ TEST_CASE(
   CHECK(stream.json["events"][0]["payload"]["name"] == "web");
   CHECK(call_api(f.daemon.port, admin, "GET", "/v1/events?limit=0").status == 400);
 }
+
+TEST_CASE("/v1/events?wait_ms= follows the journal: a read past its end answers with the "
+          "next events as they are written, or empty once the wait has passed") {
+  api_fixture f;
+  const auto admin = f.daemon.key("admin.key");
+  auto events = [&](const std::string& query) {
+    return call_api(f.daemon.port, admin, "GET", "/v1/events?" + query);
+  };
+  std::uint64_t last = 0;
+  for (auto page = events("limit=1000"); !page.json["events"].empty();
+       page = events("limit=1000&from=" + std::to_string(last + 1)))
+    last = page.json["events"].back()["position"].get<std::uint64_t>();
+  REQUIRE(last > 0);
+  const auto past_end = "from=" + std::to_string(last + 1);
+
+  auto quiet = events(past_end + "&wait_ms=200");
+  REQUIRE(quiet.status == 200);
+  CHECK(quiet.json["events"].empty());
+
+  api_reply followed;
+  std::thread follower([&] { followed = events(past_end + "&wait_ms=10000"); });
+  f.create_pool("followed", 0, 1);
+  follower.join();
+  REQUIRE(followed.status == 200);
+  REQUIRE_FALSE(followed.json["events"].empty());
+  CHECK(followed.json["events"][0]["position"] == last + 1);
+
+  auto with_stream = events("stream=pool%2Ftwp_followed&wait_ms=100");
+  CHECK(with_stream.status == 400);
+  CHECK(with_stream.json["error"]["field"] == "wait_ms");
+  CHECK(events(past_end + "&wait_ms=10001").status == 400);
+}

@@ -204,3 +204,40 @@ TEST_CASE(
     CHECK(result);
   CHECK(backend.journal().list_streams()->size() == 3);
 }
+
+TEST_CASE("group commit: after_write runs once per write, after that write's callbacks, "
+          "with its events readable") {
+  rocksdb_backend backend;
+  completions done;
+  std::mutex mutex;
+  std::vector<std::size_t> callbacks_before; // callbacks run before each after_write
+  std::vector<std::uint64_t> readable;       // the journal's last position then
+  store::group_commit_options options;
+  options.after_write = [&] {
+    std::size_t ran = 0;
+    {
+      std::lock_guard<std::mutex> lock(done.mutex);
+      ran = done.results.size();
+    }
+    std::lock_guard<std::mutex> lock(mutex);
+    callbacks_before.push_back(ran);
+    readable.push_back(*backend.journal().last_position());
+  };
+  std::uint64_t writes = 0;
+  {
+    store::group_committer committer(backend.journal(), options);
+    for (int i = 0; i < 200; ++i)
+      committer.append(single("pool/p" + std::to_string(i), 0, "x"), done.record());
+    done.wait_for(200);
+    writes = committer.stats().writes;
+  } // joins the writer: its last after_write has run
+  std::lock_guard<std::mutex> lock(mutex);
+  CHECK(callbacks_before.size() == writes);
+  REQUIRE_FALSE(callbacks_before.empty());
+  CHECK(callbacks_before.back() == 200);
+  CHECK(readable.back() == 200);
+  for (std::size_t i = 1; i < callbacks_before.size(); ++i) {
+    CHECK(callbacks_before[i] > callbacks_before[i - 1]);
+    CHECK(readable[i] > readable[i - 1]);
+  }
+}

@@ -383,6 +383,12 @@ public:
   /// `stream` from sequence number `from`.
   model::result<std::vector<events::envelope>>
   read_events(const std::string& stream, std::uint64_t from, std::size_t limit) const;
+  /// True once the journal holds an event at `from_position` or later (at
+  /// once if it does), false once `max_wait` has passed without one: a
+  /// reader that has read up to position P waits with P + 1, then reads.
+  /// `max_wait` must be below `runtime_options::call_timeout`.
+  pending<bool> wait_events(std::uint64_t from_position,
+                            std::chrono::milliseconds max_wait);
 
   // -- inspection -----------------------------------------------------------------
   /// Every actor's state as text, one line per stream: equal dumps mean equal

@@ -18,6 +18,10 @@ struct group_commit_options {
   /// Requests written by one durable write at most.
   // Default: 4096
   std::size_t max_batch_requests = 4096;
+  /// Runs on the committer's thread after each write, once its callbacks
+  /// have run (a failed write's too): a signal that the journal may have
+  /// grown, for whoever follows it. It must not block.
+  std::function<void()> after_write;
 };
 
 /// Counters of a group committer, for benchmarks and metrics.
