@@ -8,8 +8,9 @@
 namespace hearth::actors {
 
 void feed_signal::written() {
-  // Pairs with the fence in `watch`: either the feed's read of the journal
-  // sees this write, or this load sees `watching` set.
+  // Pairs with the fence in the feed's `wait_atom` handler: either the
+  // feed's read of the journal sees this write, or this load sees
+  // `watching` set.
   std::atomic_thread_fence(std::memory_order_seq_cst);
   if (watching.load(std::memory_order_relaxed))
     caf::anon_send(feed, written_atom::value);

@@ -304,8 +304,9 @@ public:
     });
   }
 
-  /// A GET's `wait_ms` (absent: none) and, where `revision_too`, its
-  /// `after_revision`, which it needs. Answers 400 itself.
+  /// A GET's `wait_ms` (absent: none) and, where `after_revision` is not
+  /// null (a pool's GET), its `after_revision`: each needs the other there.
+  /// Answers 400 itself.
   bool parse_wait(call& c, std::optional<std::chrono::milliseconds>& wait,
                   std::uint64_t* after_revision) const {
     auto query = parse_query(c.request.query);
