@@ -2,6 +2,8 @@
 // --json, and its documented exit codes.
 #include <doctest/doctest.h>
 #include <fstream>
+#include <sstream>
+#include <thread>
 
 #include "server/daemon.hpp"
 #include "support/temp_dir.hpp"
@@ -109,4 +111,43 @@ TEST_CASE(
                     std::string(HEARTH_SOURCE_DIR) + "/examples/web-template.json");
   CHECK(example["status"] == "ready");
   CHECK(example["tags"] == json::array({"stable"}));
+}
+
+TEST_CASE("hearth events pages through the journal with the admin key, and --follow "
+          "waits for what is written next") {
+  cli_fixture f;
+  auto all = f.hearth("events");
+  REQUIRE(all.exit_code == 0);
+  std::istringstream lines(all.out);
+  std::string line;
+  std::uint64_t count = 0;
+  while (std::getline(lines, line))
+    ++count;
+  REQUIRE(count > 0); // hearthd's first start wrote its tenant and keys
+  CHECK(all.out.find(" tenant.key_added ") != std::string::npos);
+
+  auto two = f.hearth("events --limit 2 --json");
+  REQUIRE(two.exit_code == 0);
+  std::istringstream objects(two.out);
+  std::getline(objects, line);
+  CHECK(json::parse(line)["position"] == 1);
+  std::getline(objects, line);
+  CHECK(json::parse(line)["position"] == 2);
+
+  // Following from past the end: the next event written, then it stops at
+  // --limit.
+  command_output followed;
+  std::thread follower([&] {
+    followed = f.hearth("events --follow --limit 1 --from " + std::to_string(count + 1));
+  });
+  auto build = f.hearth("template build team/web --base busybox --no-wait");
+  follower.join();
+  CHECK(build.exit_code == 0);
+  CHECK(followed.exit_code == 0);
+  CHECK(followed.out.rfind(std::to_string(count + 1) + " template/team/web #1 ", 0) == 0);
+
+  CHECK(f.hearth("events --follow --stream template/team/web").exit_code == 2);
+  // A tenant's key is not enough for the journal.
+  CHECK(f.hearth("--key-file " + f.daemon.data_dir + "/tenant.key events").exit_code ==
+        5);
 }

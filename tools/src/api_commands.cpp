@@ -30,17 +30,21 @@ std::string env_or(const char* name, const std::string& fallback) {
   return value != nullptr && *value != '\0' ? value : fallback;
 }
 
-std::string default_key_file() {
+/// `name` (tenant.key, admin.key) in hearthd's data directory.
+std::string default_key_file(const std::string& name = "tenant.key") {
   std::string data = env_or("HEARTH_DATA_DIR", "");
   if (data.empty())
     data = env_or("HOME", ".") + "/.local/share/hearth";
-  return data + "/tenant.key";
+  return data + "/" + name;
 }
 
-api_client make_client(const global_options& g) {
+/// A client with the key of --key, $HEARTH_API_KEY or --key-file, else the
+/// data directory's `key_name`.
+api_client make_client(const global_options& g,
+                       const std::string& key_name = "tenant.key") {
   std::string key = g.key.empty() ? env_or("HEARTH_API_KEY", "") : g.key;
   if (key.empty()) {
-    std::ifstream in(g.key_file.empty() ? default_key_file() : g.key_file);
+    std::ifstream in(g.key_file.empty() ? default_key_file(key_name) : g.key_file);
     std::getline(in, key);
   }
   return api_client(g.server.empty() ? env_or("HEARTH_SERVER", "http://127.0.0.1:4327")
@@ -661,6 +665,78 @@ void add_sandbox_commands(CLI::App& app, global_options& g, int& exit_code) {
   }
 }
 
+struct events_options {
+  std::string stream;
+  std::uint64_t from = 1;
+  std::uint64_t limit = 0; // 0: no limit
+  bool follow = false;
+};
+
+/// One event per line: position, stream #sequence, type, payload; or with
+/// --json the API's object.
+void print_event(const global_options& g, const json& event) {
+  if (g.json) {
+    std::cout << event.dump() << "\n";
+    return;
+  }
+  std::cout << text(event["position"]) << " " << text(event["stream"]) << " #"
+            << text(event["sequence"]) << " " << text(event["type"]) << " "
+            << event["payload"].dump() << "\n";
+}
+
+/// Pages through the journal over HTTP; with `follow`, long-polls its end
+/// for what is written next.
+int run_events(const global_options& g, const events_options& o) {
+  auto client = make_client(g, "admin.key");
+  if (o.follow && !o.stream.empty()) {
+    std::cerr << "hearth: --follow reads the whole journal: leave out --stream\n";
+    return exit_invalid;
+  }
+  std::uint64_t from = std::max<std::uint64_t>(o.from, 1);
+  std::uint64_t printed = 0;
+  for (;;) {
+    const std::uint64_t page =
+        o.limit == 0 ? 1000 : std::min<std::uint64_t>(1000, o.limit - printed);
+    std::string path =
+        "/v1/events?from=" + std::to_string(from) + "&limit=" + std::to_string(page);
+    if (!o.stream.empty())
+      path += "&stream=" + o.stream;
+    if (o.follow)
+      path += "&wait_ms=5000";
+    auto reply = client.call("GET", path);
+    if (!reply.ok())
+      return report_failure(reply);
+    const auto& events = reply.json["events"];
+    for (const auto& event : events)
+      print_event(g, event);
+    std::cout << std::flush;
+    printed += events.size();
+    if (o.limit != 0 && printed >= o.limit)
+      return exit_ok;
+    if (!events.empty())
+      from =
+          events.back()[o.stream.empty() ? "position" : "sequence"].get<std::uint64_t>() +
+          1;
+    else if (!o.follow)
+      return exit_ok; // the end of the journal
+  }
+}
+
+void add_events_command(CLI::App& app, global_options& g, int& exit_code) {
+  auto o = std::make_shared<events_options>();
+  auto* ev = app.add_subcommand(
+      "events", "the journal of a running hearthd, in order (an admin key: "
+                "$HEARTH_DATA_DIR/admin.key unless --key or --key-file)");
+  ev->add_option(
+      "--stream", o->stream,
+      "only this stream (e.g. pool/twp_web); --from is then a sequence number");
+  ev->add_option("--from", o->from, "the first position (or sequence) [1]");
+  ev->add_option("--limit", o->limit, "stop after this many events");
+  ev->add_flag("--follow,-f", o->follow,
+               "at the end, wait for the events written next (the whole journal)");
+  ev->callback([&g, &exit_code, o] { exit_code = run_events(g, *o); });
+}
+
 } // namespace
 
 void add_api_commands(CLI::App& app, int& exit_code) {
@@ -678,6 +754,7 @@ void add_api_commands(CLI::App& app, int& exit_code) {
       "5 unauthenticated, 6 hearthd unreachable, 7 timed out.");
   add_template_commands(app, g, exit_code);
   add_sandbox_commands(app, g, exit_code);
+  add_events_command(app, g, exit_code);
 }
 
 } // namespace hearth::tools

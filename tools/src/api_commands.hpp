@@ -4,8 +4,8 @@
 
 namespace hearth::tools {
 
-/// Adds `template`, `template warm-pool` and `sandbox` (the HTTP API's
-/// client) and the global flags --server, --key, --key-file and --json.
+/// Adds `template`, `template warm-pool`, `sandbox` and `events` (the HTTP
+/// API's client) and the global flags --server, --key, --key-file and --json.
 void add_api_commands(CLI::App& app, int& exit_code);
 
 } // namespace hearth::tools
