@@ -532,16 +532,17 @@ public:
   void read_events(call& c) {
     auto query = parse_query(c.request.query);
     std::uint64_t from = 1;
-    std::size_t limit = 100;
-    try {
-      if (query.count("from"))
-        from = std::stoull(query["from"]);
-      if (query.count("limit"))
-        limit = std::stoull(query["limit"]);
-    } catch (const std::exception&) {
-      return c.respond(error_response(400, "invalid_argument",
-                                      "from and limit must be integers",
-                                      query.count("from") ? "from" : "limit"));
+    std::uint64_t limit = 100;
+    for (auto [name, value] : {std::pair{"from", &from}, std::pair{"limit", &limit}}) {
+      if (!query.count(name))
+        continue;
+      auto parsed = parse_count(query[name]);
+      if (!parsed)
+        return c.respond(error_response(
+            400, "invalid_argument",
+            std::string(name) + " must be a whole number, not \"" + query[name] + "\"",
+            name));
+      *value = *parsed;
     }
     if (limit == 0 || limit > options_.max_events_page)
       return c.respond(error_response(400, "invalid_argument",

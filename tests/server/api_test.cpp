@@ -538,4 +538,13 @@ TEST_CASE("/v1/events?wait_ms= follows the journal: a read past its end answers 
   CHECK(with_stream.status == 400);
   CHECK(with_stream.json["error"]["field"] == "wait_ms");
   CHECK(events(past_end + "&wait_ms=10001").status == 400);
+  // Positions and limits are whole numbers, all of them.
+  for (const auto& [query, field] :
+       {std::pair{"from=-1", "from"}, std::pair{"from=2x", "from"},
+        std::pair{"limit=5abc", "limit"}, std::pair{"limit=", "limit"}}) {
+    CAPTURE(query);
+    auto refused = events(query);
+    CHECK(refused.status == 400);
+    CHECK(refused.json["error"]["field"] == field);
+  }
 }
