@@ -575,10 +575,11 @@ runtime::wait_pool(const std::string& tenant, const std::string& id,
   const auto longest = impl_->options.call_timeout / 2;
   auto pool = get_pool(tenant, id).get();
   while (pool && !done(*pool)) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        until - steady_clock::now());
-    if (left.count() <= 0)
+    const auto now = steady_clock::now();
+    if (now >= until)
       break;
+    // Rounded up: the last watch must not end before `timeout` does.
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(until - now);
     pool = watch_pool(tenant, id, pool->revision, std::min(left, longest)).get();
   }
   return pool;
