@@ -18,10 +18,14 @@ void feed_signal::written() {
 
 namespace {
 
-/// Whether the journal holds an event at `from` or later. A read of
-/// RocksDB's memtable or cache takes no lock the writer holds.
-bool holds(store::journal& journal, std::uint64_t from) {
-  auto found = journal.read_all(from, 1, [](const events::envelope&) { return false; });
+/// Whether the journal holds an event at position `from` or later, or one
+/// of `stream` at sequence number `from` or later. A read of RocksDB's
+/// memtable or cache takes no lock the writer holds.
+bool holds(store::journal& journal, const std::string& stream, std::uint64_t from) {
+  auto first = [](const events::envelope&) { return false; };
+  auto found = stream.empty()
+                   ? journal.read_all(from, 1, first)
+                   : journal.read_stream(stream, from, store::max_sequence, 1, first);
   // A journal that cannot be read wakes its waiters: their next read
   // reports the error.
   return !found || *found > 0;
@@ -34,7 +38,7 @@ caf::behavior feed_actor(caf::stateful_actor<feed_state>* self,
   auto settle = [self, signal, journal] {
     auto& waiters = self->state.waiters;
     auto answered = [&](feed_waiter& w) {
-      if (!holds(*journal, w.from))
+      if (!holds(*journal, w.stream, w.from))
         return false;
       w.answer.deliver(true);
       return true;
@@ -46,13 +50,13 @@ caf::behavior feed_actor(caf::stateful_actor<feed_state>* self,
   };
   self->attach_functor([signal] { signal->watching.store(false); });
   return {
-      [self, signal, journal](wait_atom, std::uint64_t from,
+      [self, signal, journal](wait_atom, std::string& stream, std::uint64_t from,
                               std::uint64_t wait_ms) -> caf::result<bool> {
         // Set before the read: a write the read misses wakes us (see
         // `feed_signal::written`).
         signal->watching.store(true);
         std::atomic_thread_fence(std::memory_order_seq_cst);
-        const bool there = holds(*journal, from);
+        const bool there = holds(*journal, stream, from);
         if (there || wait_ms == 0) {
           if (self->state.waiters.empty())
             signal->watching.store(false);
@@ -60,7 +64,7 @@ caf::behavior feed_actor(caf::stateful_actor<feed_state>* self,
         }
         auto rp = self->make_response_promise<bool>();
         const auto id = self->state.next_id++;
-        self->state.waiters.push_back(feed_waiter{id, from, rp});
+        self->state.waiters.push_back(feed_waiter{id, std::move(stream), from, rp});
         self->delayed_send(self, std::chrono::milliseconds(wait_ms), unwatch_atom::value,
                            id);
         return rp;

@@ -4,6 +4,7 @@
 #include <caf/all.hpp>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "hearth/store/journal.hpp"
@@ -23,6 +24,7 @@ struct feed_signal {
 
 struct feed_waiter {
   std::uint64_t id;
+  std::string stream; // empty: the whole journal
   std::uint64_t from;
   caf::typed_response_promise<bool> answer;
 };
@@ -34,9 +36,10 @@ struct feed_state {
 
 /// Waiters on the journal as a whole, for readers that follow it (the HTTP
 /// API's `GET /v1/events?wait_ms=`, hearthd's event log):
-///   (wait_atom, from_position, wait_ms) -> bool: true once the journal holds
-///        an event at `from_position` or later (at once if it does), false
-///        once `wait_ms` has passed without one.
+///   (wait_atom, stream, from, wait_ms) -> bool: true once the journal holds
+///        an event at position `from` or later (`stream` empty), or one of
+///        `stream` at sequence number `from` or later; at once if it does,
+///        false once `wait_ms` has passed without one.
 /// The writer's (written_atom) wakes it.
 caf::behavior feed_actor(caf::stateful_actor<feed_state>* self,
                          std::shared_ptr<feed_signal> signal, store::journal* journal);

@@ -810,9 +810,14 @@ pending<bool> runtime::revoke_api_key(const std::string& tenant,
 
 pending<bool> runtime::wait_events(std::uint64_t from_position,
                                    std::chrono::milliseconds max_wait) {
+  return wait_events(std::string(), from_position, max_wait);
+}
+
+pending<bool> runtime::wait_events(const std::string& stream, std::uint64_t from,
+                                   std::chrono::milliseconds max_wait) {
   if (auto refused = impl_->refuse_wait<bool>(max_wait))
     return std::move(*refused);
-  return impl_->call<bool>(impl_->feed, wait_atom::value, from_position,
+  return impl_->call<bool>(impl_->feed, wait_atom::value, stream, from,
                            static_cast<std::uint64_t>(max_wait.count()));
 }
 

@@ -552,23 +552,20 @@ public:
     std::optional<std::chrono::milliseconds> wait;
     if (!parse_wait(c, wait, nullptr))
       return;
-    const std::string stream = query["stream"];
-    if (wait && !stream.empty())
-      return c.respond(error_response(
-          400, "invalid_argument", "wait_ms follows the whole journal: leave out stream",
-          "wait_ms"));
+    std::string stream = query["stream"];
     from = std::max<std::uint64_t>(from, 1);
     // A bounded read of the local RocksDB: microseconds, like parsing.
     auto page = rt_.read_events(stream, from, limit);
     if (!page || !page->empty() || !wait)
       return c.respond(events_page(page, stream, limit));
     // Nothing there yet: answer once the journal grows, or after the wait.
-    rt_.wait_events(from, *wait)
-        .then([self = shared_from_this(), from, limit,
+    rt_.wait_events(stream, from, *wait)
+        .then([self = shared_from_this(), stream = std::move(stream), from, limit,
                respond = std::move(c.respond)](model::result<bool> grown) {
           if (!grown)
             return respond(error_response(grown.error()));
-          respond(self->events_page(self->rt_.read_events("", from, limit), "", limit));
+          respond(self->events_page(self->rt_.read_events(stream, from, limit), stream,
+                                    limit));
         });
   }
 

@@ -506,3 +506,35 @@ TEST_CASE_FIXTURE(runtime_fixture,
                        model::errc::invalid_argument);
   CHECK(refused.field == "max_wait");
 }
+
+TEST_CASE_FIXTURE(runtime_fixture,
+                  "wait_events on one stream answers at that stream's next event, not at "
+                  "another stream's, and may wait for a stream not written yet") {
+  start();
+  build("team/review-api");
+  create_pool("team/review-api:stable", "followed", 0, 1);
+  const auto written = ok(rt->read_events("pool/twp_followed", 1, 1000));
+  REQUIRE_FALSE(written.empty());
+  const auto last = written.back().sequence;
+  CHECK(ok(rt->wait_events("pool/twp_followed", last, 0ms).get()));
+  CHECK_FALSE(ok(rt->wait_events("pool/twp_followed", last + 1, 0ms).get()));
+
+  auto next = rt->wait_events("pool/twp_followed", last + 1, 5000ms);
+  auto unborn = rt->wait_events("pool/twp_later", 1, 5000ms);
+  create_pool("team/review-api:stable", "bystander", 0, 1); // another stream
+  advance(1ms);
+  CHECK_FALSE(next.ready());
+  CHECK_FALSE(unborn.ready());
+  ok(rt->disable_pool(tenant, "twp_followed").get());
+  REQUIRE(next.ready());
+  CHECK(ok(next.get()));
+  CHECK(ok(rt->read_events("pool/twp_followed", last + 1, 1)).front().type ==
+        "pool.lifecycle");
+  create_pool("team/review-api:stable", "later", 0, 1);
+  REQUIRE(unborn.ready());
+  CHECK(ok(unborn.get()));
+
+  auto quiet = rt->wait_events("pool/twp_followed", last + 2, 3000ms);
+  advance(3000ms);
+  CHECK_FALSE(ok(quiet.get()));
+}

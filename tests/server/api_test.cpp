@@ -508,8 +508,9 @@ TEST_CASE(
   CHECK(call_api(f.daemon.port, admin, "GET", "/v1/events?limit=0").status == 400);
 }
 
-TEST_CASE("/v1/events?wait_ms= follows the journal: a read past its end answers with the "
-          "next events as they are written, or empty once the wait has passed") {
+TEST_CASE("/v1/events?wait_ms= follows the journal or one stream: a read past its end "
+          "answers with the next events as they are written, or empty once the wait has "
+          "passed") {
   api_fixture f;
   const auto admin = f.daemon.key("admin.key");
   auto events = [&](const std::string& query) {
@@ -534,9 +535,26 @@ TEST_CASE("/v1/events?wait_ms= follows the journal: a read past its end answers 
   REQUIRE_FALSE(followed.json["events"].empty());
   CHECK(followed.json["events"][0]["position"] == last + 1);
 
-  auto with_stream = events("stream=pool%2Ftwp_followed&wait_ms=100");
-  CHECK(with_stream.status == 400);
-  CHECK(with_stream.json["error"]["field"] == "wait_ms");
+  // One stream's follower is answered by that stream's next event, not by
+  // another stream's writes before it.
+  const auto stream = events("stream=pool%2Ftwp_followed");
+  REQUIRE(stream.status == 200);
+  const auto next_sequence =
+      stream.json["events"].back()["sequence"].get<std::uint64_t>() + 1;
+  api_reply one_stream;
+  std::thread stream_follower([&] {
+    one_stream = events("stream=pool%2Ftwp_followed&wait_ms=10000&from=" +
+                        std::to_string(next_sequence));
+  });
+  f.create_pool("bystander", 0, 1);
+  REQUIRE(f.call("POST", "/v1/template-warm-pools/twp_followed/disable").status == 200);
+  stream_follower.join();
+  REQUIRE(one_stream.status == 200);
+  REQUIRE_FALSE(one_stream.json["events"].empty());
+  CHECK(one_stream.json["events"][0]["stream"] == "pool/twp_followed");
+  CHECK(one_stream.json["events"][0]["sequence"] == next_sequence);
+  CHECK(one_stream.json["events"][0]["type"] == "pool.lifecycle");
+  CHECK(one_stream.json["events"][0]["payload"]["change"] == "disabled");
   CHECK(events(past_end + "&wait_ms=10001").status == 400);
   // Positions and limits are whole numbers, all of them.
   for (const auto& [query, field] :

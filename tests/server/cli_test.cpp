@@ -114,7 +114,7 @@ TEST_CASE(
 }
 
 TEST_CASE("hearth events pages through the journal with the admin key, and --follow "
-          "waits for what is written next") {
+          "waits for what is written next, in the journal or in one stream") {
   cli_fixture f;
   auto all = f.hearth("events");
   REQUIRE(all.exit_code == 0);
@@ -146,7 +146,15 @@ TEST_CASE("hearth events pages through the journal with the admin key, and --fol
   CHECK(followed.exit_code == 0);
   CHECK(followed.out.rfind(std::to_string(count + 1) + " template/team/web #1 ", 0) == 0);
 
-  CHECK(f.hearth("events --follow --stream template/team/web").exit_code == 2);
+  // Following one stream, before its first event is written.
+  command_output stream_followed;
+  std::thread stream_follower([&] {
+    stream_followed = f.hearth("events --follow --limit 1 --stream template/team/other");
+  });
+  CHECK(f.hearth("template build team/other --base busybox --no-wait").exit_code == 0);
+  stream_follower.join();
+  CHECK(stream_followed.exit_code == 0);
+  CHECK(stream_followed.out.find(" template/team/other #1 ") != std::string::npos);
   // A tenant's key is not enough for the journal.
   CHECK(f.hearth("--key-file " + f.daemon.data_dir + "/tenant.key events").exit_code ==
         5);

@@ -684,14 +684,10 @@ void print_event(const global_options& g, const json& event) {
             << event["payload"].dump() << "\n";
 }
 
-/// Pages through the journal over HTTP; with `follow`, long-polls its end
-/// for what is written next.
+/// Pages through the journal (or one stream of it) over HTTP; with
+/// `follow`, long-polls its end for what is written next.
 int run_events(const global_options& g, const events_options& o) {
   auto client = make_client(g, "admin.key");
-  if (o.follow && !o.stream.empty()) {
-    std::cerr << "hearth: --follow reads the whole journal: leave out --stream\n";
-    return exit_invalid;
-  }
   std::uint64_t from = std::max<std::uint64_t>(o.from, 1);
   std::uint64_t printed = 0;
   for (;;) {
@@ -733,7 +729,7 @@ void add_events_command(CLI::App& app, global_options& g, int& exit_code) {
   ev->add_option("--from", o->from, "the first position (or sequence) [1]");
   ev->add_option("--limit", o->limit, "stop after this many events");
   ev->add_flag("--follow,-f", o->follow,
-               "at the end, wait for the events written next (the whole journal)");
+               "at the end, wait for the events written next (of --stream, if given)");
   ev->callback([&g, &exit_code, o] { exit_code = run_events(g, *o); });
 }
 

@@ -389,6 +389,11 @@ public:
   /// `max_wait` must be below `runtime_options::call_timeout`.
   pending<bool> wait_events(std::uint64_t from_position,
                             std::chrono::milliseconds max_wait);
+  /// The same for one stream: true once `stream` holds an event with
+  /// sequence number `from_sequence` or later (a stream not written yet
+  /// is empty, and may be waited on).
+  pending<bool> wait_events(const std::string& stream, std::uint64_t from_sequence,
+                            std::chrono::milliseconds max_wait);
 
   // -- inspection -----------------------------------------------------------------
   /// Every actor's state as text, one line per stream: equal dumps mean equal
