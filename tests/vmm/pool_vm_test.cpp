@@ -186,8 +186,12 @@ TEST_CASE("a pool of real VMs fills, hands out a working sandbox, and refills") 
         http_get(other_endpoint, "/cgi-bin/rand").body);
 
   // Deleting a sandbox stops its VM.
+  const int sandbox_pid = pid_of(*rt, sandbox.vm_id);
+  REQUIRE(sandbox_pid > 0);
   must(rt->delete_sandbox(tenant, sandbox.id).get());
-  CHECK(eventually([&] { return pid_of(*rt, sandbox.vm_id) == 0; }, 10s));
+  CHECK(exits(sandbox_pid, 10s));
+  for (const auto& p : rt->vm_processes())
+    CHECK((p.vm_id != sandbox.vm_id || p.stopping));
   CHECK(http_get(endpoint, "/", 1s).status == 0);
   // Every clone mapped the template's memory privately: it is unchanged.
   CHECK(file_crc(memory_file) == memory_crc);
@@ -309,9 +313,11 @@ TEST_CASE("a restarted runtime re-adopts its live VMs and kills VMs it does not 
   auto pool = pool_when(*rt, pool_id, [](const auto& p) { return p.status.ready == 2; });
   for (const auto& [vm, pid] : members)
     CHECK(pid_of(*rt, vm) == pid); // the same processes, adopted
-  CHECK(eventually([&] { return !running_pid(stray_pid); }, 10s));
-  // The host forgets the VM right after its process ends.
-  CHECK(eventually([&] { return pid_of(*rt, "stray-vm") == 0; }, 10s));
+  CHECK(exits(stray_pid, 10s));
+  // The host lists it as stopping until it forgets it, right after.
+  for (const auto& p : rt->vm_processes())
+    if (p.vm_id == "stray-vm")
+      CHECK(p.stopping);
   auto sandbox = checkout(*rt, pool_id);
   CHECK(members.count(sandbox.vm_id) == 1);
   CHECK(http_get(sandbox.endpoints.at("8080"), "/").body == "hello from hearth\n");

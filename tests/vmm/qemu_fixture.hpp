@@ -5,6 +5,7 @@
 // an HTTP client for the guests' forwarded ports.
 
 #include <arpa/inet.h>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
@@ -16,6 +17,7 @@
 #include <poll.h>
 #include <string>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <thread>
 #include <unistd.h>
 
@@ -127,19 +129,19 @@ inline bool running_pid(int pid) {
   return close != std::string::npos && line.size() > close + 2 && line[close + 2] != 'Z';
 }
 
-/// Polls `condition` until it holds or `timeout` passes (real VMs, real
-/// time: there is no event to wait on from outside).
-template <class Condition>
-bool eventually(Condition condition, std::chrono::milliseconds timeout,
-                std::chrono::milliseconds interval = std::chrono::milliseconds(100)) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    if (condition())
-      return true;
-    if (std::chrono::steady_clock::now() >= deadline)
-      return false;
-    std::this_thread::sleep_for(interval);
-  }
+/// Waits up to `timeout` for process `pid` to exit, woken by the exit
+/// itself (a pidfd). A process already gone has exited.
+inline bool exits(int pid, std::chrono::milliseconds timeout) {
+  const int fd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  if (fd < 0)
+    return errno == ESRCH;
+  pollfd exit{fd, POLLIN, 0};
+  int ready = 0;
+  do
+    ready = poll(&exit, 1, static_cast<int>(timeout.count()));
+  while (ready < 0 && errno == EINTR);
+  close(fd);
+  return ready > 0;
 }
 
 inline vmm::step copy_step(const std::string& dst, const std::string& content,

@@ -5,9 +5,11 @@
 #include <cstring>
 #include <fcntl.h>
 #include <fstream>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sstream>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
@@ -98,14 +100,32 @@ bool alive(process& p) {
   return ticks != 0 && ticks == p.start_ticks;
 }
 
+int open_pidfd(pid_t pid) {
+  return static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+}
+
 bool wait_exit(process& p, std::chrono::milliseconds timeout) {
+  if (!alive(p))
+    return true;
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (alive(p)) {
-    if (std::chrono::steady_clock::now() >= deadline)
-      return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  const int pidfd = open_pidfd(p.pid);
+  // Still the same process after the open: then the descriptor is its.
+  if (pidfd >= 0 && alive(p)) {
+    pollfd exit{pidfd, POLLIN, 0};
+    for (;;) {
+      const auto left = std::chrono::ceil<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0 || poll(&exit, 1, static_cast<int>(left.count())) >= 0 ||
+          errno != EINTR)
+        break;
+    }
   }
-  return true;
+  if (pidfd >= 0)
+    close(pidfd);
+  else // a kernel without pidfds (before 5.3): look every 5 ms
+    while (alive(p) && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  return !alive(p);
 }
 
 void terminate(process& p, std::chrono::milliseconds grace) {

@@ -33,8 +33,12 @@ bool alive(process& p);
 /// Stops `p`: SIGTERM, then SIGKILL after `grace`. Reaps a child.
 void terminate(process& p, std::chrono::milliseconds grace);
 
-/// Waits up to `timeout` for `p` to exit on its own.
+/// Waits up to `timeout` for `p` to exit on its own: woken by its exit
+/// (a pidfd), not by looking again and again. Reaps a child.
 bool wait_exit(process& p, std::chrono::milliseconds timeout);
+
+/// A pidfd of `pid` (pidfd_open(2)), or -1 with errno set.
+int open_pidfd(pid_t pid);
 
 /// A stable hash of an argv (recorded, and compared on re-adoption).
 std::string argv_hash(const std::vector<std::string>& argv);

@@ -140,6 +140,8 @@ struct running_vm {
   std::string build_id;
   std::string dir;
   detail::process proc;
+  /// `proc.pid`, kept: the stopping thread sets that to 0 once it reaps.
+  pid_t pid = 0;
   std::unique_ptr<qmp_client> qmp;
   std::unique_ptr<agent_client> agent;
   std::map<std::string, std::string> endpoints;
@@ -665,7 +667,8 @@ public:
     std::vector<vm_process> out;
     std::lock_guard<std::mutex> lock(mutex_);
     for (const auto& [id, vm] : vms_)
-      out.push_back(vm_process{id, vm->proc.pid, vm->dir, vm->endpoints, vm->adopted});
+      out.push_back(
+          vm_process{id, vm->pid, vm->dir, vm->endpoints, vm->adopted, vm->destroying});
     return out;
   }
 
@@ -830,6 +833,7 @@ private:
       if (!proc)
         return proc.error();
       vm->proc = *proc;
+      vm->pid = proc->pid;
       std::shared_ptr<running_vm> replaced; // dropped outside the lock
       {
         std::lock_guard<std::mutex> lock(mutex_);
@@ -1203,6 +1207,7 @@ private:
       vm->build_id = rec.value("build_id", "");
       vm->dir = entry.path().string();
       vm->proc = proc;
+      vm->pid = proc.pid;
       vm->adopted = true;
       vm->endpoints = rec.value("endpoints", std::map<std::string, std::string>{});
       bool adopted = false;

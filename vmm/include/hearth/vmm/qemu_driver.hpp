@@ -84,6 +84,9 @@ struct vm_process {
   std::string dir;
   std::map<std::string, std::string> endpoints;
   bool adopted = false;
+  /// Being destroyed: its process is on its way out, and the host forgets
+  /// the VM once it has gone.
+  bool stopping = false;
 };
 
 class qemu_host;
