@@ -61,14 +61,8 @@ step "build v2 and move the stable tag: the pool rolls out"
 v2=$(build v2 | field build_id)
 [[ -n $v2 && $v2 != "$v1" ]] || fail "v2 did not get a build of its own"
 "$hearth" template tag demo/web stable "$v2"
-for _ in $(seq 600); do
-  "$hearth" template warm-pool get twp_web_small --json >"$work/pool"
-  if [[ $(field build_id <"$work/pool") == "$v2" && $(count ready <"$work/pool") -ge 2 &&
-        $(count draining <"$work/pool") == 0 ]]; then
-    break
-  fi
-  sleep 0.5
-done
+"$hearth" template warm-pool wait twp_web_small --min-ready 2 --build "$v2" --timeout 300 \
+  --json >"$work/pool" || fail "the pool did not roll out to $v2"
 [[ $(field build_id <"$work/pool") == "$v2" ]] || fail "the pool did not move to $v2"
 [[ $(field generation <"$work/pool") -ge 2 ]] || fail "no new rollout generation"
 "$hearth" template warm-pool get twp_web_small
@@ -85,12 +79,7 @@ step "kill the sandboxes, drain and delete the pool"
 "$hearth" sandbox kill "$(field id <"$work/sbx2")" >/dev/null
 "$hearth" template warm-pool drain twp_web_small --json | field draining | grep -qx true ||
   fail "drain did not start"
-"$hearth" template warm-pool delete twp_web_small --json >/dev/null
-for _ in $(seq 240); do
-  ready=$("$hearth" template warm-pool status twp_web_small --json 2>/dev/null | count ready) ||
-    break
-  [[ ${ready:-0} == 0 ]] && break
-  sleep 0.5
-done
+"$hearth" template warm-pool delete twp_web_small --wait --timeout 120 ||
+  fail "the pool was not deleted"
 "$hearth" template warm-pool list
 echo "quickstart: done" >&2

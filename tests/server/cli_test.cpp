@@ -113,6 +113,66 @@ TEST_CASE(
   CHECK(example["tags"] == json::array({"stable"}));
 }
 
+TEST_CASE("wait --build follows a track_tag pool's rollout to its end") {
+  cli_fixture f;
+  f.hearth_json("template build team/web --start-cmd 'httpd -f -p 8080' --tag stable");
+  f.hearth_json("template warm-pool create team/web:stable --name rolling --min-ready 2 "
+                "--max-ready 3 --version-policy track_tag --track-tag stable");
+  f.hearth_json("template warm-pool wait twp_rolling --min-ready 2");
+  const auto v2 = f.hearth_json(
+      "template build team/web --start-cmd 'httpd -f -p 8081' --tag stable");
+  const auto v2_id = v2["build_id"].get<std::string>();
+  const auto rolled =
+      f.hearth_json("template warm-pool wait twp_rolling --min-ready 2 --build " + v2_id);
+  CHECK(rolled["build_id"] == v2_id);
+  CHECK(rolled["generation"] == 2);
+  CHECK(rolled["status"]["ready"].get<int>() >= 2);
+  CHECK(rolled["status"]["draining"] == 0);
+  CHECK(f.hearth_json("sandbox create --warm-pool twp_rolling --warm-pool-mode require")
+            ["build_id"] == v2_id);
+
+  auto never = f.hearth("template warm-pool wait twp_rolling --build team/web@nothing "
+                        "--timeout 0.3");
+  CHECK(never.exit_code == 7);
+  CHECK(never.out.find("not yet on team/web@nothing") != std::string::npos);
+}
+
+TEST_CASE(
+    "drain --wait and delete --wait follow the pool until its VMs are released, and a "
+    "checked-out sandbox stays") {
+  cli_fixture f;
+  f.hearth_json("template build team/web --start-cmd 'httpd -f -p 8080' --tag stable");
+  f.hearth_json("template warm-pool create team/web:stable --name burst --min-ready 2 "
+                "--max-ready 2");
+  f.hearth_json("template warm-pool wait twp_burst --min-ready 2");
+  const auto sandbox =
+      f.hearth_json("sandbox create --warm-pool twp_burst --warm-pool-mode require");
+  REQUIRE(sandbox["warm_pool_checkout"]["hit"] == true);
+  const auto sandbox_id = sandbox["id"].get<std::string>();
+
+  const auto drained = f.hearth_json("template warm-pool drain twp_burst --wait");
+  CHECK(drained["draining"] == true);
+  CHECK(drained["status"]["ready"] == 0);
+  CHECK(drained["status"]["warming"] == 0);
+  CHECK(drained["status"]["draining"] == 0);
+  CHECK(drained["status"]["claimed"] == 1);
+
+  const auto deleted = f.hearth_json("template warm-pool delete twp_burst --wait");
+  CHECK(deleted["id"] == "twp_burst");
+  CHECK(deleted["deleted"] == true);
+  auto gone = f.hearth("template warm-pool get twp_burst");
+  CAPTURE(gone.out);
+  CHECK(gone.exit_code == 3);
+  CHECK(f.hearth_json("sandbox get " + sandbox_id)["state"] == "running");
+
+  // Without --wait, the table of the pool as the request left it.
+  f.hearth_json("template warm-pool create team/web:stable --name quick --max-ready 1");
+  auto quick = f.hearth("template warm-pool delete twp_quick");
+  CHECK(quick.exit_code == 0);
+  CHECK(quick.out.rfind("ID ", 0) == 0);
+  CHECK(f.hearth("template warm-pool delete twp_nothing --wait").exit_code == 3);
+}
+
 TEST_CASE("hearth events pages through the journal with the admin key, and --follow "
           "waits for what is written next, in the journal or in one stream") {
   cli_fixture f;

@@ -4,6 +4,7 @@
 #include <array>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <optional>
 #include <sstream>
@@ -246,19 +247,37 @@ std::string wait_ms_for(bool tty, std::chrono::steady_clock::time_point started,
   return std::to_string(static_cast<long>(std::clamp(left_ms + 1, 0.0, most)));
 }
 
-int run_wait(const global_options& g, const std::string& id, std::uint32_t min_ready,
-             double timeout_s) {
-  auto client = make_client(g);
+/// What following a pool waits for: when it is done, what the progress line
+/// and the give-up message say.
+struct pool_goal {
+  std::function<bool(const json&)> reached;
+  std::function<std::string(const json&)> progress;
+  std::function<std::string(const json&)> missing;
+  /// A pool that is gone (404) reached the goal: waiting for its deletion.
+  bool gone_reaches = false;
+};
+
+/// Follows pool `id` through long polls (each answer comes with its next
+/// change) until `goal` is reached or `timeout_s` has passed; prints the
+/// pool it reached, or says what is missing and exits `exit_timeout`.
+int follow_pool(const global_options& g, api_client& client, const std::string& id,
+                const pool_goal& goal, double timeout_s, api_reply reply) {
   const bool tty = isatty(STDERR_FILENO) != 0;
   const auto started = std::chrono::steady_clock::now();
   const std::string path = "/v1/template-warm-pools/" + id;
-  auto reply = client.call("GET", path);
   for (;;) {
+    if (reply.status == 404 && goal.gone_reaches) {
+      if (tty)
+        std::cerr << "\n";
+      if (g.json)
+        std::cout << json{{"id", id}, {"deleted", true}}.dump(2) << "\n";
+      else
+        std::cout << id << " deleted\n";
+      return exit_ok;
+    }
     if (!reply.ok())
       return report_failure(reply);
-    const auto& s = reply.json["status"];
-    const auto ready = s.value("ready", 0u);
-    if (ready >= min_ready) {
+    if (goal.reached(reply.json)) {
       if (tty)
         std::cerr << "\n";
       return show(g, reply,
@@ -267,8 +286,8 @@ int run_wait(const global_options& g, const std::string& id, std::uint32_t min_r
     const auto waited =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started);
     if (waited.count() > timeout_s) {
-      std::cerr << (tty ? "\n" : "") << "hearth: " << id << " has " << ready
-                << " ready of " << min_ready << " after " << timeout_s << " s"
+      std::cerr << (tty ? "\n" : "") << "hearth: " << id << " "
+                << goal.missing(reply.json) << " after " << timeout_s << " s"
                 << (reply.json["degraded_reason"].is_string()
                         ? " (degraded: " + text(reply.json["degraded_reason"]) + ")"
                         : std::string())
@@ -276,13 +295,81 @@ int run_wait(const global_options& g, const std::string& id, std::uint32_t min_r
       return exit_timeout;
     }
     if (tty)
-      std::cerr << "\r" << id << ": ready " << ready << "/" << min_ready << ", warming "
-                << s.value("warming", 0) << ", failed " << s.value("failed", 0) << " ("
+      std::cerr << "\r" << id << ": " << goal.progress(reply.json) << " ("
                 << static_cast<int>(waited.count()) << " s)" << std::flush;
     // Answered at the pool's next change, or as it is after the wait.
     reply = client.call("GET", path + "?wait_ms=" + wait_ms_for(tty, started, timeout_s) +
                                    "&after_revision=" + text(reply.json["revision"]));
   }
+}
+
+unsigned count_of(const json& pool, const char* name) {
+  return pool.value("status", json::object()).value(name, 0u);
+}
+
+/// `wait`: `min_ready` ready VMs; with `build`, of that build, and the older
+/// build's VMs released. (A rollout marks the older generation's ready and
+/// warming VMs draining in the same write that moves the pool to the new
+/// build, so from then on `ready` counts the new build's VMs only.)
+int run_wait(const global_options& g, const std::string& id, std::uint32_t min_ready,
+             const std::string& build, double timeout_s) {
+  auto client = make_client(g);
+  auto on_build = [build](const json& p) {
+    return build.empty() ||
+           (p.value("build_id", "") == build && count_of(p, "draining") == 0);
+  };
+  pool_goal goal;
+  goal.reached = [min_ready, on_build](const json& p) {
+    return count_of(p, "ready") >= min_ready && on_build(p);
+  };
+  goal.progress = [min_ready, build](const json& p) {
+    return (build.empty() ? std::string() : "build " + text(p["build_id"]) + ", ") +
+           "ready " + std::to_string(count_of(p, "ready")) + "/" +
+           std::to_string(min_ready) + ", warming " +
+           std::to_string(count_of(p, "warming")) + ", failed " +
+           std::to_string(count_of(p, "failed")) +
+           (build.empty() ? std::string()
+                          : ", draining " + std::to_string(count_of(p, "draining")));
+  };
+  goal.missing = [min_ready, build, on_build](const json& p) {
+    if (!on_build(p))
+      return "is on build " + text(p["build_id"]) + " with " +
+             std::to_string(count_of(p, "draining")) + " draining, not yet on " + build;
+    return "has " + std::to_string(count_of(p, "ready")) + " ready of " +
+           std::to_string(min_ready);
+  };
+  return follow_pool(g, client, id, goal, timeout_s,
+                     client.call("GET", "/v1/template-warm-pools/" + id));
+}
+
+/// `drain --wait` and `delete --wait`: the request, then the pool followed
+/// until its inventory is released (drain) or it is gone (delete).
+int run_release(const global_options& g, const std::string& id, bool deleting,
+                double timeout_s) {
+  auto client = make_client(g);
+  const std::string path = "/v1/template-warm-pools/" + id;
+  auto reply =
+      deleting ? client.call("DELETE", path) : client.call("POST", path + "/drain");
+  if (!reply.ok())
+    return report_failure(reply);
+  auto left = [](const json& p) {
+    return count_of(p, "ready") + count_of(p, "warming") + count_of(p, "draining");
+  };
+  pool_goal goal;
+  goal.gone_reaches = deleting;
+  goal.reached = [deleting, left](const json& p) {
+    return deleting ? p.value("deleted", false) : left(p) == 0;
+  };
+  goal.progress = [](const json& p) {
+    return "releasing: ready " + std::to_string(count_of(p, "ready")) + ", warming " +
+           std::to_string(count_of(p, "warming")) + ", draining " +
+           std::to_string(count_of(p, "draining"));
+  };
+  goal.missing = [deleting, left](const json& p) {
+    return std::string(deleting ? "is not deleted yet" : "is not drained yet") + " (" +
+           std::to_string(left(p)) + " VMs to release)";
+  };
+  return follow_pool(g, client, id, goal, timeout_s, std::move(reply));
 }
 
 void add_warm_pool_commands(CLI::App& tmpl, global_options& g, int& exit_code) {
@@ -334,11 +421,8 @@ void add_warm_pool_commands(CLI::App& tmpl, global_options& g, int& exit_code) {
   };
   for (const auto& s :
        {simple{"get", "a warm pool with its status", "GET", ""},
-        simple{"delete", "drain, then remove (checked-out sandboxes stay)", "DELETE", ""},
         simple{"enable", "resume reconciliation", "POST", "/enable"},
         simple{"disable", "stop reconciliation, keep inventory", "POST", "/disable"},
-        simple{"drain", "stop refill; release ready VMs at the drain pace", "POST",
-               "/drain"},
         simple{"reconcile", "reconcile once now", "POST", "/reconcile"}}) {
     auto id = std::make_shared<std::string>();
     auto* cmd = wp->add_subcommand(s.name, s.help);
@@ -346,6 +430,37 @@ void add_warm_pool_commands(CLI::App& tmpl, global_options& g, int& exit_code) {
     cmd->callback([&g, &exit_code, id, s] {
       auto reply =
           make_client(g).call(s.method, "/v1/template-warm-pools/" + *id + s.suffix);
+      exit_code =
+          show(g, reply, [](const json& p) { print_table(pool_headers, {pool_row(p)}); });
+    });
+  }
+
+  // drain and delete answer at once, or with --wait once their VMs are
+  // released.
+  for (const auto& [name, help, deleting] :
+       {std::tuple{"drain", "stop refill; release ready VMs at the drain pace", false},
+        std::tuple{"delete", "drain, then remove (checked-out sandboxes stay)", true}}) {
+    struct release_flags {
+      std::string id;
+      bool wait = false;
+      double timeout_s = 300;
+    };
+    auto f = std::make_shared<release_flags>();
+    auto* cmd = wp->add_subcommand(name, help);
+    cmd->add_option("id", f->id, "the pool id")->required();
+    cmd->add_flag("--wait", f->wait,
+                  deleting
+                      ? "follow the pool until it is gone"
+                      : "follow the pool until its ready and warming VMs are released");
+    cmd->add_option("--timeout", f->timeout_s, "seconds to follow it with --wait [300]");
+    cmd->callback([&g, &exit_code, f, deleting = deleting] {
+      if (f->wait) {
+        exit_code = run_release(g, f->id, deleting, f->timeout_s);
+        return;
+      }
+      const std::string path = "/v1/template-warm-pools/" + f->id;
+      auto reply = deleting ? make_client(g).call("DELETE", path)
+                            : make_client(g).call("POST", path + "/drain");
       exit_code =
           show(g, reply, [](const json& p) { print_table(pool_headers, {pool_row(p)}); });
     });
@@ -360,15 +475,22 @@ void add_warm_pool_commands(CLI::App& tmpl, global_options& g, int& exit_code) {
     exit_code = show(g, reply, print_status);
   });
 
-  auto wait_id = std::make_shared<std::string>();
-  auto wait_min = std::make_shared<std::uint32_t>(1);
-  auto wait_timeout = std::make_shared<double>(300);
+  struct wait_flags {
+    std::string id;
+    std::uint32_t min_ready = 1;
+    std::string build;
+    double timeout_s = 300;
+  };
+  auto wf = std::make_shared<wait_flags>();
   auto* w = wp->add_subcommand("wait", "block until the pool has enough ready VMs");
-  w->add_option("id", *wait_id, "the pool id")->required();
-  w->add_option("--min-ready", *wait_min, "ready VMs to wait for [1]");
-  w->add_option("--timeout", *wait_timeout, "seconds to wait [300]");
-  w->callback([&g, &exit_code, wait_id, wait_min, wait_timeout] {
-    exit_code = run_wait(g, *wait_id, *wait_min, *wait_timeout);
+  w->add_option("id", wf->id, "the pool id")->required();
+  w->add_option("--min-ready", wf->min_ready, "ready VMs to wait for [1]");
+  w->add_option("--build", wf->build,
+                "also wait until the pool runs this build and has released the older "
+                "one's VMs (a rollout's end)");
+  w->add_option("--timeout", wf->timeout_s, "seconds to wait [300]");
+  w->callback([&g, &exit_code, wf] {
+    exit_code = run_wait(g, wf->id, wf->min_ready, wf->build, wf->timeout_s);
   });
 }
 
