@@ -3,10 +3,12 @@
 // journal, snapshots with a fallback to full replay, recovery of the whole
 // runtime.
 #include <algorithm>
+#include <nlohmann/json.hpp>
 
 #include "faulty_storage.hpp"
 #include "hearth/store/storage.hpp"
 #include "runtime_fixture.hpp"
+#include "support/subprocess.hpp"
 
 using namespace hearth;
 using namespace hearth::testing;
@@ -471,6 +473,82 @@ TEST_CASE_FIXTURE(runtime_fixture,
   CHECK(status(pool.id).ready == 1); // refilled
   // The record is written now: a second restart finds the sandbox's stream.
   CHECK_FALSE(ok(rt->read_events("sandbox/" + sandbox, 1, 10)).empty());
+}
+
+TEST_CASE_FIXTURE(
+    runtime_fixture,
+    "hearth replay state rebuilds what the runtime had at any position, and "
+    "reports a VM claimed twice") {
+  temp_dir dir;
+  options.data_dir = dir.str();
+  start();
+  build("team/review-api");
+  const auto pool = create_pool("team/review-api:stable", "replayed", 2, 2);
+  advance(1s);
+  REQUIRE(status(pool.id).ready == 2);
+  std::uint64_t before_checkout = 0;
+  for (auto page = ok(rt->read_events("", 1, 1000)); !page.empty();
+       page = ok(rt->read_events("", before_checkout + 1, 1000)))
+    before_checkout = page.back().position;
+  const auto sandbox =
+      ok(rt->create_sandbox(tenant, from_pool(pool.id, "require", 1000)).get());
+  advance(1s);
+  const auto live = info(pool.id);
+  REQUIRE(live.status.claimed == 1);
+  REQUIRE(live.status.ready == 2);
+  stop();
+
+  auto replay = [&](const std::string& args) {
+    return run_command(binary("hearth") + " replay --data-dir " + dir.str() + " " + args +
+                       " 2>&1");
+  };
+  auto pool_at = [&](const std::string& at) {
+    auto out = replay("--json state --stream pool/" + pool.id + at);
+    REQUIRE(out.exit_code == 0);
+    return nlohmann::json::parse(out.out);
+  };
+  const auto now = pool_at("");
+  CHECK(now["status"]["ready"] == live.status.ready);
+  CHECK(now["status"]["claimed"] == 1);
+  CHECK(now["build_id"] == live.build_id);
+  const auto earlier = pool_at(" --at " + std::to_string(before_checkout));
+  CHECK(earlier["status"]["ready"] == 2);
+  CHECK(earlier["status"]["claimed"] == 0);
+
+  auto sandbox_state = replay("--json state --stream sandbox/" + sandbox.id);
+  REQUIRE(sandbox_state.exit_code == 0);
+  CHECK(nlohmann::json::parse(sandbox_state.out)["vm_id"] == sandbox.vm_id);
+  auto summary = replay("state");
+  CHECK(summary.exit_code == 0);
+  CHECK(summary.out.find("invariants hold") != std::string::npos);
+  CHECK(summary.out.find(pool.id) != std::string::npos);
+  CHECK(replay("state --stream pool/twp_nothing").exit_code == 3);
+
+  // A second claim of the same VM, as a bug would write it.
+  {
+    auto storage = store::open_rocksdb_storage(dir.str("journal"));
+    REQUIRE(storage);
+    auto& journal = (*storage)->events();
+    const std::string stream = "pool/" + pool.id;
+    store::append_request claim;
+    claim.stream = stream;
+    auto highest = journal.highest_sequence(stream);
+    REQUIRE(highest);
+    claim.expected_sequence = *highest;
+    const events::domain_event claimed = events::member_claimed{
+        sandbox.vm_id, "sbx_00000000d0b1", options.start_time_ns, "require"};
+    claim.events.push_back(store::new_event{events::type_name(claimed),
+                                            events::member_claimed::version,
+                                            events::encode_domain(claimed), "", 0});
+    REQUIRE(journal.append(std::move(claim)));
+  }
+  auto broken = replay("state");
+  CAPTURE(broken.out);
+  CHECK(broken.exit_code == 1);
+  CHECK(broken.out.find("INVARIANTS BROKEN") != std::string::npos);
+  CHECK(broken.out.find("(pool/" + pool.id + " #") != std::string::npos);
+  CHECK(broken.out.find(", pool.member_claimed) did not fit its aggregate's state") !=
+        std::string::npos);
 }
 
 TEST_CASE_FIXTURE(runtime_fixture,

@@ -4,10 +4,14 @@
 #include <cstdio>
 #include <ctime>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
 
 #include "hearth/events/codec.hpp"
+#include "hearth/model/world_state.hpp"
 #include "hearth/store/storage.hpp"
 
 namespace hearth::tools {
@@ -20,6 +24,8 @@ struct replay_options {
   std::uint64_t from = 1;
   std::uint64_t to = store::max_sequence;
   std::uint64_t limit = store::max_sequence;
+  /// `state`: the last position applied.
+  std::uint64_t at = store::max_sequence;
 };
 
 std::string format_time(std::int64_t timestamp_ns) {
@@ -130,6 +136,157 @@ int run_events(const replay_options& options) {
   return 0;
 }
 
+/// The state `stream` names in `world` as JSON text, or empty if there is
+/// no such aggregate.
+std::string describe_stream(const model::world_state& world, const std::string& stream) {
+  const auto slash = stream.find('/');
+  if (slash == std::string::npos)
+    return {};
+  const std::string kind = stream.substr(0, slash);
+  const std::string id = stream.substr(slash + 1);
+  auto find = [&id](const auto& map) -> std::string {
+    auto found = map.find(id);
+    return found == map.end() ? std::string() : model::describe(found->second);
+  };
+  if (kind == "pool")
+    return find(world.pools);
+  if (kind == "sandbox")
+    return find(world.sandboxes);
+  if (kind == "host")
+    return find(world.hosts);
+  if (kind == "tenant")
+    return find(world.tenants);
+  if (kind == "template")
+    return find(world.templates);
+  return {};
+}
+
+/// What must hold in any journal hearth wrote: every event fitted its
+/// aggregate's state (`misfits` names the first ones that did not), and no
+/// VM went to two sandboxes.
+std::vector<std::string> broken_invariants(const model::world_state& world,
+                                           const std::vector<std::string>& misfits) {
+  std::vector<std::string> broken = misfits;
+  if (world.rejected > misfits.size())
+    broken.push_back("... " + std::to_string(world.rejected - misfits.size()) +
+                     " more events that did not fit");
+  for (const auto& [vm, claims] : world.claims_per_vm)
+    if (claims > 1)
+      broken.push_back("VM " + vm + " was claimed " + std::to_string(claims) + " times");
+  return broken;
+}
+
+/// Rebuilds every aggregate's state from the journal's events up to
+/// position `at`, as recovery does, and prints one aggregate (`stream`) or
+/// a summary with the invariants' checks.
+int run_state(const replay_options& options) {
+  int exit_code = 0;
+  auto storage = open_journal(options.data_dir, exit_code);
+  if (!storage)
+    return exit_code;
+  model::world_state world;
+  std::vector<std::string> misfits; // the first events the state rejected
+  std::uint64_t applied = 0;
+  std::uint64_t last_position = 0;
+  std::string failure;
+  auto visited =
+      storage->events().read_all(1, store::max_sequence, [&](const events::envelope& e) {
+        if (e.position > options.at)
+          return false;
+        const auto rejected_before = world.rejected;
+        if (auto ok = world.apply(e); !ok) {
+          failure = "event " + std::to_string(e.position) + " (" + e.stream + " #" +
+                    std::to_string(e.sequence) + "): " + ok.error().message;
+          return false;
+        }
+        if (world.rejected > rejected_before && misfits.size() < 10)
+          misfits.push_back("event " + std::to_string(e.position) + " (" + e.stream +
+                            " #" + std::to_string(e.sequence) + ", " + e.type +
+                            ") did not fit its aggregate's state");
+        ++applied;
+        last_position = e.position;
+        return true;
+      });
+  if (!visited) {
+    std::cerr << "hearth replay: " << visited.error().message << "\n";
+    return visited.error().code == store::errc::corrupt ? 4 : 1;
+  }
+  if (!failure.empty()) {
+    std::cerr << "hearth replay: cannot apply " << failure << "\n";
+    return 4;
+  }
+
+  if (!options.stream.empty()) {
+    const auto described = describe_stream(world, options.stream);
+    if (described.empty()) {
+      std::cerr << "hearth replay: no " << options.stream << " at position "
+                << last_position << "\n";
+      return 3;
+    }
+    const auto parsed = nlohmann::json::parse(described);
+    std::cout << (options.json ? parsed.dump() : parsed.dump(2)) << "\n";
+    return 0;
+  }
+
+  const auto broken = broken_invariants(world, misfits);
+  std::map<std::string, std::uint64_t> sandboxes_by_state;
+  for (const auto& [id, s] : world.sandboxes)
+    ++sandboxes_by_state[std::string(model::to_string(s.status))];
+  if (options.json) {
+    nlohmann::json pools = nlohmann::json::object();
+    for (const auto& [id, p] : world.pools)
+      pools[id] = nlohmann::json::parse(model::describe(p));
+    std::cout << nlohmann::json{{"position", last_position},
+                                {"events", applied},
+                                {"pools", pools},
+                                {"sandboxes_by_state", sandboxes_by_state},
+                                {"hosts", world.hosts.size()},
+                                {"tenants", world.tenants.size()},
+                                {"templates", world.templates.size()},
+                                {"broken_invariants", broken}}
+                     .dump()
+              << "\n";
+  } else {
+    std::printf("position %llu (%llu events): %zu pools, %zu sandboxes, %zu hosts, %zu "
+                "tenants, %zu templates\n",
+                static_cast<unsigned long long>(last_position),
+                static_cast<unsigned long long>(applied), world.pools.size(),
+                world.sandboxes.size(), world.hosts.size(), world.tenants.size(),
+                world.templates.size());
+    if (!world.pools.empty()) {
+      std::printf("\n%-28s %-34s %4s %6s %8s %8s %9s %7s  %-9s %s\n", "POOL", "BUILD",
+                  "GEN", "READY", "WARMING", "CLAIMED", "DRAINING", "FAILED", "STATE",
+                  "DEGRADED");
+      for (const auto& [id, p] : world.pools) {
+        const auto st = p.status();
+        const char* state = p.deleted    ? "deleted"
+                            : p.deleting ? "deleting"
+                            : p.draining ? "draining"
+                            : p.enabled  ? "enabled"
+                                         : "disabled";
+        std::printf("%-28s %-34s %4llu %6u %8u %8u %9u %7u  %-9s %s\n", id.c_str(),
+                    p.build_id.c_str(), static_cast<unsigned long long>(p.generation),
+                    static_cast<unsigned>(st.ready), static_cast<unsigned>(st.warming),
+                    static_cast<unsigned>(st.claimed), static_cast<unsigned>(st.draining),
+                    static_cast<unsigned>(st.failed), state,
+                    p.degraded_reason.empty() ? "-" : p.degraded_reason.c_str());
+      }
+    }
+    if (!sandboxes_by_state.empty()) {
+      std::printf("\nsandboxes:");
+      for (const auto& [state, count] : sandboxes_by_state)
+        std::printf(" %s %llu", state.c_str(), static_cast<unsigned long long>(count));
+      std::printf("\n");
+    }
+    std::printf("\n%s\n", broken.empty() ? "invariants hold: every event fitted its "
+                                           "state, no VM was claimed twice"
+                                         : "INVARIANTS BROKEN:");
+    for (const auto& b : broken)
+      std::printf("  %s\n", b.c_str());
+  }
+  return broken.empty() ? 0 : 1;
+}
+
 } // namespace
 
 void add_replay_command(CLI::App& app, int& exit_code) {
@@ -153,6 +310,16 @@ void add_replay_command(CLI::App& app, int& exit_code) {
   events->add_option("--to", options->to, "last position (or sequence)");
   events->add_option("--limit", options->limit, "print at most this many events");
   events->callback([options, &exit_code] { exit_code = run_events(*options); });
+
+  auto* state = replay->add_subcommand(
+      "state", "every pool's, sandbox's, host's... state rebuilt from the events up to "
+               "--at, as recovery would; checks the journal's invariants");
+  state->add_option("--at", options->at,
+                    "the last position to apply [the journal's end]");
+  state->add_option("--stream", options->stream,
+                    "print this aggregate's state in full (pool/<id>, sandbox/<id>, "
+                    "host/<id>, tenant/<id>, template/<team>/<name>)");
+  state->callback([options, &exit_code] { exit_code = run_state(*options); });
 }
 
 } // namespace hearth::tools
