@@ -96,15 +96,22 @@ std::string ensure_key_file(hearth::runtime& rt, const std::string& path,
 /// order, read back from the journal itself.
 class journal_logger {
 public:
-  explicit journal_logger(hearth::runtime& rt)
-      : rt_(rt) {
+  /// `max_wait`: how long one wait for the journal may last (below the
+  /// runtime's call timeout); it ends early at each write and at a stop.
+  journal_logger(hearth::runtime& rt, std::chrono::milliseconds max_wait)
+      : rt_(rt)
+      , max_wait_(max_wait) {
     // Start after what recovery already replayed.
     from_ = next_position();
     thread_ = std::thread([this] { run(); });
   }
 
   ~journal_logger() {
-    stop_ = true;
+    {
+      std::lock_guard<std::mutex> lock(wake_->mutex);
+      wake_->stop = true;
+    }
+    wake_->changed.notify_all();
     thread_.join();
   }
 
@@ -119,29 +126,69 @@ private:
     }
   }
 
-  void run() {
-    while (!stop_) {
-      auto page = rt_.read_events("", from_, 1000);
-      if (page && !page->empty()) {
-        for (const auto& event : *page) {
-          auto payload = hearth::events::payload_to_json(event.payload);
-          spdlog::info("{} #{} {} {}", event.stream, event.sequence, event.type,
-                       payload ? *payload : std::string("<unreadable payload>"));
-        }
-        from_ = page->back().position + 1;
-        continue;
-      }
-      // Woken by the next write, so its line is logged at once; the bound
-      // lets a stop be seen within 200 ms.
-      const auto grown = rt_.wait_events(from_, std::chrono::milliseconds(200)).get();
-      if (!grown) // the runtime refuses calls (it is stopping): do not spin
-        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  /// What the thread sleeps on: the journal's answer or a stop, whichever
+  /// comes first. Shared with the answer's callback, which may come after
+  /// the logger has gone.
+  struct wake {
+    std::mutex mutex;
+    std::condition_variable changed;
+    bool stop = false;
+    bool answered = false;
+    bool failed = false;
+  };
+
+  /// Sleeps until the journal holds `from_` or `max_wait` has passed; false
+  /// once stopped.
+  bool wait_for_events(std::chrono::milliseconds max_wait) {
+    {
+      std::lock_guard<std::mutex> lock(wake_->mutex);
+      wake_->answered = false;
     }
+    rt_.wait_events(from_, max_wait).then([wake = wake_](hearth::model::result<bool> r) {
+      {
+        std::lock_guard<std::mutex> lock(wake->mutex);
+        wake->answered = true;
+        wake->failed = !r;
+      }
+      wake->changed.notify_all();
+    });
+    std::unique_lock<std::mutex> lock(wake_->mutex);
+    wake_->changed.wait(lock, [&] { return wake_->stop || wake_->answered; });
+    // A wait the runtime refused (it is stopping) answers at once: sit out
+    // `max_wait` here rather than spin.
+    if (wake_->failed)
+      wake_->changed.wait_for(lock, max_wait, [&] { return wake_->stop; });
+    return !wake_->stop;
+  }
+
+  /// Logs what the journal holds from `from_` on.
+  void log_written() {
+    for (;;) {
+      auto page = rt_.read_events("", from_, 1000);
+      if (!page || page->empty())
+        return;
+      for (const auto& event : *page) {
+        auto payload = hearth::events::payload_to_json(event.payload);
+        spdlog::info("{} #{} {} {}", event.stream, event.sequence, event.type,
+                     payload ? *payload : std::string("<unreadable payload>"));
+      }
+      from_ = page->back().position + 1;
+    }
+  }
+
+  void run() {
+    // Woken by each write, so its line is logged at once, or by the stop:
+    // what was written before it is logged before the thread ends.
+    do
+      log_written();
+    while (wait_for_events(max_wait_));
+    log_written();
   }
 
   hearth::runtime& rt_;
   std::uint64_t from_ = 1;
-  std::atomic<bool> stop_{false};
+  std::chrono::milliseconds max_wait_;
+  std::shared_ptr<wake> wake_ = std::make_shared<wake>();
   std::thread thread_;
 };
 
@@ -247,7 +294,9 @@ int main(int argc, char** argv) {
     }
   }
 
-  auto changes = std::make_unique<journal_logger>(rt);
+  auto changes = std::make_unique<journal_logger>(
+      rt, std::min<std::chrono::milliseconds>(config.runtime.call_timeout / 2,
+                                              std::chrono::seconds(10)));
   // A long poll answers within half the request timeout, so the server's
   // own timeout never cuts it.
   hearth::server::api_options api_options;

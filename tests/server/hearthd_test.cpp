@@ -8,6 +8,7 @@
 #include "support/temp_dir.hpp"
 
 using namespace hearth::testing;
+using nlohmann::json;
 
 namespace {
 
@@ -36,6 +37,24 @@ TEST_CASE("hearthd answers /healthz on a fresh data directory, tells its service
   CHECK(daemon.stop() == 0);
   CHECK(daemon.noticed("STOPPING=1"));
   CHECK(daemon.log().find("hearthd stopped") != std::string::npos);
+}
+
+TEST_CASE("hearthd logs each event the journal acknowledges, one line each, all of "
+          "them before it stops") {
+  temp_dir dir;
+  daemon_process daemon(dir.str("data"), dir.str("hearthd.log"), simulated);
+  REQUIRE(daemon.wait_ready());
+  json spec{{"base", "busybox"}, {"start_cmd", "httpd -f -p 8080"}};
+  auto started = call_api(daemon.port, daemon.key(), "POST",
+                          "/v1/templates/team/logged/builds", json{{"spec", spec}});
+  REQUIRE(started.status == 202);
+  // Acknowledged, then a stop at once: its line is in the log all the same.
+  CHECK(daemon.stop() == 0);
+  const auto log = daemon.log();
+  CAPTURE(tail(log));
+  CHECK(log.find(" template/team/logged #1 template.build_started ") !=
+        std::string::npos);
+  CHECK(log.find("hearthd stopped") != std::string::npos);
 }
 
 TEST_CASE("the embedded default writes the tenant's and the admin's keys with mode 0600, "
