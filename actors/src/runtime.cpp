@@ -3,6 +3,7 @@
 #include <atomic>
 #include <caf/all.hpp>
 #include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
 #include <deque>
 #include <mutex>
@@ -183,6 +184,8 @@ public:
   std::shared_ptr<vmm::sim_world> world;
   std::map<std::string, std::shared_ptr<vmm::qemu_host>> qemu_hosts;
   std::vector<caf::actor> services;
+  /// What recovery found that did not fit (`counters::recovery_misfits`).
+  std::uint64_t recovery_misfits = 0;
   /// Waiters on the journal as a whole (`wait_events`).
   caf::actor feed;
   /// Send the calls' requests, round robin.
@@ -352,6 +355,16 @@ model::result<std::unique_ptr<runtime>> runtime::open(runtime_options options) {
   if (!recovered)
     return recovered.error();
   model::world_state world = std::move(*recovered);
+  self->recovery_misfits = world.rejected;
+  if (world.rejected > 0) {
+    std::string first;
+    for (const auto& misfit : world.misfits)
+      first += (first.empty() ? "" : ", ") + misfit;
+    std::fprintf(stderr,
+                 "hearth: recovery: %llu events in the journal did not fit their "
+                 "aggregate's state (%s); `hearth replay state` shows them\n",
+                 static_cast<unsigned long long>(world.rejected), first.c_str());
+  }
 
   // Real VMs: look at what the hosts run before any actor starts (blocking:
   // QEMU checks, the accelerator probe, re-adopting recorded VMs).
@@ -866,6 +879,7 @@ runtime::counters runtime::metrics() const {
   out.actor_restarts = m.actor_restarts.load();
   out.checkout_waiters = m.checkout_waiters.load();
   out.sandbox_actors = m.sandbox_actors.load();
+  out.recovery_misfits = impl_->recovery_misfits;
   const auto journal = impl_->ctx->port->stats();
   out.journal_writes = journal.writes;
   out.journal_appends = journal.requests;

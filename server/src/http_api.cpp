@@ -668,6 +668,11 @@ void http_api::impl::metrics(call& c) {
          std::to_string(counters.persist_failures) + "\n";
   out += "# TYPE hearth_actor_restarts_total counter\nhearth_actor_restarts_total " +
          std::to_string(counters.actor_restarts) + "\n";
+  out += "# HELP hearth_recovery_misfit_events Journal events the last recovery found "
+         "not fitting their aggregate's state (should be 0; hearth replay state names "
+         "them).\n# TYPE hearth_recovery_misfit_events "
+         "gauge\nhearth_recovery_misfit_events " +
+         std::to_string(counters.recovery_misfits) + "\n";
   out += "# HELP hearth_checkout_waiters Sandbox creates waiting for a pool's ready VM.\n"
          "# TYPE hearth_checkout_waiters gauge\nhearth_checkout_waiters " +
          std::to_string(counters.checkout_waiters) + "\n";

@@ -525,6 +525,7 @@ TEST_CASE_FIXTURE(
   CHECK(replay("state --stream pool/twp_nothing").exit_code == 3);
 
   // A second claim of the same VM, as a bug would write it.
+  std::uint64_t forged_sequence = 0;
   {
     auto storage = store::open_rocksdb_storage(dir.str("journal"));
     REQUIRE(storage);
@@ -535,6 +536,7 @@ TEST_CASE_FIXTURE(
     auto highest = journal.highest_sequence(stream);
     REQUIRE(highest);
     claim.expected_sequence = *highest;
+    forged_sequence = *highest + 1;
     const events::domain_event claimed = events::member_claimed{
         sandbox.vm_id, "sbx_00000000d0b1", options.start_time_ns, "require"};
     claim.events.push_back(store::new_event{events::type_name(claimed),
@@ -546,9 +548,13 @@ TEST_CASE_FIXTURE(
   CAPTURE(broken.out);
   CHECK(broken.exit_code == 1);
   CHECK(broken.out.find("INVARIANTS BROKEN") != std::string::npos);
-  CHECK(broken.out.find("(pool/" + pool.id + " #") != std::string::npos);
-  CHECK(broken.out.find(", pool.member_claimed) did not fit its aggregate's state") !=
-        std::string::npos);
+  const auto forged = "event pool/" + pool.id + " #" + std::to_string(forged_sequence) +
+                      " pool.member_claimed did not fit its aggregate's state";
+  CHECK(broken.out.find(forged) != std::string::npos);
+
+  // A runtime recovering that journal says so: on stderr, and in its counters.
+  start();
+  CHECK(rt->metrics().recovery_misfits == 1);
 }
 
 TEST_CASE_FIXTURE(runtime_fixture,

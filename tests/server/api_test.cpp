@@ -481,6 +481,7 @@ TEST_CASE(
       metrics.body.find(
           R"(hearth_pool_members{tenant="default",pool="twp_web",status="claimed"} 1)") !=
       std::string::npos);
+  CHECK(metrics.body.find("\nhearth_recovery_misfit_events 0\n") != std::string::npos);
   CHECK(metrics.body.find("hearth_journal_append_seconds_count 0") == std::string::npos);
   CHECK(metrics.body.find("hearth_journal_append_seconds_bucket{le=\"+Inf\"}") !=
         std::string::npos);

@@ -162,13 +162,14 @@ std::string describe_stream(const model::world_state& world, const std::string& 
 }
 
 /// What must hold in any journal hearth wrote: every event fitted its
-/// aggregate's state (`misfits` names the first ones that did not), and no
-/// VM went to two sandboxes.
-std::vector<std::string> broken_invariants(const model::world_state& world,
-                                           const std::vector<std::string>& misfits) {
-  std::vector<std::string> broken = misfits;
-  if (world.rejected > misfits.size())
-    broken.push_back("... " + std::to_string(world.rejected - misfits.size()) +
+/// aggregate's state (the first that did not are named), and no VM went to
+/// two sandboxes.
+std::vector<std::string> broken_invariants(const model::world_state& world) {
+  std::vector<std::string> broken;
+  for (const auto& misfit : world.misfits)
+    broken.push_back("event " + misfit + " did not fit its aggregate's state");
+  if (world.rejected > world.misfits.size())
+    broken.push_back("... and " + std::to_string(world.rejected - world.misfits.size()) +
                      " more events that did not fit");
   for (const auto& [vm, claims] : world.claims_per_vm)
     if (claims > 1)
@@ -185,7 +186,6 @@ int run_state(const replay_options& options) {
   if (!storage)
     return exit_code;
   model::world_state world;
-  std::vector<std::string> misfits; // the first events the state rejected
   std::uint64_t applied = 0;
   std::uint64_t last_position = 0;
   std::string failure;
@@ -193,16 +193,11 @@ int run_state(const replay_options& options) {
       storage->events().read_all(1, store::max_sequence, [&](const events::envelope& e) {
         if (e.position > options.at)
           return false;
-        const auto rejected_before = world.rejected;
         if (auto ok = world.apply(e); !ok) {
           failure = "event " + std::to_string(e.position) + " (" + e.stream + " #" +
                     std::to_string(e.sequence) + "): " + ok.error().message;
           return false;
         }
-        if (world.rejected > rejected_before && misfits.size() < 10)
-          misfits.push_back("event " + std::to_string(e.position) + " (" + e.stream +
-                            " #" + std::to_string(e.sequence) + ", " + e.type +
-                            ") did not fit its aggregate's state");
         ++applied;
         last_position = e.position;
         return true;
@@ -228,7 +223,7 @@ int run_state(const replay_options& options) {
     return 0;
   }
 
-  const auto broken = broken_invariants(world, misfits);
+  const auto broken = broken_invariants(world);
   std::map<std::string, std::uint64_t> sandboxes_by_state;
   for (const auto& [id, s] : world.sandboxes)
     ++sandboxes_by_state[std::string(model::to_string(s.status))];

@@ -67,8 +67,9 @@ result<void> world_state::apply(const std::string& stream, std::uint64_t sequenc
     applied = t.apply(event);
   } else
     return error{errc::internal, "stream " + stream + " is of no known kind"};
-  if (!applied)
-    ++rejected;
+  if (!applied && ++rejected <= max_misfits)
+    misfits.push_back(stream + " #" + std::to_string(sequence) + " " +
+                      events::type_name(event));
   sequences[stream] = sequence;
   return {};
 }

@@ -430,6 +430,9 @@ public:
     /// Sandboxes with a live actor now. The controller answers for the
     /// others (parked) from their state, and wakes an actor for a change.
     std::int64_t sandbox_actors = 0;
+    /// Events recovery found that did not fit their aggregate's state
+    /// (should be 0; `hearth replay state` names them).
+    std::uint64_t recovery_misfits = 0;
     /// From an actor's append to the journal's durable acknowledgement.
     latency_histogram journal_append;
     /// From a restore request to the VM being ready (the driver's work).

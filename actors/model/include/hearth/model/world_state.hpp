@@ -4,6 +4,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "hearth/events/envelope.hpp"
 #include "hearth/model/capacity.hpp"
@@ -35,6 +36,9 @@ struct world_state {
   string_map<std::uint64_t> sequences;
   /// Events that did not fit their aggregate's state (should stay 0).
   std::uint64_t rejected = 0;
+  /// The first of them (at most `max_misfits`): `stream #sequence type`.
+  std::vector<std::string> misfits;
+  static constexpr std::size_t max_misfits = 10;
 
   /// A claim of a pool member by a sandbox, as the pool recorded it.
   struct claim {
