@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs every test: first the normal
-# build, then the whole suite again under AddressSanitizer + UBSan.
+# build, then the tests of hearth's own threads under ThreadSanitizer, then
+# the whole suite again under AddressSanitizer + UBSan.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,6 +28,9 @@ ctest --test-dir build --output-on-failure -j 1 -L vm --no-tests=ignore
 
 phase "fuzz: the HTTP API for 60 s (libFuzzer, clang)"
 scripts/fuzz.sh 60
+
+phase "ThreadSanitizer: the tests of hearth's own threads (scripts/tsan.sh)"
+scripts/tsan.sh
 
 phase "build (ASan + UBSan)"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DHEARTH_SANITIZE=ON \
