@@ -720,9 +720,17 @@ caf::behavior controller_actor::make_behavior() {
       [this](watch_atom, pools_atom, const std::string& tenant, const std::string& id,
              std::uint64_t after, std::uint64_t wait_ms) -> caf::result<caf::message> {
         const auto* pool = pool_of(tenant, id);
-        if (pool == nullptr || !pool->actor)
-          return to_caf(model::errc::not_found, "pool " + id + " does not exist", "id");
-        return delegate(pool->actor, watch_atom::value, after, wait_ms);
+        if (pool != nullptr && pool->actor)
+          return delegate(pool->actor, watch_atom::value, after, wait_ms);
+        // A pool that ended after the revision its watcher saw: its last
+        // state, deleted, is the change the watcher waits for (a follower
+        // whose last look came before the pool's last two changes).
+        if (auto gone = deleted_pools_.find(id); gone != deleted_pools_.end()) {
+          const auto& [last, revision] = gone->second;
+          if (last.tenant == tenant && revision > after)
+            return caf::make_message(pool_actor::info_of(last, revision));
+        }
+        return to_caf(model::errc::not_found, "pool " + id + " does not exist", "id");
       },
       [this](list_atom, pools_atom, const std::string& tenant) {
         return gather<api::pool_info>(pools_, tenant, get_atom::value);

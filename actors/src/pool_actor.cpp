@@ -26,7 +26,10 @@ pool_actor::pool_actor(caf::actor_config& cfg, std::shared_ptr<runtime_context> 
 }
 
 api::pool_info pool_actor::info() const {
-  const auto& s = settled();
+  return info_of(settled(), sequence_of(stream_));
+}
+
+api::pool_info pool_actor::info_of(const model::pool_state& s, std::uint64_t revision) {
   api::pool_info out;
   out.id = s.id;
   out.name = s.name;
@@ -47,7 +50,7 @@ api::pool_info pool_actor::info() const {
   out.deleted = s.deleted;
   out.degraded_reason = s.degraded_reason;
   out.status = s.status();
-  out.revision = sequence_of(stream_);
+  out.revision = revision;
   return out;
 }
 

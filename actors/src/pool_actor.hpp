@@ -51,6 +51,9 @@ public:
   /// The pool as the journal has it, with its revision.
   api::pool_info info() const;
 
+  /// A pool's state as the API shows it, at `revision` of its stream.
+  static api::pool_info info_of(const model::pool_state& s, std::uint64_t revision);
+
 private:
   /// A create that came to this pool.
   struct checkout {

@@ -361,9 +361,10 @@ model::result<std::unique_ptr<runtime>> runtime::open(runtime_options options) {
     for (const auto& misfit : world.misfits)
       first += (first.empty() ? "" : ", ") + misfit;
     std::fprintf(stderr,
-                 "hearth: recovery: %llu events in the journal did not fit their "
+                 "hearth: recovery: %llu %s in the journal did not fit their "
                  "aggregate's state (%s); `hearth replay state` shows them\n",
-                 static_cast<unsigned long long>(world.rejected), first.c_str());
+                 static_cast<unsigned long long>(world.rejected),
+                 world.rejected == 1 ? "event" : "events", first.c_str());
   }
 
   // Real VMs: look at what the hosts run before any actor starts (blocking:

@@ -329,6 +329,33 @@ TEST_CASE_FIXTURE(runtime_fixture,
 }
 
 TEST_CASE_FIXTURE(runtime_fixture,
+                  "a watch that starts after the pool ended answers its end once") {
+  options.pools.destroy_budget_per_tick = 1;
+  start();
+  build("team/review-api");
+  auto pool = create_pool("team/review-api:stable", "gone", 2, 2);
+  advance(1s);
+  const auto full = info(pool.id);
+  // The follower looked last at the full pool; the delete, its drain and the
+  // pool's end all happen before it looks again.
+  ok(rt->delete_pool(tenant, pool.id).get());
+  for (int ticks = 0; ticks < 10; ++ticks)
+    advance(1s);
+  fails(rt->get_pool(tenant, pool.id).get(), model::errc::not_found);
+  auto end = ok(rt->watch_pool(tenant, pool.id, full.revision, 1000ms).get());
+  CHECK(end.id == pool.id);
+  CHECK(end.deleted);
+  CHECK(end.status.ready == 0);
+  CHECK(end.revision > full.revision);
+  // Once it has seen the end, there is nothing more to wait for; another
+  // tenant never sees the pool.
+  fails(rt->watch_pool(tenant, pool.id, end.revision, 1000ms).get(),
+        model::errc::not_found);
+  fails(rt->watch_pool("someone-else", pool.id, full.revision, 1000ms).get(),
+        model::errc::not_found);
+}
+
+TEST_CASE_FIXTURE(runtime_fixture,
                   "a pool's revision is its journal's: a restart keeps it") {
   temp_dir dir;
   options.data_dir = dir.str();

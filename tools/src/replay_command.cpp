@@ -170,7 +170,7 @@ std::vector<std::string> broken_invariants(const model::world_state& world) {
     broken.push_back("event " + misfit + " did not fit its aggregate's state");
   if (world.rejected > world.misfits.size())
     broken.push_back("... and " + std::to_string(world.rejected - world.misfits.size()) +
-                     " more events that did not fit");
+                     " more that did not fit");
   for (const auto& [vm, claims] : world.claims_per_vm)
     if (claims > 1)
       broken.push_back("VM " + vm + " was claimed " + std::to_string(claims) + " times");
