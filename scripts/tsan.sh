@@ -7,7 +7,7 @@
 #   scripts/tsan.sh              the tests above
 #   scripts/tsan.sh --with-caf   also the actor tests and hearthd's tests
 #                                (server_test), against a CAF built here
-#                                with ThreadSanitizer (~20 minutes more)
+#                                with ThreadSanitizer (~10 minutes more)
 #
 # Debian's CAF 0.17.6 is not instrumented: TSan cannot see how a message
 # passes from one thread to another through CAF's mailboxes, and reports
